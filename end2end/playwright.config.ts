@@ -1,0 +1,51 @@
+import { defineConfig } from "@playwright/test";
+import * as path from "node:path";
+
+// The release binary built by `cargo leptos build --release` (scripts/test.sh passes its path).
+const binary = process.env.GATEWATCH_BIN ?? path.resolve(__dirname, "../target/release/gatewatch");
+const dashboardPort = 3901;
+
+export default defineConfig({
+  testDir: "./tests",
+  fullyParallel: true,
+  forbidOnly: !!process.env.CI,
+  retries: 0,
+  workers: 2,
+  timeout: 30_000,
+  expect: { timeout: 5_000 },
+  reporter: [["list"]],
+  outputDir: "test-results",
+  use: {
+    baseURL: `http://127.0.0.1:${dashboardPort}`,
+    trace: "retain-on-failure",
+    launchOptions: {
+      // Debian's Chromium; Playwright cannot download browsers here.
+      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    },
+  },
+  projects: [
+    // Live behaviour once the WASM has hydrated the page.
+    { name: "hydrated", testMatch: /.*\.hydrate\.spec\.ts/, use: { javaScriptEnabled: true } },
+    // The server-rendered page alone, as a browser without JavaScript sees it.
+    { name: "no-js", testMatch: /.*\.ssr\.spec\.ts/, use: { javaScriptEnabled: false } },
+  ],
+  webServer: {
+    command: `"${binary}" --config end2end/fixtures/gatewatch.e2e.json`,
+    cwd: path.resolve(__dirname, ".."),
+    url: `http://127.0.0.1:${dashboardPort}/`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe",
+    stderr: "pipe",
+  },
+});

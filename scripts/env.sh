@@ -1,0 +1,10 @@
+# Sourced by scripts/run.sh and scripts/test.sh: runs the setup, then sets the paths the build uses.
+# shellcheck shell=bash
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+bash "$ROOT/scripts/setup.sh"
+# cargo-installed tools (cargo-leptos, wasm-bindgen) and binaryen's wasm-opt from npm.
+export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
+# Build artefacts live outside the clone so fresh clones on the same machine reuse them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatewatch/target}"
+export GATEWATCH_BIN="$CARGO_TARGET_DIR/release/gatewatch"
+cd "$ROOT"

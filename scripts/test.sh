@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test: cargo fmt --check, clippy on both builds (ssr; hydrate on wasm32) with
+# -D warnings, the cargo tests, then the release build and the Playwright end-to-end tests in
+# Debian's Chromium against it.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+
+started=$SECONDS
+step() {
+  local name=$1
+  shift
+  printf '\n\033[1;34m==> %s\033[0m\n' "$name"
+  local t=$SECONDS
+  "$@"
+  printf '\033[1;32m<== %s (%ss)\033[0m\n' "$name" $((SECONDS - t))
+}
+
+step "cargo fmt --check" cargo fmt --all --check
+step "clippy: server (ssr)" cargo clippy --features ssr --all-targets -- -D warnings
+step "clippy: client (hydrate, wasm32)" cargo clippy --lib --no-default-features --features hydrate \
+  --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort -- -D warnings
+step "cargo test" cargo test --release --features ssr
+step "release build (server + WASM)" cargo leptos build --release
+step "Playwright end-to-end (Chromium)" bash -c 'cd end2end && npx playwright test'
+printf '\nAll checks passed in %ss.\n' $((SECONDS - started))

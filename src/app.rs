@@ -1,0 +1,112 @@
+//! The dashboard application: the HTML shell, the router, and the page frame around every page.
+
+pub mod overview;
+pub mod theme;
+
+use crate::live::{LiveFeed, use_live_feed};
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode,
+    components::{A, Route, Router, Routes},
+    path,
+};
+
+pub use overview::OverviewPage;
+pub use theme::ThemeToggle;
+
+/// The HTML document the server renders around the app.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                // Applies the remembered theme before first paint (no flash).
+                <script src="/theme-init.js"></script>
+                <noscript>
+                    // Without JavaScript the page still shows current data: it reloads itself.
+                    <meta http-equiv="refresh" content="5" />
+                    <style>".needs-js { display: none !important; }"</style>
+                </noscript>
+                <AutoReload options=options.clone() />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The dashboard: page frame, navigation and routes.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    LiveFeed::provide();
+
+    view! {
+        <Stylesheet id="leptos" href="/pkg/gatewatch.css" />
+        <Title text="Gatewatch" />
+        <Router>
+            <header class="topbar">
+                <a class="brand" href="/">
+                    <span class="brand-mark" aria-hidden="true"></span>
+                    "Gatewatch"
+                </a>
+                <nav class="nav" aria-label="Main">
+                    <A href="/">"Overview"</A>
+                </nav>
+                <div class="topbar-end">
+                    <LiveIndicator />
+                    <noscript>
+                        <span class="badge" data-testid="static-notice">
+                            "JavaScript off · refreshing every 5 s"
+                        </span>
+                    </noscript>
+                    <ThemeToggle />
+                </div>
+            </header>
+            <main class="content">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async />
+                </Routes>
+            </main>
+        </Router>
+    }
+}
+
+/// Shows whether live updates are flowing (hidden when JavaScript is off).
+#[component]
+fn LiveIndicator() -> impl IntoView {
+    let state = use_live_feed().state;
+    view! {
+        <span
+            class="badge live-indicator needs-js"
+            data-testid="live-status"
+            data-state=move || state.get().label()
+            role="status"
+        >
+            <span class="dot" aria-hidden="true"></span>
+            {move || state.get().label()}
+        </span>
+    }
+}
+
+#[component]
+fn NotFound() -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+        response.set_status(axum::http::StatusCode::NOT_FOUND);
+    }
+    view! {
+        <section class="page">
+            <h1>"Page not found"</h1>
+            <p>"There is no dashboard page at this address. " <a href="/">"Go to the overview"</a></p>
+        </section>
+    }
+}

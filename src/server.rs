@@ -1,0 +1,11 @@
+//! Everything only the `gatewatch` binary needs: compiled with the `ssr` feature, never into the
+//! WASM client.
+
+pub mod cli;
+pub mod config;
+pub mod dashboard;
+pub mod live;
+pub mod proxy;
+pub mod runtime;
+pub mod site;
+pub mod state;

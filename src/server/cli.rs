@@ -1,0 +1,156 @@
+//! The command line: `gatewatch [--config PATH]` runs the gateway; `gatewatch check PATH`
+//! validates a config file.
+
+use crate::server::config;
+use crate::server::runtime::{self, DRAIN_TIMEOUT};
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// A reverse proxy / API gateway with a live monitoring dashboard built in.
+#[derive(Debug, Parser)]
+#[command(name = "gatewatch", version, about)]
+pub struct Cli {
+    /// The config file to run on.
+    #[arg(long, short, value_name = "PATH", default_value = "config.json")]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate a config file; exits non-zero and prints every error if it is invalid.
+    Check {
+        /// The config file to validate.
+        path: PathBuf,
+    },
+}
+
+/// Runs the command line; the process exit code is the result.
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::Check { path }) => check(&path),
+        None => run(cli.config).await,
+    }
+}
+
+fn check(path: &Path) -> ExitCode {
+    match config::load(path) {
+        Ok(config) => {
+            println!(
+                "{}: valid (proxy on {}, dashboard on {})",
+                path.display(),
+                config.listen,
+                config.dashboard.listen
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("{}: invalid config", path.display());
+            for line in error.to_string().lines() {
+                eprintln!("  {line}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config_path: PathBuf) -> ExitCode {
+    init_tracing();
+    let config = match config::load(&config_path) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{}: invalid config", config_path.display());
+            for line in error.to_string().lines() {
+                eprintln!("  {line}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let running = match runtime::start(config, config_path).await {
+        Ok(running) => running,
+        Err(error) => {
+            eprintln!("gatewatch: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Gatewatch {} is running", env!("CARGO_PKG_VERSION"));
+    println!("  dashboard: {}", dashboard_url(running.dashboard_addr));
+    println!("  proxy:     http://{}/", running.proxy_addr);
+    runtime::termination_signal().await;
+    tracing::info!("shutting down: draining in-flight requests");
+    if !running.shutdown(DRAIN_TIMEOUT).await {
+        tracing::warn!("drain timed out after {DRAIN_TIMEOUT:?}; remaining work was cancelled");
+    }
+    ExitCode::SUCCESS
+}
+
+/// A URL a browser on this machine can open (an unspecified address becomes loopback).
+fn dashboard_url(addr: std::net::SocketAddr) -> String {
+    let host = match addr.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
+        ip if ip.is_unspecified() => "[::1]".to_string(),
+        std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+        ip => ip.to_string(),
+    };
+    format!("http://{host}:{}/", addr.port())
+}
+
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("GATEWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn config_defaults_to_config_json() {
+        let cli = Cli::try_parse_from(["gatewatch"]).unwrap();
+        assert_eq!(cli.config, PathBuf::from("config.json"));
+        assert!(cli.command.is_none());
+    }
+
+    #[test]
+    fn check_takes_a_path() {
+        let cli = Cli::try_parse_from(["gatewatch", "check", "other.json"]).unwrap();
+        assert!(
+            matches!(cli.command, Some(Command::Check { path }) if path == Path::new("other.json"))
+        );
+    }
+
+    #[test]
+    fn dashboard_url_is_openable() {
+        assert_eq!(
+            dashboard_url("0.0.0.0:3000".parse().unwrap()),
+            "http://127.0.0.1:3000/"
+        );
+        assert_eq!(
+            dashboard_url("[::]:3000".parse().unwrap()),
+            "http://[::1]:3000/"
+        );
+        assert_eq!(
+            dashboard_url("[::1]:3000".parse().unwrap()),
+            "http://[::1]:3000/"
+        );
+        assert_eq!(
+            dashboard_url("10.0.0.1:80".parse().unwrap()),
+            "http://10.0.0.1:80/"
+        );
+    }
+}

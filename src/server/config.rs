@@ -1,0 +1,305 @@
+//! `config.json`: read the file into a raw [`FileConfig`], then validate it into a [`Config`].
+//!
+//! Every error names the JSON path of the offending field and the reason, e.g.
+//! `dashboard.listen: not a socket address …`. Unknown fields are errors.
+
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// Default proxy listen address.
+pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
+/// Default dashboard (and admin API) listen address.
+pub const DEFAULT_DASHBOARD_LISTEN: &str = "127.0.0.1:3000";
+
+/// The validated configuration the gateway runs on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Where the proxy accepts traffic.
+    pub listen: SocketAddr,
+    /// The dashboard's settings.
+    pub dashboard: DashboardConfig,
+}
+
+/// Settings of the dashboard listener.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DashboardConfig {
+    /// Where the dashboard, its API and `/metrics` are served.
+    pub listen: SocketAddr,
+}
+
+/// The file as written, before validation.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// Editors' schema hint; ignored by the gateway.
+    #[serde(rename = "$schema")]
+    pub schema: Option<String>,
+    pub listen: Option<String>,
+    pub dashboard: Option<FileDashboard>,
+}
+
+/// `dashboard` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileDashboard {
+    pub listen: Option<String>,
+}
+
+/// One problem in the config, at a JSON path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldError {
+    /// JSON path of the field, e.g. `dashboard.listen` (`(root)` for the document itself).
+    pub path: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl fmt::Display for FieldError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path, self.reason)
+    }
+}
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is readable but not valid: each error names its field.
+    #[error("{}", format_errors(.0))]
+    Invalid(Vec<FieldError>),
+}
+
+impl ConfigError {
+    /// The field errors, if this is a validation failure.
+    pub fn field_errors(&self) -> &[FieldError] {
+        match self {
+            Self::Invalid(errors) => errors,
+            Self::Read { .. } => &[],
+        }
+    }
+}
+
+fn format_errors(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    parse(&text)
+}
+
+/// Parses and validates config text.
+pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    let file = parse_file(text).map_err(|error| ConfigError::Invalid(vec![error]))?;
+    Config::try_from(file).map_err(ConfigError::Invalid)
+}
+
+fn parse_file(text: &str) -> Result<FileConfig, FieldError> {
+    // serde would also accept a JSON array for a struct; a config is always an object.
+    let first = text.trim_start().chars().next();
+    if first.is_some_and(|c| c != '{') {
+        return Err(FieldError {
+            path: "(root)".into(),
+            reason: "expected a JSON object `{ … }`".into(),
+        });
+    }
+    let deserializer = &mut serde_json::Deserializer::from_str(text);
+    let file: FileConfig = serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = match error.path().to_string() {
+            root if root == "." => "(root)".to_string(),
+            path => path,
+        };
+        FieldError {
+            path,
+            reason: json_reason(error.inner()),
+        }
+    })?;
+    Ok(file)
+}
+
+/// serde_json's message with its " at line L column C" suffix rewritten readably.
+fn json_reason(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    let suffix = format!(" at line {} column {}", error.line(), error.column());
+    let message = message.strip_suffix(&suffix).unwrap_or(&message);
+    format!(
+        "{message} (line {}, column {})",
+        error.line(),
+        error.column()
+    )
+}
+
+impl TryFrom<FileConfig> for Config {
+    type Error = Vec<FieldError>;
+
+    fn try_from(file: FileConfig) -> Result<Self, Self::Error> {
+        let mut errors = Vec::new();
+        let dashboard = file.dashboard.unwrap_or_default();
+        let listen = socket_addr(
+            file.listen.as_deref(),
+            DEFAULT_LISTEN,
+            "listen",
+            &mut errors,
+        );
+        let dashboard_listen = socket_addr(
+            dashboard.listen.as_deref(),
+            DEFAULT_DASHBOARD_LISTEN,
+            "dashboard.listen",
+            &mut errors,
+        );
+        if let (Some(proxy), Some(dash)) = (listen, dashboard_listen)
+            && proxy == dash
+            && proxy.port() != 0
+        {
+            errors.push(FieldError {
+                path: "dashboard.listen".into(),
+                reason: format!("must differ from listen (both are {proxy})"),
+            });
+        }
+        match (listen, dashboard_listen) {
+            (Some(listen), Some(dashboard_listen)) if errors.is_empty() => Ok(Config {
+                listen,
+                dashboard: DashboardConfig {
+                    listen: dashboard_listen,
+                },
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+fn socket_addr(
+    value: Option<&str>,
+    default: &str,
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<SocketAddr> {
+    let text = value.unwrap_or(default);
+    match text.parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            errors.push(FieldError {
+                path: path.into(),
+                reason: format!(
+                    "not a socket address: {text:?} (expected IP:port, e.g. \"0.0.0.0:8080\" or \"[::1]:8080\")"
+                ),
+            });
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errors_of(text: &str) -> Vec<String> {
+        match parse(text) {
+            Ok(config) => panic!("expected errors, got {config:?}"),
+            Err(error) => error
+                .field_errors()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn empty_object_takes_the_defaults() {
+        let config = parse("{}").unwrap();
+        assert_eq!(config.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(
+            config.dashboard.listen,
+            DEFAULT_DASHBOARD_LISTEN.parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn addresses_are_read() {
+        let config = parse(
+            r#"{"$schema": "./config.schema.json", "listen": "127.0.0.1:9000",
+                "dashboard": {"listen": "[::1]:9001"}}"#,
+        )
+        .unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(config.dashboard.listen, "[::1]:9001".parse().unwrap());
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_with_their_path() {
+        let errors = errors_of(r#"{"dashboard": {"listen": "127.0.0.1:1", "port": 3}}"#);
+        assert_eq!(errors.len(), 1);
+        assert!(
+            errors[0].starts_with("dashboard.port: unknown field `port`, expected `listen`"),
+            "{errors:?}"
+        );
+        let errors = errors_of(r#"{"lisen": "1.2.3.4:5"}"#);
+        assert!(
+            errors[0].starts_with("lisen: unknown field `lisen`"),
+            "{errors:?}"
+        );
+        let errors = errors_of("[]");
+        assert_eq!(errors, vec!["(root): expected a JSON object `{ … }`"]);
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let errors = errors_of(r#"{"dashboard": {"listen": 3000}}"#);
+        assert!(
+            errors[0].starts_with("dashboard.listen: invalid type: integer `3000`"),
+            "{errors:?}"
+        );
+    }
+
+    #[test]
+    fn bad_addresses_are_all_reported() {
+        let errors = errors_of(r#"{"listen": "localhost", "dashboard": {"listen": "x:1"}}"#);
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(errors[0].starts_with("listen: not a socket address: \"localhost\""));
+        assert!(errors[1].starts_with("dashboard.listen: not a socket address: \"x:1\""));
+    }
+
+    #[test]
+    fn proxy_and_dashboard_must_not_share_an_address() {
+        let errors =
+            errors_of(r#"{"listen": "127.0.0.1:3000", "dashboard": {"listen": "127.0.0.1:3000"}}"#);
+        assert_eq!(
+            errors,
+            vec!["dashboard.listen: must differ from listen (both are 127.0.0.1:3000)"]
+        );
+    }
+
+    #[test]
+    fn syntax_errors_give_line_and_column() {
+        let errors = errors_of("{\n  \"listen\": \"127.0.0.1:1\",\n}");
+        assert_eq!(errors.len(), 1);
+        assert!(errors[0].contains("(line 3, column 1)"), "{errors:?}");
+    }
+
+    #[test]
+    fn missing_file_is_a_read_error() {
+        let error = load(Path::new("/nonexistent/gatewatch.json")).unwrap_err();
+        assert!(matches!(error, ConfigError::Read { .. }));
+        assert!(
+            error
+                .to_string()
+                .starts_with("cannot read /nonexistent/gatewatch.json")
+        );
+    }
+}

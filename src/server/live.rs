@@ -1,0 +1,169 @@
+//! The server's end of the live event socket: a ticker publishing uptime once a second, and the
+//! `/api/live` WebSocket handler forwarding every published event to one browser.
+
+use crate::server::state::{AppState, SharedGateway};
+use crate::views::{LiveEvent, UptimeTick};
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use chrono::Utc;
+use futures_util::{Sink, SinkExt, Stream, StreamExt};
+use std::time::Duration;
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio_util::sync::CancellationToken;
+
+/// Publishes an [`UptimeTick`] every second until shutdown.
+pub async fn run_ticker(gateway: SharedGateway) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let shutdown = gateway.shutdown_token().clone();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = interval.tick() => gateway.publish(LiveEvent::Tick(UptimeTick {
+                uptime_secs: gateway.uptime_secs(),
+                at: Utc::now(),
+            })),
+        }
+    }
+}
+
+/// `GET /api/live`: upgrades to a WebSocket that streams [`LiveEvent`]s as JSON text frames.
+pub async fn live_socket(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    let events = state.gateway.subscribe();
+    let shutdown = state.gateway.shutdown_token().clone();
+    upgrade.on_upgrade(move |socket: WebSocket| async move {
+        let (sink, stream) = socket.split();
+        forward_events(events, sink, stream, shutdown).await;
+    })
+}
+
+/// Why [`forward_events`] stopped.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ForwardEnd {
+    /// The client closed the socket or the connection failed.
+    ClientGone,
+    /// The gateway is shutting down.
+    Shutdown,
+    /// The event source ended.
+    SourceClosed,
+}
+
+/// Forwards `events` to `sink` until the client goes away, the gateway shuts down or the source
+/// ends. A subscriber that falls behind skips the events it missed rather than slowing anyone.
+pub async fn forward_events<Si, St>(
+    mut events: broadcast::Receiver<LiveEvent>,
+    mut sink: Si,
+    mut stream: St,
+    shutdown: CancellationToken,
+) -> ForwardEnd
+where
+    Si: Sink<Message> + Unpin,
+    St: Stream<Item = Result<Message, axum::Error>> + Unpin,
+{
+    let end = loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break ForwardEnd::Shutdown,
+            incoming = stream.next() => match incoming {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return ForwardEnd::ClientGone,
+                Some(Ok(_)) => {}
+            },
+            event = events.recv() => match event {
+                Ok(event) => {
+                    let Ok(json) = serde_json::to_string(&event) else { continue };
+                    if sink.send(Message::Text(json.into())).await.is_err() {
+                        return ForwardEnd::ClientGone;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => break ForwardEnd::SourceClosed,
+            },
+        }
+    };
+    let _ = sink.send(Message::Close(None)).await;
+    end
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_channel::mpsc;
+
+    fn tick(secs: u64) -> LiveEvent {
+        LiveEvent::Tick(UptimeTick {
+            uptime_secs: secs,
+            at: Utc::now(),
+        })
+    }
+
+    #[tokio::test]
+    async fn events_are_forwarded_as_json_then_closed_on_shutdown() {
+        let (sender, events) = broadcast::channel(8);
+        let (sink, mut sent) = mpsc::unbounded::<Message>();
+        let (_client, stream) = mpsc::unbounded::<Result<Message, axum::Error>>();
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(forward_events(events, sink, stream, shutdown.clone()));
+
+        sender.send(tick(7)).unwrap();
+        let Some(Message::Text(text)) = sent.next().await else {
+            panic!("no text frame")
+        };
+        assert_eq!(
+            serde_json::from_str::<LiveEvent>(&text).unwrap(),
+            tick_with_at(7, &text)
+        );
+
+        shutdown.cancel();
+        assert_eq!(task.await.unwrap(), ForwardEnd::Shutdown);
+        assert!(matches!(sent.next().await, Some(Message::Close(None))));
+    }
+
+    fn tick_with_at(secs: u64, text: &str) -> LiveEvent {
+        let LiveEvent::Tick(sent) = serde_json::from_str(text).unwrap();
+        LiveEvent::Tick(UptimeTick {
+            uptime_secs: secs,
+            at: sent.at,
+        })
+    }
+
+    #[tokio::test]
+    async fn a_lagging_subscriber_skips_ahead() {
+        let (sender, events) = broadcast::channel(2);
+        for secs in 0..5 {
+            sender.send(tick(secs)).unwrap();
+        }
+        let (sink, mut sent) = mpsc::unbounded::<Message>();
+        let (_client, stream) = mpsc::unbounded::<Result<Message, axum::Error>>();
+        let task = tokio::spawn(forward_events(
+            events,
+            sink,
+            stream,
+            CancellationToken::new(),
+        ));
+        let mut seen = Vec::new();
+        for _ in 0..2 {
+            let Some(Message::Text(text)) = sent.next().await else {
+                panic!("no text frame")
+            };
+            let LiveEvent::Tick(tick) = serde_json::from_str(&text).unwrap();
+            seen.push(tick.uptime_secs);
+        }
+        assert_eq!(
+            seen,
+            vec![3, 4],
+            "only the newest events that fit the buffer"
+        );
+        drop(sender);
+        assert_eq!(task.await.unwrap(), ForwardEnd::SourceClosed);
+    }
+
+    #[tokio::test]
+    async fn a_client_close_ends_forwarding() {
+        let (_sender, events) = broadcast::channel::<LiveEvent>(2);
+        let (sink, _sent) = mpsc::unbounded::<Message>();
+        let (client, stream) = mpsc::unbounded::<Result<Message, axum::Error>>();
+        client.unbounded_send(Ok(Message::Close(None))).unwrap();
+        let end = forward_events(events, sink, stream, CancellationToken::new()).await;
+        assert_eq!(end, ForwardEnd::ClientGone);
+    }
+}

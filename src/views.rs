@@ -1,0 +1,89 @@
+//! Plain serde view types shared by the server and the WASM client.
+//!
+//! Server internals (atomics, `Instant`s, channels) never appear here; the server converts its
+//! state into these types, and the client only ever sees these.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What the dashboard shows about the running gateway process.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayStatus {
+    /// The `gatewatch` version.
+    pub version: String,
+    /// When this process started.
+    pub started_at: DateTime<Utc>,
+    /// Seconds since start, as of `generated_at`.
+    pub uptime_secs: u64,
+    /// When the server produced this snapshot.
+    pub generated_at: DateTime<Utc>,
+    /// The address the proxy listens on.
+    pub proxy_listen: String,
+    /// The address the dashboard listens on.
+    pub dashboard_listen: String,
+    /// The config file this process runs on.
+    pub config_path: String,
+    /// Number of configured routes.
+    pub route_count: usize,
+}
+
+/// One message pushed to browsers over the live WebSocket (`/api/live`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum LiveEvent {
+    /// Sent once a second: the gateway is alive, and for how long.
+    Tick(UptimeTick),
+}
+
+/// The payload of [`LiveEvent::Tick`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UptimeTick {
+    /// Seconds since the gateway started.
+    pub uptime_secs: u64,
+    /// Server time of the tick.
+    pub at: DateTime<Utc>,
+}
+
+/// Formats a duration in seconds the way operators read it: `3d 4h`, `2h 5m`, `4m 09s`, `12s`.
+pub fn format_uptime(secs: u64) -> String {
+    let (days, hours, minutes, seconds) = (
+        secs / 86_400,
+        secs % 86_400 / 3_600,
+        secs % 3_600 / 60,
+        secs % 60,
+    );
+    match (days, hours, minutes) {
+        (0, 0, 0) => format!("{seconds}s"),
+        (0, 0, _) => format!("{minutes}m {seconds:02}s"),
+        (0, _, _) => format!("{hours}h {minutes:02}m"),
+        _ => format!("{days}d {hours}h"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uptime_is_formatted_with_the_two_largest_units() {
+        assert_eq!(format_uptime(0), "0s");
+        assert_eq!(format_uptime(59), "59s");
+        assert_eq!(format_uptime(60), "1m 00s");
+        assert_eq!(format_uptime(249), "4m 09s");
+        assert_eq!(format_uptime(3_600 * 2 + 5 * 60 + 7), "2h 05m");
+        assert_eq!(format_uptime(86_400 * 3 + 3_600 * 4 + 1), "3d 4h");
+    }
+
+    #[test]
+    fn live_events_are_tagged_json() {
+        let event = LiveEvent::Tick(UptimeTick {
+            uptime_secs: 5,
+            at: DateTime::from_timestamp(0, 0).unwrap(),
+        });
+        let json = serde_json::to_value(&event).unwrap();
+        assert_eq!(json["type"], "tick");
+        assert_eq!(json["uptime_secs"], 5);
+        let back: LiveEvent = serde_json::from_value(json).unwrap();
+        assert_eq!(back, event);
+    }
+}

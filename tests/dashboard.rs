@@ -1,0 +1,146 @@
+//! The running gateway end to end over real loopback sockets: the server-rendered dashboard, a
+//! server function round trip, the live WebSocket, the proxy listener, graceful shutdown.
+
+use futures_util::StreamExt;
+use gatewatch::server::config;
+use gatewatch::server::runtime::{self, RunningGateway};
+use gatewatch::views::{GatewayStatus, LiveEvent};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+async fn start_gateway() -> RunningGateway {
+    let config =
+        config::parse(r#"{"listen": "127.0.0.1:0", "dashboard": {"listen": "127.0.0.1:0"}}"#)
+            .expect("valid config");
+    runtime::start(config, PathBuf::from("tests/fixtures/e2e.json"))
+        .await
+        .expect("gateway starts")
+}
+
+#[tokio::test]
+async fn overview_page_is_server_rendered_with_live_data() {
+    let gateway = start_gateway().await;
+    let url = format!("http://{}/", gateway.dashboard_addr);
+    let response = reqwest::get(&url).await.unwrap();
+    assert_eq!(response.status(), 200);
+    let html = response.text().await.unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html:.200}");
+    // Server data is in the first response: no client round trip needed to show it.
+    assert!(
+        html.contains(&gateway.proxy_addr.to_string()),
+        "proxy address rendered"
+    );
+    assert!(
+        html.contains("tests/fixtures/e2e.json"),
+        "config path rendered"
+    );
+    assert!(html.contains(r#"data-testid="uptime""#));
+    assert!(
+        html.contains("/pkg/gatewatch.js"),
+        "hydration script referenced"
+    );
+    assert!(gateway.shutdown(Duration::from_secs(5)).await);
+}
+
+#[tokio::test]
+async fn unknown_dashboard_path_is_a_404_page() {
+    let gateway = start_gateway().await;
+    let response = reqwest::get(format!("http://{}/no/such/page", gateway.dashboard_addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert!(response.text().await.unwrap().contains("Page not found"));
+    assert!(gateway.shutdown(Duration::from_secs(5)).await);
+}
+
+#[tokio::test]
+async fn status_server_function_round_trips() {
+    let gateway = start_gateway().await;
+    let response = reqwest::Client::new()
+        .post(format!("http://{}/api/fn/status", gateway.dashboard_addr))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let status: GatewayStatus = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(status.proxy_listen, gateway.proxy_addr.to_string());
+    assert_eq!(status.dashboard_listen, gateway.dashboard_addr.to_string());
+    assert_eq!(status.version, env!("CARGO_PKG_VERSION"));
+    assert!(gateway.shutdown(Duration::from_secs(5)).await);
+}
+
+#[tokio::test]
+async fn live_socket_pushes_uptime_ticks_and_closes_on_shutdown() {
+    let gateway = start_gateway().await;
+    let url = format!("ws://{}/api/live", gateway.dashboard_addr);
+    let (mut socket, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect("upgrade");
+
+    let mut uptimes = Vec::new();
+    while uptimes.len() < 2 {
+        let frame = tokio::time::timeout(Duration::from_secs(3), socket.next())
+            .await
+            .expect("a tick within 3 s")
+            .expect("socket open")
+            .expect("frame");
+        let Message::Text(text) = frame else { continue };
+        let LiveEvent::Tick(tick) = serde_json::from_str(&text).expect("a live event");
+        uptimes.push(tick.uptime_secs);
+    }
+    assert!(
+        uptimes[1] >= uptimes[0],
+        "uptime never goes back: {uptimes:?}"
+    );
+
+    // An open socket does not hold shutdown up: the server closes it.
+    let shutdown = tokio::spawn(gateway.shutdown(Duration::from_secs(5)));
+    let closed = tokio::time::timeout(Duration::from_secs(5), async {
+        while let Some(Ok(frame)) = socket.next().await {
+            if frame.is_close() {
+                return true;
+            }
+        }
+        true
+    })
+    .await
+    .expect("socket closed by the server");
+    assert!(closed);
+    assert!(shutdown.await.unwrap(), "drained in time");
+}
+
+#[tokio::test]
+async fn proxy_listener_answers_404_without_routes() {
+    let gateway = start_gateway().await;
+    let response = reqwest::get(format!("http://{}/api/users?id=1", gateway.proxy_addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    assert_eq!(
+        response.text().await.unwrap(),
+        "no route matches /api/users\n"
+    );
+    assert!(gateway.shutdown(Duration::from_secs(5)).await);
+}
+
+#[tokio::test]
+async fn start_fails_clearly_when_the_address_is_taken() {
+    let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = taken.local_addr().unwrap();
+    let config = config::parse(&format!(
+        r#"{{"listen": "127.0.0.1:0", "dashboard": {{"listen": "{addr}"}}}}"#
+    ))
+    .unwrap();
+    let Err(error) = runtime::start(config, PathBuf::from("x.json")).await else {
+        panic!("started on a taken address");
+    };
+    assert!(
+        error
+            .to_string()
+            .starts_with(&format!("cannot listen on {addr} (dashboard.listen): ")),
+        "{error}"
+    );
+}
