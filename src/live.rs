@@ -85,7 +85,7 @@ mod socket {
 
     use super::{ConnectionState, LIVE_SOCKET_PATH, LiveFeed, reconnect_delay};
     use crate::views::LiveEvent;
-    use leptos::prelude::set_timeout;
+    use leptos::prelude::*;
     use std::cell::{Cell, RefCell};
     use std::rc::Rc;
     use wasm_bindgen::JsCast;

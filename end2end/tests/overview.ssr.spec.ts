@@ -15,7 +15,9 @@ test.describe("overview, server-rendered (JavaScript off)", () => {
     await expect(overview.liveStatus).toBeHidden();
   });
 
-  test("an unknown page is a clear 404", async ({ page }) => {
+  test("an unknown page is a clear 404", async ({ page, consoleErrors }) => {
+    // Chromium logs the 404 document itself as a failed resource load.
+    consoleErrors.expect(/status of 404/);
     const response = await page.goto("/no/such/page");
     expect(response?.status()).toBe(404);
     await expect(page.getByRole("heading", { name: "Page not found" })).toBeVisible();
