@@ -63,6 +63,7 @@ impl LiveFeed {
     pub fn apply(&self, event: LiveEvent) {
         match event {
             LiveEvent::Tick(tick) => self.last_tick.set(Some(tick)),
+            LiveEvent::ConfigReload(_) => {}
         }
     }
 }

@@ -6,6 +6,8 @@ pub mod config;
 pub mod dashboard;
 pub mod live;
 pub mod proxy;
+pub mod recorder;
+pub mod reload;
 pub mod runtime;
 pub mod site;
 pub mod state;

@@ -25,6 +25,25 @@ pub struct GatewayStatus {
     pub config_path: String,
     /// Number of configured routes.
     pub route_count: usize,
+    /// Requests the proxy has finished since start.
+    pub requests_total: u64,
+    /// The outcome of the last config reload, if there was one.
+    pub last_reload: Option<ConfigReload>,
+}
+
+/// The outcome of one attempt to reload `config.json`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigReload {
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// What set it off: `"file change"` or `"SIGHUP"`.
+    pub trigger: String,
+    /// Whether the new config is now in force (otherwise the previous one keeps serving).
+    pub applied: bool,
+    /// Why it was rejected: one line per field error (`routes[0].path: …`).
+    pub errors: Vec<String>,
+    /// Things applied only partly (e.g. listen addresses, which need a restart).
+    pub warnings: Vec<String>,
 }
 
 /// One message pushed to browsers over the live WebSocket (`/api/live`).
@@ -33,6 +52,8 @@ pub struct GatewayStatus {
 pub enum LiveEvent {
     /// Sent once a second: the gateway is alive, and for how long.
     Tick(UptimeTick),
+    /// `config.json` was reloaded, or a reload was rejected.
+    ConfigReload(ConfigReload),
 }
 
 /// The payload of [`LiveEvent::Tick`].

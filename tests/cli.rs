@@ -71,3 +71,81 @@ fn running_on_a_missing_config_says_so() {
         "{stderr}"
     );
 }
+
+/// Starts the binary on `config` and returns it with its dashboard and proxy URLs (read from the
+/// lines it prints once listening).
+fn spawn_gateway(config: &std::path::Path) -> (std::process::Child, String, String) {
+    use std::io::BufRead;
+    let mut child = gatewatch()
+        .arg("--config")
+        .arg(config)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut url_after = |label: &str| loop {
+        let line = lines
+            .next()
+            .expect("gateway printed its addresses")
+            .unwrap();
+        if let Some(url) = line.trim().strip_prefix(label) {
+            return url.trim().to_string();
+        }
+    };
+    let dashboard = url_after("dashboard:");
+    let proxy = url_after("proxy:");
+    (child, dashboard, proxy)
+}
+
+fn signal(child: &std::process::Child, name: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn sighup_reloads_and_sigterm_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    std::fs::write(
+        &path,
+        r#"{"listen": "127.0.0.1:0", "dashboard": {"listen": "127.0.0.1:0"}, "routes": []}"#,
+    )
+    .unwrap();
+    let (mut child, dashboard, proxy) = spawn_gateway(&path);
+    let status_of = || async {
+        let response = reqwest::Client::new()
+            .post(format!("{dashboard}api/fn/status"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .send()
+            .await
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&response.bytes().await.unwrap()).unwrap()
+    };
+    assert_eq!(status_of().await["last_reload"], serde_json::Value::Null);
+    assert_eq!(reqwest::get(&proxy).await.unwrap().status(), 404);
+
+    signal(&child, "HUP");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let status = status_of().await;
+        if status["last_reload"]["trigger"] == "SIGHUP" {
+            assert_eq!(status["last_reload"]["applied"], true);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no SIGHUP reload reported: {status}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+
+    signal(&child, "TERM");
+    let exit = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
+}

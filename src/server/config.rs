@@ -3,7 +3,14 @@
 //! Every error names the JSON path of the offending field and the reason, e.g.
 //! `dashboard.listen: not a socket address …`. Unknown fields are errors.
 
+mod route;
+mod static_dir;
+
+pub use route::*;
+pub use static_dir::*;
+
 use serde::Deserialize;
+use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -14,12 +21,16 @@ pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 pub const DEFAULT_DASHBOARD_LISTEN: &str = "127.0.0.1:3000";
 
 /// The validated configuration the gateway runs on.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     /// Where the proxy accepts traffic.
     pub listen: SocketAddr,
     /// The dashboard's settings.
     pub dashboard: DashboardConfig,
+    /// Routes, in file order (ties in specificity go to the earlier one).
+    pub routes: Vec<RouteConfig>,
+    /// Static directories served by the proxy listener.
+    pub static_dirs: Vec<StaticConfig>,
 }
 
 /// Settings of the dashboard listener.
@@ -38,6 +49,10 @@ pub struct FileConfig {
     pub schema: Option<String>,
     pub listen: Option<String>,
     pub dashboard: Option<FileDashboard>,
+    #[serde(default)]
+    pub routes: Vec<FileRoute>,
+    #[serde(default, rename = "static")]
+    pub static_dirs: Vec<FileStatic>,
 }
 
 /// `dashboard` as written.
@@ -59,6 +74,30 @@ pub struct FieldError {
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.path, self.reason)
+    }
+}
+
+/// Field errors collected while validating.
+#[derive(Debug, Default)]
+pub struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// Records that the field at `path` is wrong because of `reason`.
+    pub fn push(&mut self, path: impl Into<String>, reason: impl Into<String>) {
+        self.0.push(FieldError {
+            path: path.into(),
+            reason: reason.into(),
+        });
+    }
+
+    /// How many errors so far.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 
@@ -95,19 +134,28 @@ fn format_errors(errors: &[FieldError]) -> String {
         .join("\n")
 }
 
-/// Reads and validates the config file at `path`.
+/// Reads and validates the config file at `path` (relative paths inside resolve beside it).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    parse(&text)
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    parse_in(&text, base)
 }
 
-/// Parses and validates config text.
+/// Parses and validates config text; relative paths resolve against the working directory.
 pub fn parse(text: &str) -> Result<Config, ConfigError> {
+    parse_in(text, Path::new("."))
+}
+
+/// Parses and validates config text; relative paths resolve against `base`.
+pub fn parse_in(text: &str, base: &Path) -> Result<Config, ConfigError> {
     let file = parse_file(text).map_err(|error| ConfigError::Invalid(vec![error]))?;
-    Config::try_from(file).map_err(ConfigError::Invalid)
+    validate(file, base).map_err(ConfigError::Invalid)
 }
 
 fn parse_file(text: &str) -> Result<FileConfig, FieldError> {
@@ -122,7 +170,7 @@ fn parse_file(text: &str) -> Result<FileConfig, FieldError> {
     let deserializer = &mut serde_json::Deserializer::from_str(text);
     let file: FileConfig = serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = match error.path().to_string() {
-            root if root == "." => "(root)".to_string(),
+            root if root == "." || root == "?" => "(root)".to_string(),
             path => path,
         };
         FieldError {
@@ -145,42 +193,70 @@ fn json_reason(error: &serde_json::Error) -> String {
     )
 }
 
-impl TryFrom<FileConfig> for Config {
-    type Error = Vec<FieldError>;
-
-    fn try_from(file: FileConfig) -> Result<Self, Self::Error> {
-        let mut errors = Vec::new();
-        let dashboard = file.dashboard.unwrap_or_default();
-        let listen = socket_addr(
-            file.listen.as_deref(),
-            DEFAULT_LISTEN,
-            "listen",
-            &mut errors,
-        );
-        let dashboard_listen = socket_addr(
-            dashboard.listen.as_deref(),
-            DEFAULT_DASHBOARD_LISTEN,
+/// Validates a raw config: every problem is reported, each at its JSON path.
+pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>> {
+    let mut errors = FieldErrors::default();
+    let dashboard = file.dashboard.unwrap_or_default();
+    let listen = socket_addr(
+        file.listen.as_deref(),
+        DEFAULT_LISTEN,
+        "listen",
+        &mut errors,
+    );
+    let dashboard_listen = socket_addr(
+        dashboard.listen.as_deref(),
+        DEFAULT_DASHBOARD_LISTEN,
+        "dashboard.listen",
+        &mut errors,
+    );
+    if let (Some(proxy), Some(dash)) = (listen, dashboard_listen)
+        && proxy == dash
+        && proxy.port() != 0
+    {
+        errors.push(
             "dashboard.listen",
-            &mut errors,
+            format!("must differ from listen (both are {proxy})"),
         );
-        if let (Some(proxy), Some(dash)) = (listen, dashboard_listen)
-            && proxy == dash
-            && proxy.port() != 0
-        {
-            errors.push(FieldError {
-                path: "dashboard.listen".into(),
-                reason: format!("must differ from listen (both are {proxy})"),
-            });
+    }
+
+    let mut first_with_name: HashMap<String, usize> = HashMap::new();
+    let mut routes = Vec::with_capacity(file.routes.len());
+    for (index, route) in file.routes.into_iter().enumerate() {
+        let at = format!("routes[{index}]");
+        if let Some(first) = first_with_name.get(&route.name) {
+            errors.push(
+                format!("{at}.name"),
+                format!(
+                    "duplicate route name {:?} (also routes[{first}])",
+                    route.name
+                ),
+            );
+        } else {
+            first_with_name.insert(route.name.clone(), index);
         }
-        match (listen, dashboard_listen) {
-            (Some(listen), Some(dashboard_listen)) if errors.is_empty() => Ok(Config {
-                listen,
-                dashboard: DashboardConfig {
-                    listen: dashboard_listen,
-                },
-            }),
-            _ => Err(errors),
+        if let Some(route) = validate_route(route, &at, &mut errors) {
+            routes.push(route);
         }
+    }
+    let static_dirs: Vec<_> = file
+        .static_dirs
+        .into_iter()
+        .enumerate()
+        .filter_map(|(index, dir)| {
+            validate_static(dir, &format!("static[{index}]"), base, &mut errors)
+        })
+        .collect();
+
+    match (listen, dashboard_listen) {
+        (Some(listen), Some(dashboard_listen)) if errors.is_empty() => Ok(Config {
+            listen,
+            dashboard: DashboardConfig {
+                listen: dashboard_listen,
+            },
+            routes,
+            static_dirs,
+        }),
+        _ => Err(errors.0),
     }
 }
 
@@ -188,21 +264,17 @@ fn socket_addr(
     value: Option<&str>,
     default: &str,
     path: &str,
-    errors: &mut Vec<FieldError>,
+    errors: &mut FieldErrors,
 ) -> Option<SocketAddr> {
     let text = value.unwrap_or(default);
-    match text.parse() {
-        Ok(addr) => Some(addr),
-        Err(_) => {
-            errors.push(FieldError {
-                path: path.into(),
-                reason: format!(
-                    "not a socket address: {text:?} (expected IP:port, e.g. \"0.0.0.0:8080\" or \"[::1]:8080\")"
-                ),
-            });
-            None
-        }
-    }
+    text.parse()
+        .map_err(|_| {
+            errors.push(
+                path,
+                format!("not a socket address: {text:?} (expected IP:port, e.g. \"0.0.0.0:8080\" or \"[::1]:8080\")"),
+            )
+        })
+        .ok()
 }
 
 #[cfg(test)]
@@ -290,6 +362,70 @@ mod tests {
         let errors = errors_of("{\n  \"listen\": \"127.0.0.1:1\",\n}");
         assert_eq!(errors.len(), 1);
         assert!(errors[0].contains("(line 3, column 1)"), "{errors:?}");
+    }
+
+    #[test]
+    fn route_errors_name_the_json_path() {
+        let errors = errors_of(
+            r#"{"routes": [
+                {"name": "a", "path": "/a/*", "targets": ["http://127.0.0.1:1"]},
+                {"name": "a", "path": "api", "targets": ["http://127.0.0.1:2"], "strategy": "fastest"},
+                {"name": "c", "path": "*", "targets": [{"url": "localhost:80", "weight": 0}],
+                 "health_check": {"path": "health", "interval_ms": 10}}
+            ]}"#,
+        );
+        assert_eq!(
+            errors.len(),
+            1,
+            "unknown enum values stop parsing: {errors:?}"
+        );
+        assert!(
+            errors[0].starts_with("routes[1].strategy: unknown variant `fastest`"),
+            "{errors:?}"
+        );
+
+        let errors = errors_of(
+            r#"{"routes": [
+                {"name": "a", "path": "/a/*", "targets": ["http://127.0.0.1:1"]},
+                {"name": "a", "path": "api", "targets": ["http://127.0.0.1:2"]},
+                {"name": "c", "path": "*", "targets": [{"url": "localhost:80", "weight": 0}],
+                 "health_check": {"path": "health", "interval_ms": 10}, "retries": 11}
+            ]}"#,
+        );
+        assert_eq!(
+            errors,
+            vec![
+                "routes[1].name: duplicate route name \"a\" (also routes[0])",
+                "routes[1].path: must start with '/' or be \"*\", got \"api\"",
+                "routes[2].targets[0].weight: must be a whole number from 1 to 1000",
+                "routes[2].retries: must be at most 10",
+                "routes[2].health_check.path: must start with '/', got \"health\"",
+                "routes[2].health_check.interval_ms: must be from 100 to 3600000 milliseconds",
+                "routes[2].health_check.timeout_ms: must not exceed interval_ms",
+            ]
+        );
+        let errors = errors_of(
+            r#"{"routes": [{"name": "x", "path": "*", "targets": [{"url": "ftp://h"}]}]}"#,
+        );
+        assert_eq!(
+            errors,
+            vec!["routes[0].targets[0].url: not an absolute http(s) URL: \"ftp://h\""]
+        );
+    }
+
+    #[test]
+    fn static_dirs_must_exist() {
+        let errors = errors_of(
+            r#"{"static": [{"path": "/s/*", "dir": "/nonexistent/site", "spa_fallback": "../x"}]}"#,
+        );
+        assert_eq!(
+            errors[0],
+            "static[0].dir: not a directory: /nonexistent/site"
+        );
+        assert_eq!(
+            errors[1],
+            "static[0].spa_fallback: must be a file name inside dir"
+        );
     }
 
     #[test]

@@ -119,7 +119,9 @@ mod tests {
     }
 
     fn tick_with_at(secs: u64, text: &str) -> LiveEvent {
-        let LiveEvent::Tick(sent) = serde_json::from_str(text).unwrap();
+        let LiveEvent::Tick(sent) = serde_json::from_str(text).unwrap() else {
+            panic!("not a tick: {text}")
+        };
         LiveEvent::Tick(UptimeTick {
             uptime_secs: secs,
             at: sent.at,
@@ -145,7 +147,9 @@ mod tests {
             let Some(Message::Text(text)) = sent.next().await else {
                 panic!("no text frame")
             };
-            let LiveEvent::Tick(tick) = serde_json::from_str(&text).unwrap();
+            let LiveEvent::Tick(tick) = serde_json::from_str(&text).unwrap() else {
+                panic!("not a tick: {text}")
+            };
             seen.push(tick.uptime_secs);
         }
         assert_eq!(

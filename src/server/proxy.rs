@@ -1,16 +1,93 @@
-//! The proxy listener. No routes exist yet, so every request is answered `404 no route`.
+//! The proxy: forwards traffic on `listen` according to the route table.
+//!
+//! - [`pipeline`]: the named steps every request goes through;
+//! - [`table`], [`target`], [`balance`], [`health`], [`breaker`], [`rate_limit`]: the state those
+//!   steps consult;
+//! - [`upstream`], [`headers`], [`body`], [`websocket`]: the mechanics of forwarding;
+//! - [`health_check`]: background probes; [`event`]: what is reported per request;
+//! - [`server`]: the accept loop with graceful draining.
 
-use axum::Router;
-use axum::http::{StatusCode, Uri};
+pub mod balance;
+pub mod body;
+pub mod breaker;
+pub mod error;
+pub mod event;
+pub mod headers;
+pub mod health;
+pub mod health_check;
+pub mod pipeline;
+pub mod rate_limit;
+pub mod server;
+pub mod table;
+pub mod target;
+pub mod upstream;
+pub mod websocket;
 
-/// Builds the proxy router.
-pub fn router() -> Router {
-    Router::new().fallback(no_route)
+use crate::server::config::Config;
+use event::EventSink;
+use health_check::ProbeClient;
+use pipeline::ProxyCore;
+use std::sync::{Arc, Mutex, PoisonError};
+use table::RouteTable;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// The proxy of one gateway process: its request-serving core plus the background health checks
+/// of the route table in force.
+pub struct Proxy {
+    core: Arc<ProxyCore>,
+    probe_client: ProbeClient,
+    /// Stops the health checkers of the current table.
+    health_checks: Mutex<CancellationToken>,
+    shutdown: CancellationToken,
 }
 
-async fn no_route(uri: Uri) -> (StatusCode, String) {
-    (
-        StatusCode::NOT_FOUND,
-        format!("no route matches {}\n", uri.path()),
-    )
+impl Proxy {
+    /// A proxy serving `config`'s routes, reporting to `events`; its background tasks stop when
+    /// `shutdown` is cancelled. Must be called within the Tokio runtime.
+    pub fn new(config: &Config, events: EventSink, shutdown: CancellationToken) -> Arc<Self> {
+        let table = Arc::new(RouteTable::build(config, None));
+        let probe_client = health_check::probe_client();
+        let checks = shutdown.child_token();
+        health_check::start(&table, &probe_client, &checks);
+        Arc::new(Self {
+            core: Arc::new(ProxyCore {
+                table: arc_swap::ArcSwap::new(table),
+                client: upstream::client(),
+                events,
+                tunnels: TaskTracker::new(),
+                close_tunnels: CancellationToken::new(),
+            }),
+            probe_client,
+            health_checks: Mutex::new(checks),
+            shutdown,
+        })
+    }
+
+    /// Switches to `config`'s routes atomically: requests already routed finish on the old table,
+    /// targets the new config keeps keep their health and breaker state, health checks restart.
+    pub fn apply(&self, config: &Config) {
+        let table = Arc::new(RouteTable::build(config, Some(&self.core.table.load())));
+        let checks = self.shutdown.child_token();
+        health_check::start(&table, &self.probe_client, &checks);
+        self.core.table.store(table);
+        let previous = std::mem::replace(
+            &mut *self
+                .health_checks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner),
+            checks,
+        );
+        previous.cancel();
+    }
+
+    /// The route table in force.
+    pub fn table(&self) -> Arc<RouteTable> {
+        self.core.table.load_full()
+    }
+
+    /// The request-serving core.
+    pub fn core(&self) -> &Arc<ProxyCore> {
+        &self.core
+    }
 }

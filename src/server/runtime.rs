@@ -1,9 +1,12 @@
-//! Starting and stopping the gateway: bind both listeners, serve them, and shut down gracefully —
-//! stop accepting, close live sockets, drain in-flight requests up to a bound.
+//! Starting and stopping the gateway: bind both listeners, serve them, run the background tasks
+//! (health checks, config watcher, event recorder, live ticker), and shut down gracefully — stop
+//! accepting, let in-flight requests and WebSocket tunnels finish up to a bound, then cut them.
 
 use crate::server::config::Config;
+use crate::server::proxy::Proxy;
+use crate::server::proxy::event::{EVENT_QUEUE, EventSink};
 use crate::server::state::{AppState, Gateway, Listening, SharedGateway};
-use crate::server::{dashboard, live, proxy, site};
+use crate::server::{dashboard, live, proxy, recorder, reload, site};
 use axum::Router;
 use std::io;
 use std::net::SocketAddr;
@@ -11,6 +14,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
 
 /// How long a shutdown waits for in-flight requests before giving up on them.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,7 +39,12 @@ pub struct RunningGateway {
     pub proxy_addr: SocketAddr,
     /// Where the dashboard actually listens (resolves port 0).
     pub dashboard_addr: SocketAddr,
-    tasks: JoinSet<()>,
+    /// The listeners: they finish once drained.
+    servers: JoinSet<()>,
+    /// Background tasks that end on the shutdown token.
+    background: JoinSet<()>,
+    stop_recorder: CancellationToken,
+    recorder: tokio::task::JoinHandle<()>,
 }
 
 async fn bind(
@@ -61,52 +70,83 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
         proxy: proxy_addr,
         dashboard: dashboard_addr,
     };
-    let gateway = Gateway::new(config, config_path, listening);
+    let shutdown = CancellationToken::new();
+    let (events, event_queue) = EventSink::channel(EVENT_QUEUE);
+    let proxy = Proxy::new(&config, events, shutdown.clone());
+    let gateway = Gateway::new(
+        config,
+        config_path,
+        listening,
+        proxy.clone(),
+        shutdown.clone(),
+    );
     let state = AppState {
         leptos_options: site::leptos_options(dashboard_addr),
         gateway: gateway.clone(),
     };
 
-    let mut tasks = JoinSet::new();
-    tasks.spawn(live::run_ticker(gateway.clone()));
-    tasks.spawn(serve(proxy_listener, proxy::router(), gateway.clone()));
-    tasks.spawn(serve(
+    let stop_recorder = CancellationToken::new();
+    let recorder = tokio::spawn(recorder::run(
+        event_queue,
+        gateway.clone(),
+        stop_recorder.clone(),
+    ));
+    let mut background = JoinSet::new();
+    background.spawn(live::run_ticker(gateway.clone()));
+    background.spawn(reload::watch(gateway.clone()));
+    let mut servers = JoinSet::new();
+    servers.spawn(proxy::server::serve(
+        proxy_listener,
+        proxy.core().clone(),
+        shutdown.clone(),
+    ));
+    servers.spawn(serve_dashboard(
         dashboard_listener,
         dashboard::router(state),
-        gateway.clone(),
+        shutdown,
     ));
     Ok(RunningGateway {
         gateway,
         proxy_addr,
         dashboard_addr,
-        tasks,
+        servers,
+        background,
+        stop_recorder,
+        recorder,
     })
 }
 
-async fn serve(listener: TcpListener, router: Router, gateway: SharedGateway) {
-    let shutdown = gateway.shutdown_token().clone().cancelled_owned();
+async fn serve_dashboard(listener: TcpListener, router: Router, stop: CancellationToken) {
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(error) = axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(stop.cancelled_owned())
         .await
     {
-        tracing::error!(%error, "listener failed");
+        tracing::error!(%error, "dashboard listener failed");
     }
 }
 
 impl RunningGateway {
-    /// Shuts down: stops accepting, then waits up to `drain` for in-flight work to finish.
-    /// Returns whether everything finished in time.
+    /// Shuts down: stops accepting, then waits up to `drain` for in-flight requests and open
+    /// WebSocket tunnels to finish; whatever is left is cut. Returns whether everything finished.
     pub async fn shutdown(mut self, drain: Duration) -> bool {
         self.gateway.shutdown_token().cancel();
+        let core = self.gateway.proxy().core().clone();
+        core.tunnels.close();
         let drained = tokio::time::timeout(drain, async {
-            while self.tasks.join_next().await.is_some() {}
+            while self.servers.join_next().await.is_some() {}
+            core.tunnels.wait().await;
         })
         .await
         .is_ok();
         if !drained {
-            self.tasks.abort_all();
+            core.close_tunnels.cancel();
+            self.servers.abort_all();
+            core.tunnels.wait().await;
         }
+        while self.background.join_next().await.is_some() {}
+        self.stop_recorder.cancel();
+        let _ = self.recorder.await;
         drained
     }
 }

@@ -1,0 +1,658 @@
+//! `routes[]`: how a request is matched and where it goes, as written and as validated.
+
+use super::FieldErrors;
+use axum::http::{HeaderName, HeaderValue, Method};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Default time an upstream has to send response headers.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default retries (connect failures of idempotent requests only).
+pub const DEFAULT_RETRIES: u32 = 1;
+/// Most retries a route may ask for.
+pub const MAX_RETRIES: u32 = 10;
+/// Most targets one route may have (target sets are bit masks on the hot path).
+pub const MAX_TARGETS: usize = 64;
+
+/// A route as written in `config.json`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRoute {
+    pub name: String,
+    pub path: String,
+    pub methods: Option<Vec<String>>,
+    pub host: Option<String>,
+    #[serde(default)]
+    pub strip_prefix: bool,
+    /// `"http://…"` strings or `{"url": …, "weight": n}` objects (checked by hand for precise errors).
+    pub targets: Vec<serde_json::Value>,
+    #[serde(default)]
+    pub strategy: Strategy,
+    pub timeout_ms: Option<u64>,
+    pub retries: Option<u32>,
+    pub health_check: Option<FileHealthCheck>,
+    pub circuit_breaker: Option<FileCircuitBreaker>,
+    pub rate_limit: Option<FileRateLimit>,
+    #[serde(default)]
+    pub websocket: bool,
+    #[serde(default)]
+    pub sticky: bool,
+    pub request_headers: Option<FileHeaderRules>,
+    pub response_headers: Option<FileHeaderRules>,
+}
+
+/// How a route spreads requests over its targets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    #[default]
+    RoundRobin,
+    WeightedRoundRobin,
+    LeastConnections,
+    Random,
+}
+
+impl Strategy {
+    /// The name used in `config.json`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RoundRobin => "round_robin",
+            Self::WeightedRoundRobin => "weighted_round_robin",
+            Self::LeastConnections => "least_connections",
+            Self::Random => "random",
+        }
+    }
+}
+
+/// `health_check` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHealthCheck {
+    pub path: String,
+    pub interval_ms: Option<u64>,
+    pub timeout_ms: Option<u64>,
+    pub healthy_threshold: Option<u32>,
+    pub unhealthy_threshold: Option<u32>,
+}
+
+/// `circuit_breaker` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileCircuitBreaker {
+    pub failure_threshold: Option<u32>,
+    pub open_ms: Option<u64>,
+    pub half_open_requests: Option<u32>,
+}
+
+/// `rate_limit` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileRateLimit {
+    pub requests_per_second: f64,
+    pub burst: Option<u32>,
+}
+
+/// `request_headers` / `response_headers` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHeaderRules {
+    #[serde(default)]
+    pub set: BTreeMap<String, String>,
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+/// Which request paths a route takes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathPattern {
+    /// `/health`: this path only.
+    Exact(String),
+    /// `/api/*`: `/api` and everything below it (the stored prefix has no trailing slash).
+    Prefix(String),
+    /// `*`: every path.
+    Any,
+}
+
+impl PathPattern {
+    /// Whether `path` is taken by this pattern.
+    pub fn matches(&self, path: &str) -> bool {
+        match self {
+            Self::Exact(exact) => path == exact,
+            Self::Prefix(prefix) => path
+                .strip_prefix(prefix.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/')),
+            Self::Any => true,
+        }
+    }
+
+    /// How specific the pattern is: exact beats any prefix, a longer prefix beats a shorter one,
+    /// and the catch-all comes last.
+    pub fn specificity(&self) -> (u8, usize) {
+        match self {
+            Self::Exact(path) => (2, path.len()),
+            Self::Prefix(prefix) => (1, prefix.len()),
+            Self::Any => (0, 0),
+        }
+    }
+
+    /// `path` with the matched prefix removed (always starting with `/`), for `strip_prefix`.
+    pub fn strip<'a>(&self, path: &'a str) -> &'a str {
+        let rest = match self {
+            Self::Prefix(prefix) => path.strip_prefix(prefix.as_str()).unwrap_or(path),
+            Self::Exact(exact) => path.strip_prefix(exact.as_str()).unwrap_or(path),
+            Self::Any => path,
+        };
+        if rest.is_empty() { "/" } else { rest }
+    }
+}
+
+/// An upstream server of a route.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetConfig {
+    /// The URL as written (also the target's name in metrics).
+    pub url: String,
+    /// `host:port` to connect to.
+    pub authority: String,
+    /// Path prefix of the URL without trailing slash (`""` for none).
+    pub base_path: String,
+    /// Relative share for `weighted_round_robin` (≥ 1).
+    pub weight: u32,
+}
+
+/// Active health checking of a route's targets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HealthCheckConfig {
+    pub path: String,
+    pub interval: Duration,
+    pub timeout: Duration,
+    pub healthy_threshold: u32,
+    pub unhealthy_threshold: u32,
+}
+
+/// Circuit breaking per target of a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CircuitBreakerConfig {
+    pub failure_threshold: u32,
+    pub open: Duration,
+    pub half_open_requests: u32,
+}
+
+/// Rate limiting per client IP on a route.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateLimitConfig {
+    pub requests_per_second: f64,
+    pub burst: u32,
+}
+
+/// Headers to set and remove.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HeaderRules {
+    pub set: Vec<(HeaderName, HeaderValue)>,
+    pub remove: Vec<HeaderName>,
+}
+
+impl HeaderRules {
+    /// Whether there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// A validated route.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RouteConfig {
+    pub name: String,
+    pub path: PathPattern,
+    /// `None`: every method.
+    pub methods: Option<Vec<Method>>,
+    /// Lower-case host (with port if one was given); `None`: every host.
+    pub host: Option<String>,
+    pub strip_prefix: bool,
+    pub targets: Vec<TargetConfig>,
+    pub strategy: Strategy,
+    pub timeout: Duration,
+    pub retries: u32,
+    pub health_check: Option<HealthCheckConfig>,
+    pub circuit_breaker: Option<CircuitBreakerConfig>,
+    pub rate_limit: Option<RateLimitConfig>,
+    pub websocket: bool,
+    pub sticky: bool,
+    pub request_headers: HeaderRules,
+    pub response_headers: HeaderRules,
+}
+
+/// Validates `routes[index]`, reporting problems under that path.
+pub fn validate_route(route: FileRoute, at: &str, errors: &mut FieldErrors) -> Option<RouteConfig> {
+    let before = errors.len();
+    if route.name.trim().is_empty() {
+        errors.push(format!("{at}.name"), "must not be empty");
+    }
+    let path = parse_path_pattern(&route.path)
+        .map_err(|reason| errors.push(format!("{at}.path"), reason))
+        .ok();
+    let methods = route.methods.map(|methods| {
+        if methods.is_empty() {
+            errors.push(
+                format!("{at}.methods"),
+                "must list at least one method (or be left out for all)",
+            );
+        }
+        methods
+            .iter()
+            .enumerate()
+            .filter_map(|(i, method)| {
+                Method::from_bytes(method.to_ascii_uppercase().as_bytes())
+                    .map_err(|_| {
+                        errors.push(
+                            format!("{at}.methods[{i}]"),
+                            format!("not an HTTP method: {method:?}"),
+                        )
+                    })
+                    .ok()
+            })
+            .collect()
+    });
+    let host = route.host.map(|host| host.trim().to_ascii_lowercase());
+    if host.as_deref() == Some("") {
+        errors.push(
+            format!("{at}.host"),
+            "must not be empty (leave it out to match every host)",
+        );
+    }
+    if route.strip_prefix && matches!(path, Some(PathPattern::Any)) {
+        errors.push(
+            format!("{at}.strip_prefix"),
+            "a catch-all path (\"*\") has no prefix to strip",
+        );
+    }
+    if route.targets.is_empty() {
+        errors.push(format!("{at}.targets"), "must list at least one target");
+    } else if route.targets.len() > MAX_TARGETS {
+        errors.push(
+            format!("{at}.targets"),
+            format!("at most {MAX_TARGETS} targets per route"),
+        );
+    }
+    let targets: Vec<_> = route
+        .targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, target)| parse_target(target, &format!("{at}.targets[{i}]"), errors))
+        .collect();
+    for (i, target) in targets.iter().enumerate() {
+        if let Some(first) = targets[..i].iter().position(|t| t.url == target.url) {
+            errors.push(
+                format!("{at}.targets"),
+                format!("{:?} is listed twice (targets[{first}])", target.url),
+            );
+        }
+    }
+    let timeout = match route.timeout_ms {
+        None => DEFAULT_TIMEOUT,
+        Some(ms) => duration_ms(ms, 1, 3_600_000, &format!("{at}.timeout_ms"), errors),
+    };
+    let retries = route.retries.unwrap_or(DEFAULT_RETRIES);
+    if retries > MAX_RETRIES {
+        errors.push(
+            format!("{at}.retries"),
+            format!("must be at most {MAX_RETRIES}"),
+        );
+    }
+    let health_check = route
+        .health_check
+        .map(|h| validate_health_check(h, &format!("{at}.health_check"), errors));
+    let circuit_breaker = route
+        .circuit_breaker
+        .map(|c| validate_circuit_breaker(c, &format!("{at}.circuit_breaker"), errors));
+    let rate_limit = route
+        .rate_limit
+        .map(|r| validate_rate_limit(r, &format!("{at}.rate_limit"), errors));
+    let request_headers = validate_header_rules(
+        route.request_headers,
+        &format!("{at}.request_headers"),
+        errors,
+    );
+    let response_headers = validate_header_rules(
+        route.response_headers,
+        &format!("{at}.response_headers"),
+        errors,
+    );
+
+    if errors.len() > before {
+        return None;
+    }
+    Some(RouteConfig {
+        name: route.name,
+        path: path?,
+        methods,
+        host,
+        strip_prefix: route.strip_prefix,
+        targets,
+        strategy: route.strategy,
+        timeout,
+        retries,
+        health_check,
+        circuit_breaker,
+        rate_limit,
+        websocket: route.websocket,
+        sticky: route.sticky,
+        request_headers,
+        response_headers,
+    })
+}
+
+/// Parses `/exact`, `/prefix/*` or `*`.
+pub fn parse_path_pattern(path: &str) -> Result<PathPattern, String> {
+    if path == "*" || path == "/*" {
+        return Ok(PathPattern::Any);
+    }
+    if !path.starts_with('/') {
+        return Err(format!("must start with '/' or be \"*\", got {path:?}"));
+    }
+    if path.contains(['?', '#']) {
+        return Err("must not contain a query or fragment".into());
+    }
+    match path.strip_suffix("/*") {
+        Some(prefix) if !prefix.contains('*') => Ok(PathPattern::Prefix(prefix.to_string())),
+        None if !path.contains('*') => Ok(PathPattern::Exact(path.to_string())),
+        _ => Err(
+            "a wildcard may only end the path as \"/*\" (e.g. \"/api/*\") or stand alone as \"*\""
+                .into(),
+        ),
+    }
+}
+
+fn parse_target(
+    value: &serde_json::Value,
+    at: &str,
+    errors: &mut FieldErrors,
+) -> Option<TargetConfig> {
+    let (url, weight) = match value {
+        serde_json::Value::String(url) => (url.as_str(), 1),
+        serde_json::Value::Object(fields) => {
+            for key in fields.keys().filter(|k| *k != "url" && *k != "weight") {
+                errors.push(
+                    format!("{at}.{key}"),
+                    format!("unknown field `{key}`, expected `url` or `weight`"),
+                );
+            }
+            let Some(url) = fields.get("url").and_then(|u| u.as_str()) else {
+                errors.push(
+                    format!("{at}.url"),
+                    "missing: a target object needs a \"url\" string",
+                );
+                return None;
+            };
+            let weight = match fields.get("weight") {
+                None => 1,
+                Some(weight) => match weight.as_u64() {
+                    Some(w @ 1..=1000) => w as u32,
+                    _ => {
+                        errors.push(
+                            format!("{at}.weight"),
+                            "must be a whole number from 1 to 1000",
+                        );
+                        return None;
+                    }
+                },
+            };
+            (url, weight)
+        }
+        _ => {
+            errors.push(
+                at.to_string(),
+                "must be a URL string or an object {\"url\": …, \"weight\": n}",
+            );
+            return None;
+        }
+    };
+    let url_at = if value.is_string() {
+        at.to_string()
+    } else {
+        format!("{at}.url")
+    };
+    match parse_target_url(url) {
+        Ok((authority, base_path)) => Some(TargetConfig {
+            url: url.to_string(),
+            authority,
+            base_path,
+            weight,
+        }),
+        Err(reason) => {
+            errors.push(url_at, reason);
+            None
+        }
+    }
+}
+
+/// Splits `http://host:port/base` into the authority (`host:port`, port 80 if absent) and the base path.
+fn parse_target_url(url: &str) -> Result<(String, String), String> {
+    let not_url = || format!("not an absolute http(s) URL: {url:?}");
+    let uri: axum::http::Uri = url.parse().map_err(|_| not_url())?;
+    match uri.scheme_str() {
+        Some("http") => {}
+        Some("https") => return Err(format!("https upstreams are not supported yet: {url:?}")),
+        _ => return Err(not_url()),
+    }
+    let authority = uri.authority().ok_or_else(not_url)?;
+    if authority.host().is_empty() {
+        return Err(not_url());
+    }
+    if uri.query().is_some() || url.contains('#') {
+        return Err(format!("must not contain a query or fragment: {url:?}"));
+    }
+    if authority.as_str().contains('@') {
+        return Err(format!("must not contain credentials: {url:?}"));
+    }
+    let authority = match authority.port_u16() {
+        Some(_) => authority.to_string(),
+        None => format!("{}:80", authority.host()),
+    };
+    let base_path = uri.path().trim_end_matches('/').to_string();
+    Ok((authority, base_path))
+}
+
+fn duration_ms(ms: u64, min: u64, max: u64, at: &str, errors: &mut FieldErrors) -> Duration {
+    if !(min..=max).contains(&ms) {
+        errors.push(
+            at.to_string(),
+            format!("must be from {min} to {max} milliseconds"),
+        );
+    }
+    Duration::from_millis(ms)
+}
+
+fn at_least_one(value: Option<u32>, default: u32, at: String, errors: &mut FieldErrors) -> u32 {
+    let value = value.unwrap_or(default);
+    if value == 0 {
+        errors.push(at, "must be at least 1");
+    }
+    value
+}
+
+fn validate_health_check(
+    file: FileHealthCheck,
+    at: &str,
+    errors: &mut FieldErrors,
+) -> HealthCheckConfig {
+    if !file.path.starts_with('/') {
+        errors.push(
+            format!("{at}.path"),
+            format!("must start with '/', got {:?}", file.path),
+        );
+    }
+    let interval = duration_ms(
+        file.interval_ms.unwrap_or(5_000),
+        100,
+        3_600_000,
+        &format!("{at}.interval_ms"),
+        errors,
+    );
+    let timeout = duration_ms(
+        file.timeout_ms.unwrap_or(2_000),
+        1,
+        3_600_000,
+        &format!("{at}.timeout_ms"),
+        errors,
+    );
+    if timeout > interval {
+        errors.push(format!("{at}.timeout_ms"), "must not exceed interval_ms");
+    }
+    HealthCheckConfig {
+        path: file.path,
+        interval,
+        timeout,
+        healthy_threshold: at_least_one(
+            file.healthy_threshold,
+            2,
+            format!("{at}.healthy_threshold"),
+            errors,
+        ),
+        unhealthy_threshold: at_least_one(
+            file.unhealthy_threshold,
+            3,
+            format!("{at}.unhealthy_threshold"),
+            errors,
+        ),
+    }
+}
+
+fn validate_circuit_breaker(
+    file: FileCircuitBreaker,
+    at: &str,
+    errors: &mut FieldErrors,
+) -> CircuitBreakerConfig {
+    CircuitBreakerConfig {
+        failure_threshold: at_least_one(
+            file.failure_threshold,
+            5,
+            format!("{at}.failure_threshold"),
+            errors,
+        ),
+        open: duration_ms(
+            file.open_ms.unwrap_or(30_000),
+            1,
+            86_400_000,
+            &format!("{at}.open_ms"),
+            errors,
+        ),
+        half_open_requests: at_least_one(
+            file.half_open_requests,
+            1,
+            format!("{at}.half_open_requests"),
+            errors,
+        ),
+    }
+}
+
+fn validate_rate_limit(file: FileRateLimit, at: &str, errors: &mut FieldErrors) -> RateLimitConfig {
+    let rps = file.requests_per_second;
+    if !(rps.is_finite() && rps > 0.0 && rps <= 1_000_000.0) {
+        errors.push(
+            format!("{at}.requests_per_second"),
+            "must be a number above 0 and at most 1000000",
+        );
+    }
+    let burst = file
+        .burst
+        .unwrap_or_else(|| rps.ceil().clamp(1.0, 1_000_000.0) as u32);
+    if burst == 0 {
+        errors.push(format!("{at}.burst"), "must be at least 1");
+    }
+    RateLimitConfig {
+        requests_per_second: rps,
+        burst,
+    }
+}
+
+fn validate_header_rules(
+    file: Option<FileHeaderRules>,
+    at: &str,
+    errors: &mut FieldErrors,
+) -> HeaderRules {
+    let file = file.unwrap_or_default();
+    let mut rules = HeaderRules::default();
+    for (name, value) in &file.set {
+        let parsed_name = HeaderName::from_bytes(name.as_bytes());
+        let parsed_value = HeaderValue::from_str(value);
+        match (parsed_name, parsed_value) {
+            (Ok(name), Ok(value)) => rules.set.push((name, value)),
+            (Err(_), _) => errors.push(format!("{at}.set.{name}"), "not a valid header name"),
+            (_, Err(_)) => errors.push(format!("{at}.set.{name}"), "not a valid header value"),
+        }
+    }
+    for (i, name) in file.remove.iter().enumerate() {
+        match HeaderName::from_bytes(name.as_bytes()) {
+            Ok(name) => rules.remove.push(name),
+            Err(_) => errors.push(
+                format!("{at}.remove[{i}]"),
+                format!("not a valid header name: {name:?}"),
+            ),
+        }
+    }
+    rules
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_patterns_parse_and_match() {
+        let exact = parse_path_pattern("/health").unwrap();
+        assert!(exact.matches("/health"));
+        assert!(!exact.matches("/health/x"));
+        let prefix = parse_path_pattern("/api/*").unwrap();
+        assert_eq!(prefix, PathPattern::Prefix("/api".into()));
+        assert!(prefix.matches("/api"));
+        assert!(prefix.matches("/api/users/1"));
+        assert!(
+            !prefix.matches("/apix"),
+            "a prefix ends at a segment boundary"
+        );
+        assert_eq!(parse_path_pattern("*").unwrap(), PathPattern::Any);
+        assert!(parse_path_pattern("api").is_err());
+        assert!(parse_path_pattern("/a/*/b").is_err());
+        assert!(parse_path_pattern("/a*").is_err());
+    }
+
+    #[test]
+    fn strip_prefix_keeps_a_leading_slash() {
+        let prefix = parse_path_pattern("/api/*").unwrap();
+        assert_eq!(prefix.strip("/api/users"), "/users");
+        assert_eq!(prefix.strip("/api"), "/");
+    }
+
+    #[test]
+    fn specificity_orders_exact_then_longest_prefix_then_catch_all() {
+        let exact = parse_path_pattern("/a").unwrap().specificity();
+        let long = parse_path_pattern("/api/v1/*").unwrap().specificity();
+        let short = parse_path_pattern("/api/*").unwrap().specificity();
+        let any = parse_path_pattern("*").unwrap().specificity();
+        assert!(exact > long && long > short && short > any);
+    }
+
+    #[test]
+    fn target_urls_are_split() {
+        assert_eq!(
+            parse_target_url("http://127.0.0.1:9000").unwrap(),
+            ("127.0.0.1:9000".into(), "".into())
+        );
+        assert_eq!(
+            parse_target_url("http://backend/v1/").unwrap(),
+            ("backend:80".into(), "/v1".into())
+        );
+        assert!(
+            parse_target_url("127.0.0.1:9000")
+                .unwrap_err()
+                .starts_with("not an absolute http(s) URL")
+        );
+        assert!(
+            parse_target_url("ftp://x")
+                .unwrap_err()
+                .starts_with("not an absolute http(s) URL")
+        );
+        assert!(parse_target_url("http://x/?a=1").is_err());
+    }
+}

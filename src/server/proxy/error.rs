@@ -1,0 +1,100 @@
+//! Why the proxy answered a request itself, and the short answer it gives: the status, a one-line
+//! reason and the request id — never internal error text.
+
+use super::body::ResponseBody;
+use super::event::ErrorKind;
+use super::headers::X_REQUEST_ID;
+use axum::http::{HeaderValue, Response, StatusCode, header};
+use bytes::Bytes;
+use std::time::Duration;
+
+/// A request the proxy could not forward.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProxyError {
+    /// No route matches the request.
+    NoRoute,
+    /// The client exceeded the route's rate limit; it may retry after the duration.
+    RateLimited(Duration),
+    /// Every target of the route is unhealthy.
+    NoHealthyTarget,
+    /// Healthy targets exist but all their circuit breakers are open.
+    CircuitOpen,
+    /// The target refused or could not be reached.
+    Connect,
+    /// The target did not answer within the route's timeout.
+    Timeout,
+    /// The target broke the connection or the protocol before answering.
+    Upstream,
+}
+
+impl ProxyError {
+    /// The status the client gets.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::NoRoute => StatusCode::NOT_FOUND,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::NoHealthyTarget | Self::CircuitOpen => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Connect | Self::Upstream => StatusCode::BAD_GATEWAY,
+            Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The kind recorded in the request's event.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::NoRoute => ErrorKind::NoRoute,
+            Self::RateLimited(_) => ErrorKind::RateLimited,
+            Self::NoHealthyTarget => ErrorKind::NoHealthyTarget,
+            Self::CircuitOpen => ErrorKind::CircuitOpen,
+            Self::Connect => ErrorKind::Connect,
+            Self::Timeout => ErrorKind::Timeout,
+            Self::Upstream => ErrorKind::UpstreamProtocol,
+        }
+    }
+
+    /// Whether another target may be tried (for idempotent bodyless requests): the connection
+    /// failed before any response — refused, or a kept-alive connection closed under us.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Connect | Self::Upstream)
+    }
+
+    /// One line for the client.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::NoRoute => "no route matches this request",
+            Self::RateLimited(_) => "rate limit exceeded for your address",
+            Self::NoHealthyTarget => "no healthy upstream for this route",
+            Self::CircuitOpen => "circuit breaker open for every upstream of this route",
+            Self::Connect => "upstream unreachable",
+            Self::Timeout => "upstream did not answer in time",
+            Self::Upstream => "upstream closed the connection without a valid response",
+        }
+    }
+
+    /// The response the client gets.
+    pub fn response(&self, request_id: &HeaderValue) -> Response<ResponseBody> {
+        let status = self.status();
+        let body = format!(
+            "{} {}: {}\nrequest id: {}\n",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            self.reason(),
+            String::from_utf8_lossy(request_id.as_bytes()),
+        );
+        let mut response = Response::new(ResponseBody::Full(Some(Bytes::from(body))));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(X_REQUEST_ID.clone(), request_id.clone());
+        if let Self::RateLimited(wait) = self {
+            // Whole seconds, rounded up, at least 1.
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds.max(1)));
+        }
+        response
+    }
+}

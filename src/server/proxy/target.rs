@@ -1,0 +1,220 @@
+//! A route's upstream server at run time: its address, and its live state (health, circuit
+//! breaker, requests in flight), which survives config reloads that keep the target.
+
+use super::breaker::{BreakerState, CircuitBreaker};
+use super::health::HealthTracker;
+use crate::server::config::{CircuitBreakerConfig, HealthCheckConfig, TargetConfig};
+use axum::http::HeaderValue;
+use axum::http::uri::Authority;
+use chrono::{DateTime, Utc};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Instant;
+
+/// One upstream of one route.
+#[derive(Debug)]
+pub struct Target {
+    /// The target as configured.
+    pub config: TargetConfig,
+    /// Where to connect, parsed once.
+    pub authority: Authority,
+    /// The `Host` header upstream requests carry (the URL's host, and port unless 80).
+    pub host_header: HeaderValue,
+    /// The target's name in events and metrics (its URL).
+    pub name: Arc<str>,
+    /// The route it belongs to.
+    pub route: Arc<str>,
+    /// Live state, shared with the same target of earlier configs.
+    pub state: Arc<TargetState>,
+}
+
+/// The live state of a target.
+#[derive(Debug)]
+pub struct TargetState {
+    healthy: AtomicBool,
+    in_flight: AtomicU32,
+    checks: Mutex<Checks>,
+}
+
+#[derive(Debug, Default)]
+struct Checks {
+    health: HealthTracker,
+    breaker: CircuitBreaker,
+    last_check: Option<DateTime<Utc>>,
+    last_error: Option<String>,
+}
+
+/// A point-in-time view of a target's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TargetSnapshot {
+    pub healthy: bool,
+    pub in_flight: u32,
+    pub breaker: BreakerState,
+    pub consecutive_failures: u32,
+    pub last_check: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+impl Default for TargetState {
+    fn default() -> Self {
+        Self {
+            healthy: AtomicBool::new(true),
+            in_flight: AtomicU32::new(0),
+            checks: Mutex::default(),
+        }
+    }
+}
+
+impl Target {
+    /// A target of `route` built from `config`, keeping `state` from an earlier config if given.
+    pub fn new(route: Arc<str>, config: TargetConfig, state: Option<Arc<TargetState>>) -> Self {
+        let authority = config
+            .authority
+            .parse()
+            .expect("validated target authority parses");
+        let host = config
+            .authority
+            .strip_suffix(":80")
+            .unwrap_or(&config.authority);
+        let host_header =
+            HeaderValue::from_str(host).expect("validated authority is a header value");
+        Self {
+            name: Arc::from(config.url.as_str()),
+            authority,
+            host_header,
+            config,
+            route,
+            state: state.unwrap_or_default(),
+        }
+    }
+
+    /// Whether the target is in rotation (health only; see [`Self::breaker_admits`]).
+    pub fn is_healthy(&self) -> bool {
+        self.state.healthy.load(Ordering::Relaxed)
+    }
+
+    /// Requests currently being served by this target.
+    pub fn in_flight(&self) -> u32 {
+        self.state.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// Counts a request in flight until the returned guard is dropped.
+    pub fn start_request(&self) -> InFlight {
+        self.state.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight(self.state.clone())
+    }
+
+    /// Whether the breaker would admit a request now (takes no probe slot).
+    pub fn breaker_available(&self, config: &CircuitBreakerConfig, now: Instant) -> bool {
+        self.state.checks().breaker.is_available(config, now)
+    }
+
+    /// Asks the breaker to admit a request now (takes a probe slot when half-open).
+    pub fn breaker_admits(&self, config: &CircuitBreakerConfig, now: Instant) -> bool {
+        self.state.checks().breaker.try_acquire(config, now)
+    }
+
+    /// Records the outcome of a real request: the breaker counts 5xx and unreachable as failures;
+    /// passive health counts unreachable as a failed check and any answer as a good one.
+    pub fn record_outcome(
+        &self,
+        outcome: Outcome<'_>,
+        health: Option<&HealthCheckConfig>,
+        breaker: Option<&CircuitBreakerConfig>,
+    ) {
+        let mut checks = self.state.checks();
+        if let Some(config) = breaker {
+            let change = match outcome {
+                Outcome::Answered => checks.breaker.on_success(),
+                Outcome::ServerError | Outcome::Unreachable(_) => {
+                    checks.breaker.on_failure(config, Instant::now())
+                }
+            };
+            if let Some(state) = change {
+                tracing::warn!(route = %self.route, target = %self.name, "circuit breaker {}", state.as_str());
+            }
+        }
+        if let Some(config) = health {
+            let change = match outcome {
+                Outcome::Unreachable(error) => {
+                    checks.last_error = Some(error.to_string());
+                    checks.health.on_failure(config)
+                }
+                Outcome::Answered | Outcome::ServerError => checks.health.on_success(config),
+            };
+            self.apply_health_change(change, "requests fail");
+        }
+    }
+
+    /// Records the result of an active health probe.
+    pub fn record_probe(&self, config: &HealthCheckConfig, result: Result<(), String>) {
+        let mut checks = self.state.checks();
+        checks.last_check = Some(Utc::now());
+        let change = match &result {
+            Ok(()) => {
+                checks.last_error = None;
+                checks.health.on_success(config)
+            }
+            Err(error) => {
+                checks.last_error = Some(error.clone());
+                checks.health.on_failure(config)
+            }
+        };
+        self.apply_health_change(change, result.err().as_deref().unwrap_or("probe succeeded"));
+    }
+
+    fn apply_health_change(&self, change: Option<bool>, why: &str) {
+        if let Some(healthy) = change {
+            self.state.healthy.store(healthy, Ordering::Relaxed);
+            if healthy {
+                tracing::info!(route = %self.route, target = %self.name, "target healthy again");
+            } else {
+                tracing::warn!(route = %self.route, target = %self.name, reason = why, "target unhealthy: out of rotation");
+            }
+        }
+    }
+
+    /// The target's state now.
+    pub fn snapshot(&self) -> TargetSnapshot {
+        let checks = self.state.checks();
+        TargetSnapshot {
+            healthy: self.is_healthy(),
+            in_flight: self.in_flight(),
+            breaker: checks.breaker.state(Instant::now()),
+            consecutive_failures: checks
+                .health
+                .consecutive_failures()
+                .max(checks.breaker.consecutive_failures()),
+            last_check: checks.last_check,
+            last_error: checks.last_error.clone(),
+        }
+    }
+}
+
+impl TargetState {
+    /// The lock is only ever held for a few field updates, never across an await.
+    fn checks(&self) -> MutexGuard<'_, Checks> {
+        self.checks.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// How a real request to a target went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome<'a> {
+    /// The target answered with a status below 500.
+    Answered,
+    /// The target answered with a 5xx status.
+    ServerError,
+    /// The target could not be reached or did not answer in time (the reason).
+    Unreachable(&'a str),
+}
+
+/// A request in flight on a target; dropping it ends the count.
+#[derive(Debug)]
+pub struct InFlight(Arc<TargetState>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,248 @@
+//! WebSockets through the proxy, hot reload (valid and invalid files, in-flight work kept), and
+//! graceful shutdown.
+
+use crate::support::*;
+use futures_util::{SinkExt, StreamExt};
+use gatewatch::server::proxy::event::ProxyEvent;
+use gatewatch::views::{ConfigReload, LiveEvent};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+async fn next_reload(live: &mut tokio::sync::broadcast::Receiver<LiveEvent>) -> ConfigReload {
+    next_matching(live, WAIT, |event| match event {
+        LiveEvent::ConfigReload(report) => Some(report.clone()),
+        _ => None,
+    })
+    .await
+}
+
+fn write_config(gateway: &TestGateway, config: &serde_json::Value) {
+    let mut config = config.clone();
+    let object = config.as_object_mut().unwrap();
+    object.insert(
+        "listen".into(),
+        gateway.running.proxy_addr.to_string().into(),
+    );
+    object.insert(
+        "dashboard".into(),
+        json!({"listen": gateway.running.dashboard_addr.to_string()}),
+    );
+    std::fs::write(
+        &gateway.config_path,
+        serde_json::to_vec_pretty(&config).unwrap(),
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn websocket_frames_pass_both_ways_and_close_propagates() {
+    let upstream = Upstream::start("ws").await;
+    let gateway = TestGateway::start(json!({"routes": [
+        {"name": "ws", "path": "/ws", "websocket": true, "targets": [upstream.url()]},
+    ]}))
+    .await;
+    let mut events = gateway.events();
+    let url = format!("ws://{}/ws", gateway.running.proxy_addr);
+    let (mut socket, response) = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect("upgrade through the proxy");
+    assert_eq!(response.status(), 101);
+    assert!(response.headers().contains_key("x-request-id"));
+    for text in ["hello", "world"] {
+        socket.send(Message::text(text)).await.unwrap();
+        assert_eq!(socket.next().await.unwrap().unwrap(), Message::text(text));
+    }
+    socket.send(Message::binary(vec![1, 2, 3])).await.unwrap();
+    assert_eq!(
+        socket.next().await.unwrap().unwrap(),
+        Message::binary(vec![1, 2, 3])
+    );
+    socket.close(None).await.unwrap();
+    // The upstream ends the connection after the close; the client sees the end of the stream
+    // and then closes its TCP connection, as browsers do.
+    let rest = tokio::time::timeout(WAIT, async {
+        while let Some(message) = socket.next().await {
+            if message.is_err() {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(rest.is_ok(), "close propagated");
+    drop(socket);
+
+    let session = next_matching(&mut events, WAIT, |e| match &**e {
+        ProxyEvent::WebSocket(session) => Some(session.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(&*session.route, "ws");
+    assert!(
+        session.bytes_from_client > 0 && session.bytes_from_upstream > 0,
+        "{session:?}"
+    );
+    assert_eq!(session.error, None);
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn websocket_upgrades_are_refused_on_routes_without_websocket() {
+    let upstream = Upstream::start("plain").await;
+    let gateway = TestGateway::start(
+        json!({"routes": [{"name": "plain", "path": "*", "targets": [upstream.url()]}]}),
+    )
+    .await;
+    let url = format!("ws://{}/ws", gateway.running.proxy_addr);
+    assert!(
+        tokio_tungstenite::connect_async(&url).await.is_err(),
+        "no upgrade headers reach the upstream"
+    );
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn hot_reload_applies_valid_changes_and_keeps_serving_through_invalid_ones() {
+    let (old, new) = (Upstream::start("old").await, Upstream::start("new").await);
+    let first = json!({"routes": [
+        {"name": "main", "path": "*", "targets": [old.url()]},
+        {"name": "ws", "path": "/ws", "websocket": true, "targets": [old.url()]},
+    ]});
+    let gateway = TestGateway::start(first.clone()).await;
+    let mut live = gateway.live();
+
+    // Open work that must survive the reload: a slow request and a WebSocket.
+    let slow = spawn(client().get(gateway.url("/slow/800")).send());
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws", gateway.running.proxy_addr))
+            .await
+            .unwrap();
+    eventually(WAIT, "slow request reached the upstream", || {
+        old.requests() >= 1
+    })
+    .await;
+
+    write_config(
+        &gateway,
+        &json!({"routes": [
+            {"name": "main", "path": "*", "targets": [new.url()]},
+            {"name": "ws", "path": "/ws", "websocket": true, "targets": [old.url()]},
+        ]}),
+    );
+    let report = next_reload(&mut live).await;
+    assert!(report.applied, "{report:?}");
+    assert_eq!(report.trigger, "file change");
+    assert_eq!(
+        report.warnings,
+        Vec::<String>::new(),
+        "the bound addresses did not change"
+    );
+    let (_, headers, _) = get(&gateway.url("/")).await;
+    assert_eq!(headers["x-upstream"], "new");
+
+    let slow = slow.await.unwrap().unwrap();
+    assert_eq!(
+        slow.status(),
+        200,
+        "in-flight request finished on the old route"
+    );
+    assert_eq!(slow.text().await.unwrap(), "slow 800 from old");
+    socket.send(Message::text("still there")).await.unwrap();
+    assert_eq!(
+        socket.next().await.unwrap().unwrap(),
+        Message::text("still there")
+    );
+
+    std::fs::write(
+        &gateway.config_path,
+        r#"{"routes": [{"name": "main", "path": "*", "targets": ["127.0.0.1:1"]}, {"name": "x", "path": "*", "targets": []}]}"#,
+    )
+    .unwrap();
+    let report = next_reload(&mut live).await;
+    assert!(!report.applied);
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|e| e.starts_with("routes[0].targets[0]: not an absolute http(s) URL")),
+        "{:?}",
+        report.errors
+    );
+    assert!(
+        report
+            .errors
+            .iter()
+            .any(|e| e.starts_with("routes[1].targets: must list at least one target"))
+    );
+    assert_eq!(
+        gateway.running.gateway.status().last_reload,
+        Some(report),
+        "kept for the dashboard"
+    );
+    let (status, headers, _) = get(&gateway.url("/")).await;
+    assert_eq!(
+        (status.as_u16(), headers["x-upstream"].to_str().unwrap()),
+        (200, "new"),
+        "old config keeps serving"
+    );
+
+    std::fs::write(&gateway.config_path, "{ not json").unwrap();
+    let report = next_reload(&mut live).await;
+    assert!(!report.applied, "{report:?}");
+    assert!(
+        report.errors[0].starts_with("(root): key must be a string (line 1, column 3)"),
+        "{report:?}"
+    );
+    assert_eq!(get(&gateway.url("/")).await.0, 200);
+    socket.close(None).await.unwrap();
+    drop(socket);
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn graceful_shutdown_finishes_in_flight_requests_and_stops_accepting() {
+    let upstream = Upstream::start("slow").await;
+    let gateway = TestGateway::start(
+        json!({"routes": [{"name": "s", "path": "*", "targets": [upstream.url()]}]}),
+    )
+    .await;
+    let addr = gateway.running.proxy_addr;
+    let slow = spawn(client().get(gateway.url("/slow/700")).send());
+    eventually(WAIT, "request in flight", || upstream.requests() == 1).await;
+    let stopping = spawn(gateway.stop(WAIT));
+    let response = slow
+        .await
+        .unwrap()
+        .expect("in-flight request completes during the drain");
+    assert_eq!(response.status(), 200);
+    assert!(stopping.await.unwrap(), "drained within the bound");
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test]
+async fn shutdown_cuts_what_outlives_the_drain_bound() {
+    let upstream = Upstream::start("ws").await;
+    let gateway = TestGateway::start(json!({"routes": [
+        {"name": "ws", "path": "/ws", "websocket": true, "targets": [upstream.url()]},
+    ]}))
+    .await;
+    let (mut socket, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/ws", gateway.running.proxy_addr))
+            .await
+            .unwrap();
+    let started = std::time::Instant::now();
+    assert!(
+        !gateway.stop(Duration::from_millis(300)).await,
+        "an open WebSocket outlives the drain"
+    );
+    assert!(started.elapsed() < Duration::from_secs(3));
+    let ended = tokio::time::timeout(WAIT, async {
+        while let Some(Ok(_)) = socket.next().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the tunnel was closed");
+}

@@ -1,0 +1,8 @@
+//! The proxy end to end: a real gateway forwarding to real upstream servers on loopback ports.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod lifecycle;
+mod resilience;
+mod routing;

@@ -1,0 +1,366 @@
+//! Load balancing, retries, health checks (active and passive), circuit breaking, rate limiting,
+//! and failover when an upstream dies mid-run.
+
+use crate::support::*;
+use gatewatch::server::proxy::breaker::BreakerState;
+use gatewatch::server::proxy::event::{ErrorKind, ProxyEvent};
+use gatewatch::server::proxy::target::TargetSnapshot;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(5);
+
+async fn upstreams(names: &[&str]) -> Vec<Upstream> {
+    let mut started = Vec::new();
+    for name in names {
+        started.push(Upstream::start(name).await);
+    }
+    started
+}
+
+/// Which upstream answered each of `n` GETs of `path`.
+async fn spread(gateway: &TestGateway, path: &str, n: usize) -> HashMap<String, usize> {
+    let client = client();
+    let mut counts = HashMap::new();
+    for _ in 0..n {
+        let response = client.get(gateway.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let upstream = response
+            .headers()
+            .get("x-upstream")
+            .map(|v| v.to_str().unwrap().to_string());
+        *counts.entry(upstream.unwrap_or_default()).or_default() += 1;
+    }
+    counts
+}
+
+fn target_state(gateway: &TestGateway, route: &str, url: &str) -> TargetSnapshot {
+    let table = gateway.running.gateway.proxy().table();
+    let route = table
+        .routes()
+        .find(|r| &*r.name == route)
+        .expect("route exists");
+    route
+        .targets
+        .iter()
+        .find(|t| t.config.url == url)
+        .expect("target exists")
+        .snapshot()
+}
+
+#[tokio::test]
+async fn round_robin_and_weighted_round_robin_share_as_configured() {
+    let ups = upstreams(&["a", "b", "c"]).await;
+    let gateway = TestGateway::start(json!({"routes": [
+        {"name": "rr", "path": "/rr/*", "targets": [ups[0].url(), ups[1].url(), ups[2].url()]},
+        {"name": "wrr", "path": "/wrr/*", "strategy": "weighted_round_robin",
+         "targets": [{"url": ups[0].url(), "weight": 3}, {"url": ups[1].url(), "weight": 1}]},
+        {"name": "rnd", "path": "/rnd/*", "strategy": "random", "targets": [ups[0].url(), ups[1].url()]},
+    ]}))
+    .await;
+    let rr = spread(&gateway, "/rr/x", 90).await;
+    assert_eq!((rr["a"], rr["b"], rr["c"]), (30, 30, 30));
+    let wrr = spread(&gateway, "/wrr/x", 80).await;
+    assert_eq!((wrr["a"], wrr["b"]), (60, 20));
+    let random = spread(&gateway, "/rnd/x", 200).await;
+    assert!(random["a"] > 50 && random["b"] > 50, "{random:?}");
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn least_connections_avoids_the_busy_target() {
+    let ups = upstreams(&["a", "b"]).await;
+    let gateway = TestGateway::start(json!({"routes": [
+        {"name": "lc", "path": "*", "strategy": "least_connections", "targets": [ups[0].url(), ups[1].url()]},
+    ]}))
+    .await;
+    // Three long requests: they spread a, b, then the idler — so one target holds two.
+    let slow: Vec<_> = (0..3)
+        .map(|_| spawn(client().get(gateway.url("/slow/1500")).send()))
+        .collect();
+    eventually(WAIT, "three requests in flight", || {
+        ups.iter()
+            .map(|u| target_state(&gateway, "lc", &u.url()).in_flight)
+            .sum::<u32>()
+            == 3
+    })
+    .await;
+    let busy_a = target_state(&gateway, "lc", &ups[0].url()).in_flight;
+    let idler = if busy_a == 1 { "a" } else { "b" };
+    let counts = spread(&gateway, "/quick", 5).await;
+    assert_eq!(
+        counts.get(idler),
+        Some(&5),
+        "all quick requests go to the idler target: {counts:?}"
+    );
+    for request in slow {
+        assert_eq!(request.await.unwrap().unwrap().status(), 200);
+    }
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn sticky_routes_keep_each_client_on_one_target() {
+    let ups = upstreams(&["a", "b", "c"]).await;
+    let gateway = TestGateway::start(json!({"routes": [
+        {"name": "sticky", "path": "*", "sticky": true, "targets": [ups[0].url(), ups[1].url(), ups[2].url()]},
+    ]}))
+    .await;
+    let mut seen_targets = std::collections::HashSet::new();
+    for last in 1..=12u8 {
+        // Every 127.x.y.z address is loopback on Linux: each stands for a different client.
+        let address = IpAddr::from([127, 0, 0, last]);
+        let client = reqwest::Client::builder()
+            .no_proxy()
+            .local_address(address)
+            .build()
+            .unwrap();
+        let mut answers = std::collections::HashSet::new();
+        for _ in 0..5 {
+            let response = client.get(gateway.url("/")).send().await.unwrap();
+            answers.insert(
+                response.headers()["x-upstream"]
+                    .to_str()
+                    .unwrap()
+                    .to_string(),
+            );
+        }
+        assert_eq!(answers.len(), 1, "client {address} stayed on one target");
+        seen_targets.extend(answers);
+    }
+    assert!(
+        seen_targets.len() >= 2,
+        "clients spread over targets: {seen_targets:?}"
+    );
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn idempotent_requests_retry_another_target_but_bodies_are_not_replayed() {
+    let alive = Upstream::start("alive").await;
+    let dead = closed_port().await;
+    let gateway = TestGateway::start(json!({"routes": [
+        {"name": "r", "path": "*", "retries": 2, "targets": [format!("http://{dead}"), alive.url()]},
+    ]}))
+    .await;
+    let mut events = gateway.events();
+    for _ in 0..6 {
+        assert_eq!(get(&gateway.url("/")).await.0, 200, "GET fails over");
+    }
+    let mut attempts = Vec::new();
+    for _ in 0..6 {
+        attempts.push(
+            next_matching(&mut events, WAIT, |e| match &**e {
+                ProxyEvent::Request(r) => Some(r.attempts),
+                _ => None,
+            })
+            .await,
+        );
+    }
+    assert!(
+        attempts.contains(&2),
+        "some GETs needed a retry: {attempts:?}"
+    );
+    assert!(attempts.iter().all(|&a| a <= 2));
+
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let response = client()
+            .post(gateway.url("/upload"))
+            .body("payload")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+    }
+    assert!(
+        statuses.contains(&502),
+        "a POST with a body is never replayed: {statuses:?}"
+    );
+    assert!(statuses.contains(&200), "{statuses:?}");
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn active_health_checks_take_targets_out_and_back_in() {
+    let ups = upstreams(&["a", "b"]).await;
+    let gateway = TestGateway::start(json!({"routes": [{
+        "name": "hc", "path": "*", "targets": [ups[0].url(), ups[1].url()],
+        "health_check": {"path": "/health", "interval_ms": 100, "timeout_ms": 100,
+                         "healthy_threshold": 2, "unhealthy_threshold": 2},
+    }]}))
+    .await;
+    ups[1].set_healthy(false);
+    eventually(WAIT, "b unhealthy", || {
+        !target_state(&gateway, "hc", &ups[1].url()).healthy
+    })
+    .await;
+    let state = target_state(&gateway, "hc", &ups[1].url());
+    assert!(state.last_check.is_some());
+    assert_eq!(state.last_error.as_deref(), Some("status 503"));
+    assert_eq!(
+        spread(&gateway, "/", 10).await.get("a"),
+        Some(&10),
+        "b is out of rotation"
+    );
+
+    ups[1].set_healthy(true);
+    eventually(WAIT, "b healthy again", || {
+        target_state(&gateway, "hc", &ups[1].url()).healthy
+    })
+    .await;
+    let counts = spread(&gateway, "/", 10).await;
+    assert_eq!((counts["a"], counts["b"]), (5, 5), "b is back in rotation");
+
+    ups[0].set_healthy(false);
+    ups[1].set_healthy(false);
+    eventually(WAIT, "all unhealthy", || {
+        !target_state(&gateway, "hc", &ups[0].url()).healthy
+            && !target_state(&gateway, "hc", &ups[1].url()).healthy
+    })
+    .await;
+    let (status, _, body) = get(&gateway.url("/")).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("no healthy upstream"), "{body}");
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn circuit_breaker_opens_half_opens_and_closes() {
+    let flaky = Upstream::start("flaky").await;
+    let gateway = TestGateway::start(json!({"routes": [{
+        "name": "cb", "path": "*", "targets": [flaky.url()], "retries": 0,
+        "circuit_breaker": {"failure_threshold": 3, "open_ms": 300, "half_open_requests": 1},
+    }]}))
+    .await;
+    let mut events = gateway.events();
+    for _ in 0..3 {
+        assert_eq!(
+            get(&gateway.url("/status/500")).await.0,
+            500,
+            "5xx passed through while closed"
+        );
+    }
+    assert_eq!(
+        target_state(&gateway, "cb", &flaky.url()).breaker,
+        BreakerState::Open
+    );
+    let served = flaky.requests();
+    let (status, _, body) = get(&gateway.url("/status/200")).await;
+    assert_eq!(status, 503);
+    assert!(body.contains("circuit breaker open"), "{body}");
+    assert_eq!(
+        flaky.requests(),
+        served,
+        "an open breaker sends nothing upstream"
+    );
+    let refused = next_matching(&mut events, WAIT, |e| match &**e {
+        ProxyEvent::Request(r) if r.error == Some(ErrorKind::CircuitOpen) => Some(r.status),
+        _ => None,
+    })
+    .await;
+    assert_eq!(refused, 503);
+
+    eventually(WAIT, "half-open", || {
+        target_state(&gateway, "cb", &flaky.url()).breaker == BreakerState::HalfOpen
+    })
+    .await;
+    assert_eq!(
+        get(&gateway.url("/status/200")).await.0,
+        200,
+        "the probe goes through"
+    );
+    assert_eq!(
+        target_state(&gateway, "cb", &flaky.url()).breaker,
+        BreakerState::Closed
+    );
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn rate_limits_apply_per_client_with_retry_after() {
+    let upstream = Upstream::start("one").await;
+    let gateway = TestGateway::start(json!({"routes": [{
+        "name": "limited", "path": "*", "targets": [upstream.url()],
+        "rate_limit": {"requests_per_second": 1, "burst": 3},
+    }]}))
+    .await;
+    let first = reqwest::Client::builder()
+        .no_proxy()
+        .local_address(IpAddr::from([127, 0, 0, 2]))
+        .build()
+        .unwrap();
+    let second = reqwest::Client::builder()
+        .no_proxy()
+        .local_address(IpAddr::from([127, 0, 0, 3]))
+        .build()
+        .unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            first.get(gateway.url("/")).send().await.unwrap().status(),
+            200
+        );
+    }
+    let limited = first.get(gateway.url("/")).send().await.unwrap();
+    assert_eq!(limited.status(), 429);
+    assert_eq!(limited.headers()["retry-after"], "1");
+    assert!(
+        limited
+            .text()
+            .await
+            .unwrap()
+            .contains("rate limit exceeded")
+    );
+    assert_eq!(
+        second.get(gateway.url("/")).send().await.unwrap().status(),
+        200,
+        "other clients unaffected"
+    );
+    assert_eq!(upstream.requests(), 4);
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn an_upstream_killed_mid_run_fails_over_without_errors() {
+    let ups = upstreams(&["a", "b"]).await;
+    let gateway = TestGateway::start(json!({"routes": [{
+        "name": "ha", "path": "*", "targets": [ups[0].url(), ups[1].url()], "retries": 1,
+        // Slow active checks: the passive marking from real traffic must find the dead target.
+        "health_check": {"path": "/health", "interval_ms": 60000, "unhealthy_threshold": 2},
+    }]}))
+    .await;
+    let b_url = ups[1].url();
+    let mut ups = ups.into_iter();
+    let (a, b) = (ups.next().unwrap(), ups.next().unwrap());
+
+    let load = {
+        let url = gateway.url("/");
+        spawn(async move {
+            let client = client();
+            let mut statuses = Vec::new();
+            for _ in 0..400 {
+                statuses.push(client.get(&url).send().await.unwrap().status().as_u16());
+            }
+            statuses
+        })
+    };
+    eventually(WAIT, "traffic reached b", || b.requests() > 20).await;
+    let b_addr = b.kill().await;
+    let statuses = load.await.unwrap();
+    assert!(
+        statuses.iter().all(|&s| s == 200),
+        "no request failed: {:?}",
+        statuses.iter().filter(|&&s| s != 200).count()
+    );
+    assert!(
+        !target_state(&gateway, "ha", &b_url).healthy,
+        "passive checks marked b down"
+    );
+    assert!(a.requests() > 200);
+
+    // b listening again stays out of rotation until an active probe finds it healthy.
+    let _b_again = Upstream::start_at("b", b_addr).await;
+    assert_eq!(spread(&gateway, "/", 10).await.get("a"), Some(&10));
+    assert!(gateway.stop(WAIT).await);
+}

@@ -1,0 +1,372 @@
+//! Test support: real upstream HTTP servers on loopback ports, a gateway started on a config
+//! file written to a temporary directory, and small client helpers.
+
+#![allow(dead_code)]
+
+use bytes::Bytes;
+use gatewatch::server::config;
+use gatewatch::server::proxy::event::ProxyEvent;
+use gatewatch::server::runtime::{self, RunningGateway};
+use gatewatch::views::LiveEvent;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
+
+/// A real HTTP upstream on a loopback port. Paths:
+/// `/health` (200, or 503 once [`Upstream::set_healthy`]`(false)`), `/slow/{ms}`,
+/// `/status/{code}`, `/bytes/{n}` (streams n bytes), `/upload` (counts the body), `/ws` (WebSocket
+/// echo); anything else echoes the request as JSON `{upstream, method, uri, headers}`.
+pub struct Upstream {
+    pub name: String,
+    pub addr: SocketAddr,
+    state: Arc<UpstreamState>,
+    server: JoinHandle<()>,
+}
+
+#[derive(Default)]
+struct UpstreamState {
+    name: String,
+    requests: AtomicUsize,
+    unhealthy: AtomicBool,
+}
+
+impl Upstream {
+    /// Starts an upstream on a free loopback port.
+    pub async fn start(name: &str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(name, listener)
+    }
+
+    /// Starts an upstream on `addr` (e.g. to bring a killed one back).
+    pub async fn start_at(name: &str, addr: SocketAddr) -> Self {
+        let listener = TcpListener::bind(addr).await.unwrap();
+        Self::serve(name, listener)
+    }
+
+    fn serve(name: &str, listener: TcpListener) -> Self {
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(UpstreamState {
+            name: name.to_string(),
+            ..Default::default()
+        });
+        let served = state.clone();
+        let server = tokio::spawn(async move {
+            // Connections live in this set: aborting the server task kills them all at once.
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = served.clone();
+                let service = service_fn(move |request| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(respond(&state, request).await) }
+                });
+                connections.spawn(async move {
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .with_upgrades()
+                        .await;
+                });
+            }
+        });
+        Self {
+            name: name.to_string(),
+            addr,
+            state,
+            server,
+        }
+    }
+
+    /// `http://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests served so far (health checks excluded).
+    pub fn requests(&self) -> usize {
+        self.state.requests.load(Ordering::SeqCst)
+    }
+
+    /// Makes `/health` answer 200 (true) or 503 (false).
+    pub fn set_healthy(&self, healthy: bool) {
+        self.state.unhealthy.store(!healthy, Ordering::SeqCst);
+    }
+
+    /// Stops the server: the port refuses connections and open connections are cut.
+    pub async fn kill(self) -> SocketAddr {
+        self.server.abort();
+        let _ = self.server.await;
+        self.addr
+    }
+}
+
+fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
+    let mut response = Response::new(Full::new(body.into()).boxed());
+    *response.status_mut() = status;
+    response
+}
+
+async fn respond(state: &UpstreamState, mut request: Request<Incoming>) -> Response<Body> {
+    let path = request.uri().path().to_string();
+    if path == "/health" {
+        return if state.unhealthy.load(Ordering::SeqCst) {
+            full(StatusCode::SERVICE_UNAVAILABLE, "unhealthy")
+        } else {
+            full(StatusCode::OK, "ok")
+        };
+    }
+    state.requests.fetch_add(1, Ordering::SeqCst);
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["slow", ms] => {
+            tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
+            full(StatusCode::OK, format!("slow {ms} from {}", state.name))
+        }
+        ["status", code] => full(
+            StatusCode::from_u16(code.parse().unwrap_or(500)).unwrap(),
+            "as asked",
+        ),
+        ["bytes", n] => {
+            let total: u64 = n.parse().unwrap_or(0);
+            let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+            let stream = futures_util::stream::unfold(total, move |left| {
+                let chunk = chunk.clone();
+                async move {
+                    (left > 0).then(|| {
+                        let size = left.min(chunk.len() as u64);
+                        (
+                            Ok::<_, Infallible>(Frame::data(chunk.slice(..size as usize))),
+                            left - size,
+                        )
+                    })
+                }
+            });
+            let mut response = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+            response
+                .headers_mut()
+                .insert("content-length", total.into());
+            response
+        }
+        ["upload"] => {
+            let mut body = request.into_body();
+            let mut total = 0u64;
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame.map(|f| f.into_data()) {
+                    total += data.map(|d| d.len() as u64).unwrap_or(0);
+                }
+            }
+            full(StatusCode::OK, total.to_string())
+        }
+        ["ws"] => websocket_echo(&mut request),
+        _ => {
+            let headers: serde_json::Map<String, serde_json::Value> = request
+                .headers()
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").into()))
+                .collect();
+            let echo = serde_json::json!({
+                "upstream": state.name,
+                "method": request.method().as_str(),
+                "uri": request.uri().to_string(),
+                "headers": headers,
+            });
+            let mut response = full(StatusCode::OK, echo.to_string());
+            response
+                .headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
+            response.headers_mut().insert(
+                "connection",
+                "keep-alive, x-upstream-private".parse().unwrap(),
+            );
+            response
+                .headers_mut()
+                .insert("x-upstream-private", "secret".parse().unwrap());
+            response
+                .headers_mut()
+                .insert("x-upstream", state.name.parse().unwrap());
+            response
+        }
+    }
+}
+
+fn websocket_echo(request: &mut Request<Incoming>) -> Response<Body> {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::{handshake::derive_accept_key, protocol::Role};
+    let upgrade_asked = request
+        .headers()
+        .get("upgrade")
+        .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    let Some(key) = request
+        .headers()
+        .get("sec-websocket-key")
+        .filter(|_| upgrade_asked)
+    else {
+        return full(StatusCode::BAD_REQUEST, "not a websocket request");
+    };
+    let accept = derive_accept_key(key.as_bytes());
+    let upgrade = hyper::upgrade::on(request);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let mut socket = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            TokioIo::new(upgraded),
+            Role::Server,
+            None,
+        )
+        .await;
+        while let Some(Ok(message)) = socket.next().await {
+            if message.is_close() {
+                break;
+            }
+            if (message.is_text() || message.is_binary()) && socket.send(message).await.is_err() {
+                break;
+            }
+        }
+    });
+    let mut response = full(StatusCode::SWITCHING_PROTOCOLS, Bytes::new());
+    let headers = response.headers_mut();
+    headers.insert("connection", "upgrade".parse().unwrap());
+    headers.insert("upgrade", "websocket".parse().unwrap());
+    headers.insert("sec-websocket-accept", accept.parse().unwrap());
+    response
+}
+
+/// A gateway running on a config file in a temporary directory.
+pub struct TestGateway {
+    pub running: RunningGateway,
+    pub dir: tempfile::TempDir,
+    pub config_path: PathBuf,
+}
+
+impl TestGateway {
+    /// Starts a gateway on `config` (a JSON object; `listen` and `dashboard.listen` default to
+    /// free loopback ports).
+    pub async fn start(mut config: serde_json::Value) -> Self {
+        let object = config.as_object_mut().expect("a JSON object");
+        object.entry("listen").or_insert("127.0.0.1:0".into());
+        object
+            .entry("dashboard")
+            .or_insert(serde_json::json!({"listen": "127.0.0.1:0"}));
+        let dir = tempfile::tempdir().unwrap();
+        let config_path = dir.path().join("config.json");
+        std::fs::write(&config_path, serde_json::to_vec_pretty(&config).unwrap()).unwrap();
+        let loaded = config::load(&config_path).expect("valid test config");
+        let running = runtime::start(loaded, config_path.clone())
+            .await
+            .expect("gateway starts");
+        Self {
+            running,
+            dir,
+            config_path,
+        }
+    }
+
+    /// `http://<proxy address><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.running.proxy_addr, path)
+    }
+
+    /// Finished-request and WebSocket events from now on.
+    pub fn events(&self) -> broadcast::Receiver<Arc<ProxyEvent>> {
+        self.running.gateway.subscribe_proxy_events()
+    }
+
+    /// Live events (config reloads, ticks) from now on.
+    pub fn live(&self) -> broadcast::Receiver<LiveEvent> {
+        self.running.gateway.subscribe()
+    }
+
+    /// Stops the gateway, allowing `drain` for in-flight work; returns whether it all finished.
+    pub async fn stop(self, drain: Duration) -> bool {
+        self.running.shutdown(drain).await
+    }
+}
+
+/// The next event matching `pick`, waiting at most `within`.
+pub async fn next_matching<E: Clone, T>(
+    events: &mut broadcast::Receiver<E>,
+    within: Duration,
+    mut pick: impl FnMut(&E) -> Option<T>,
+) -> T {
+    tokio::time::timeout(within, async {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    if let Some(found) = pick(&event) {
+                        return found;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => panic!("event source closed"),
+            }
+        }
+    })
+    .await
+    .expect("expected event did not arrive in time")
+}
+
+/// Waits until `condition` holds, checking every 10 ms, failing after `within`.
+pub async fn eventually(within: Duration, what: &str, mut condition: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + within;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// A plain client (keep-alive, no proxy from the environment).
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// A port nothing listens on.
+pub async fn closed_port() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// Sends a GET and returns status, headers and body text.
+pub async fn get(url: &str) -> (StatusCode, reqwest::header::HeaderMap, String) {
+    let response = client().get(url).send().await.unwrap();
+    let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+    let headers = response.headers().clone();
+    (status, headers, response.text().await.unwrap())
+}
+
+/// The process's resident set size in KiB.
+pub fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .unwrap()
+}
+
+/// Spawns a future with a name in panics.
+pub fn spawn<T: Send + 'static>(
+    future: impl std::future::Future<Output = T> + Send + 'static,
+) -> JoinHandle<T> {
+    tokio::spawn(future)
+}
+
+pub use reqwest;
+pub use serde_json::json;
+pub use tokio_tungstenite;
