@@ -3,7 +3,7 @@
 
 use crate::api::status::get_status;
 use crate::live::use_live_feed;
-use crate::views::{GatewayStatus, format_uptime};
+use crate::views::{ConfigReload, GatewayStatus, format_uptime};
 use leptos::prelude::*;
 
 /// The landing page of the dashboard.
@@ -67,7 +67,9 @@ fn StatusCards(status: GatewayStatus) -> impl IntoView {
             <article class="card">
                 <h2 class="card-label">"Proxy"</h2>
                 <p class="card-value mono" data-testid="proxy-listen">{status.proxy_listen}</p>
-                <p class="card-note">{route_summary(status.route_count)}</p>
+                <p class="card-note" data-testid="proxy-summary">
+                    {route_summary(status.route_count)} " · " {status.requests_total} " requests served"
+                </p>
             </article>
             <article class="card">
                 <h2 class="card-label">"Dashboard"</h2>
@@ -78,6 +80,7 @@ fn StatusCards(status: GatewayStatus) -> impl IntoView {
                 <h2 class="card-label">"Config"</h2>
                 <p class="card-value mono small" data-testid="config-path">{status.config_path}</p>
                 <p class="card-note">"gatewatch " {status.version}</p>
+                <p class="card-note" data-testid="last-reload">{reload_summary(status.last_reload.as_ref())}</p>
             </article>
         </div>
         <p class="muted small">
@@ -89,6 +92,22 @@ fn StatusCards(status: GatewayStatus) -> impl IntoView {
                 {generated_at.format("%H:%M:%S%.3f UTC").to_string()}
             </time>
         </p>
+    }
+}
+
+fn reload_summary(reload: Option<&ConfigReload>) -> String {
+    match reload {
+        None => "not reloaded since start".to_string(),
+        Some(reload) => {
+            let at = reload.at.format("%H:%M:%S UTC");
+            match (reload.applied, reload.errors.first()) {
+                (true, _) => format!("reloaded ({}) at {at}", reload.trigger),
+                (false, Some(first)) => {
+                    format!("reload rejected at {at}, old config serving: {first}")
+                }
+                (false, None) => format!("reload rejected at {at}, old config serving"),
+            }
+        }
     }
 }
 

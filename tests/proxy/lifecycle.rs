@@ -180,6 +180,15 @@ async fn hot_reload_applies_valid_changes_and_keeps_serving_through_invalid_ones
         Some(report),
         "kept for the dashboard"
     );
+    let (_, _, page) = get(&format!("http://{}/", gateway.running.dashboard_addr)).await;
+    assert!(
+        page.contains("reload rejected at"),
+        "overview shows the rejection"
+    );
+    assert!(
+        page.contains("routes[0].targets[0]: not an absolute http(s) URL"),
+        "with its first error"
+    );
     let (status, headers, _) = get(&gateway.url("/")).await;
     assert_eq!(
         (status.as_u16(), headers["x-upstream"].to_str().unwrap()),

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Proxy throughput and added latency, side by side in one run:
+#   direct  — wrk straight at the backend (the ceiling),
+#   nginx   — Debian's nginx as an equivalent keep-alive reverse proxy,
+#   gatewatch — the release binary, one catch-all route (request recording on, as always).
+# Backend: nginx serving a 2-byte body (/) and a 16 KiB file (/16k).
+# Each case runs ROUNDS times, interleaved across the three; the median is reported.
+#
+# Usage: bench/proxy.sh            (ROUNDS=3 DURATION=10 LAT_DURATION=5 by default)
+# Output: a Markdown table on stdout and in bench/results/proxy-<date>.md
+set -euo pipefail
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$ROOT/scripts/env.sh"
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+LAT_DURATION=${LAT_DURATION:-5}
+THREADS=${THREADS:-1}
+
+command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk" >&2; exit 1; }
+command -v nginx >/dev/null || { echo "nginx missing: apt-get install nginx" >&2; exit 1; }
+
+echo "building the gatewatch release binary…" >&2
+cargo build --release --features ssr --bin gatewatch -q
+
+WORK=$(mktemp -d /tmp/gatewatch-bench.XXXXXX)
+mkdir -p "$WORK"/{run,logs,www}
+printf 'ok' > "$WORK/www/index.txt"
+head -c 16384 /dev/zero | tr '\0' 'x' > "$WORK/www/16k"
+for conf in backend proxy; do
+  sed "s|@DIR@|$WORK|g" "$ROOT/bench/conf/nginx-$conf.conf" > "$WORK/nginx-$conf.conf"
+done
+cat > "$WORK/gatewatch.json" <<JSON
+{
+  "listen": "127.0.0.1:8082",
+  "dashboard": {"listen": "127.0.0.1:3982"},
+  "routes": [{"name": "bench", "path": "*", "targets": ["http://127.0.0.1:9001"]}]
+}
+JSON
+
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+nginx -p "$WORK" -c "$WORK/nginx-backend.conf" & PIDS+=($!)
+nginx -p "$WORK" -c "$WORK/nginx-proxy.conf" & PIDS+=($!)
+GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/gatewatch.json" > "$WORK/logs/gatewatch.out" & PIDS+=($!)
+
+wait_for() {
+  for _ in $(seq 100); do
+    curl -fs -o /dev/null "$1" && return 0
+    sleep 0.1
+  done
+  echo "not answering: $1" >&2
+  exit 1
+}
+declare -A BASE=([direct]=http://127.0.0.1:9001 [nginx]=http://127.0.0.1:8081 [gatewatch]=http://127.0.0.1:8082)
+for name in direct nginx gatewatch; do wait_for "${BASE[$name]}/"; done
+[ "$(curl -fs http://127.0.0.1:8082/)" = ok ] || { echo "gatewatch does not proxy" >&2; exit 1; }
+
+# wrk summary → "rps p50_us p99_us"
+run_wrk() {
+  local url=$1 conns=$2 secs=$3
+  wrk -t"$THREADS" -c"$conns" -d"${secs}s" --latency "$url" | awk '
+    function us(v) { if (v ~ /us$/) { sub(/us$/, "", v); return v }
+                     if (v ~ /ms$/) { sub(/ms$/, "", v); return v * 1000 }
+                     if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000000 } return v }
+    /^ +50%/ { p50 = us($2) } /^ +99%/ { p99 = us($2) } /^Requests\/sec/ { rps = $2 }
+    END { printf "%d %d %d\n", rps, p50, p99 }'
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+declare -A RESULT
+CASES=("2B /index.txt 50 $DURATION" "16KiB /16k 50 $DURATION" "2B /index.txt 1 $LAT_DURATION" "16KiB /16k 1 $LAT_DURATION")
+for round in $(seq "$ROUNDS"); do
+  for case in "${CASES[@]}"; do
+    read -r body path conns secs <<< "$case"
+    for name in direct nginx gatewatch; do
+      echo "round $round: $name $body c=$conns" >&2
+      RESULT["$name|$body|$conns|$round"]=$(run_wrk "${BASE[$name]}$path" "$conns" "$secs")
+    done
+  done
+done
+
+field() { # name body conns column(1=rps 2=p50 3=p99) → median over rounds
+  for round in $(seq "$ROUNDS"); do echo "${RESULT["$1|$2|$3|$round"]}" | cut -d' ' -f"$4"; done | median
+}
+
+OUT="$ROOT/bench/results/proxy-$(date -u +%Y-%m-%d).md"
+mkdir -p "$ROOT/bench/results"
+{
+  echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t$THREADS, ${ROUNDS} rounds (median), c=50 for ${DURATION}s, c=1 for ${LAT_DURATION}s."
+  echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), workers auto; gatewatch $("$GATEWATCH_BIN" --version | cut -d' ' -f2), default runtime threads."
+  echo
+  echo "| body | c | direct rps | nginx rps | gatewatch rps | gatewatch / nginx | p50 direct / nginx / gatewatch (µs) | p99 direct / nginx / gatewatch (µs) | added p99 nginx / gatewatch (µs) |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  for case in "${CASES[@]}"; do
+    read -r body _ conns _ <<< "$case"
+    d=$(field direct "$body" "$conns" 1); n=$(field nginx "$body" "$conns" 1); g=$(field gatewatch "$body" "$conns" 1)
+    dp50=$(field direct "$body" "$conns" 2); np50=$(field nginx "$body" "$conns" 2); gp50=$(field gatewatch "$body" "$conns" 2)
+    dp99=$(field direct "$body" "$conns" 3); np99=$(field nginx "$body" "$conns" 3); gp99=$(field gatewatch "$body" "$conns" 3)
+    ratio=$(awk -v g="$g" -v n="$n" 'BEGIN { printf "%.2f", g / n }')
+    echo "| $body | $conns | $d | $n | $g | **${ratio}×** | $dp50 / $np50 / $gp50 | $dp99 / $np99 / $gp99 | $((np99 - dp99)) / $((gp99 - dp99)) |"
+  done
+} | tee "$OUT"
+echo "written to ${OUT#"$ROOT"/}" >&2
