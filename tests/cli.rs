@@ -149,3 +149,81 @@ async fn sighup_reloads_and_sigterm_stops_cleanly() {
         .unwrap();
     assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
 }
+
+/// Checks that every object in `value` has exactly the keys its schema declares (following
+/// `$ref`, `items` and `oneOf`); maps (`additionalProperties` schemas) are not checked.
+fn assert_keys_match_schema(
+    value: &serde_json::Value,
+    schema: &serde_json::Value,
+    root: &serde_json::Value,
+    at: &str,
+) {
+    let resolve = |node: &serde_json::Value| -> serde_json::Value {
+        let mut node = node.clone();
+        while let Some(reference) = node.get("$ref").and_then(|r| r.as_str()) {
+            let name = reference
+                .strip_prefix("#/$defs/")
+                .expect("local $defs reference");
+            node = root["$defs"][name].clone();
+        }
+        node
+    };
+    let schema = resolve(schema);
+    if let Some(branches) = schema.get("oneOf").and_then(|b| b.as_array()) {
+        let branch = branches
+            .iter()
+            .map(&resolve)
+            .find(|b| match b["type"].as_str() {
+                Some("object") => value.is_object(),
+                Some("string") => value.is_string(),
+                _ => false,
+            })
+            .unwrap_or_else(|| panic!("{at}: no oneOf branch fits {value}"));
+        return assert_keys_match_schema(value, &branch, root, at);
+    }
+    match value {
+        serde_json::Value::Object(fields) => {
+            let Some(properties) = schema.get("properties").and_then(|p| p.as_object()) else {
+                return; // a map
+            };
+            let mut declared: Vec<_> = properties.keys().cloned().collect();
+            let mut written: Vec<_> = fields.keys().cloned().collect();
+            declared.sort();
+            written.sort();
+            assert_eq!(
+                written, declared,
+                "{at}: the example and the schema disagree on fields"
+            );
+            for (key, field) in fields {
+                assert_keys_match_schema(field, &properties[key], root, &format!("{at}.{key}"));
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for (index, item) in items.iter().enumerate() {
+                assert_keys_match_schema(item, &schema["items"], root, &format!("{at}[{index}]"));
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn the_schema_describes_exactly_what_the_gateway_accepts() {
+    // The example uses every field; the gateway accepts it…
+    let output = gatewatch()
+        .args(["check", "tests/fixtures/config.full.json"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // …and the schema declares exactly those fields, object by object.
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("config.schema.json").unwrap()).unwrap();
+    let example: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string("tests/fixtures/config.full.json").unwrap())
+            .unwrap();
+    assert_keys_match_schema(&example, &schema, &schema, "(root)");
+}
