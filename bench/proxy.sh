@@ -7,7 +7,7 @@
 # Each case runs ROUNDS times, interleaved across the three; the median is reported.
 #
 # Usage: bench/proxy.sh            (ROUNDS=3 DURATION=10 LAT_DURATION=5 by default)
-# Output: a Markdown table on stdout and in bench/results/proxy-<date>.md
+# Output: a Markdown table on stdout and in bench/results/proxy-<UTC date and time>.md
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$ROOT/scripts/env.sh"
@@ -90,7 +90,7 @@ field() { # name body conns column(1=rps 2=p50 3=p99) → median over rounds
   for round in $(seq "$ROUNDS"); do echo "${RESULT["$1|$2|$3|$round"]}" | cut -d' ' -f"$4"; done | median
 }
 
-OUT="$ROOT/bench/results/proxy-$(date -u +%Y-%m-%d).md"
+OUT="$ROOT/bench/results/proxy-$(date -u +%Y-%m-%dT%H%M).md"
 mkdir -p "$ROOT/bench/results"
 {
   echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t$THREADS, ${ROUNDS} rounds (median), c=50 for ${DURATION}s, c=1 for ${LAT_DURATION}s."
