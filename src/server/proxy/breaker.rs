@@ -103,9 +103,8 @@ impl CircuitBreaker {
                 true
             }
             State::Open { .. } => false,
-            State::HalfOpen { probes, since } if now >= since + config.open => {
+            State::HalfOpen { since, .. } if now >= since + config.open => {
                 // Earlier probes never reported back: start a fresh round.
-                let _ = probes;
                 self.state = State::HalfOpen {
                     probes: 1,
                     since: now,

@@ -30,6 +30,7 @@ use axum::http::{Request, Response, StatusCode, Uri, Version};
 use chrono::Utc;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
@@ -37,6 +38,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
+use tower_http::services::fs::ServeFileSystemResponseBody;
 
 /// What the proxy needs to serve requests; shared by every connection.
 pub struct ProxyCore {
@@ -394,22 +396,26 @@ async fn serve_static(site: &StaticSite, request: Request<Incoming>) -> Response
     };
     parts.uri = Uri::try_from(path_and_query).unwrap_or_default();
     let request = Request::from_parts(parts, body);
-    let boxed = |response: Response<_>| {
-        response.map(
-            |body: tower_http::services::fs::ServeFileSystemResponseBody| {
-                ResponseBody::Boxed(body.map_err(BoxError::from).boxed_unsync())
-            },
-        )
-    };
     match &site.service {
-        StaticService::Plain(service) => match service.clone().oneshot(request).await {
-            Ok(response) => boxed(response),
-            Err(never) => match never {},
-        },
-        StaticService::SinglePageApp(service) => match service.clone().oneshot(request).await {
-            Ok(response) => boxed(response),
-            Err(never) => match never {},
-        },
+        StaticService::Plain(service) => serve_files(service.clone(), request).await,
+        StaticService::SinglePageApp(service) => serve_files(service.clone(), request).await,
+    }
+}
+
+/// Runs a file service (which never fails: errors are responses) and boxes its body.
+async fn serve_files<S>(service: S, request: Request<Incoming>) -> Response<ResponseBody>
+where
+    S: tower::Service<
+            Request<Incoming>,
+            Response = Response<ServeFileSystemResponseBody>,
+            Error = Infallible,
+        >,
+{
+    match service.oneshot(request).await {
+        Ok(response) => {
+            response.map(|body| ResponseBody::Boxed(body.map_err(BoxError::from).boxed_unsync()))
+        }
+        Err(never) => match never {},
     }
 }
 
