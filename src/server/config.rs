@@ -136,9 +136,22 @@ fn format_errors(errors: &[FieldError]) -> String {
 
 /// Reads and validates the config file at `path` (relative paths inside resolve beside it).
 pub fn load(path: &Path) -> Result<Config, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+    let content = std::fs::read(path).map_err(|source| ConfigError::Read {
         path: path.to_path_buf(),
         source,
+    })?;
+    parse_file_content(path, content)
+}
+
+/// Validates `content`, already read from the config file at `path` (relative paths inside
+/// resolve beside it).
+pub fn parse_file_content(path: &Path, content: Vec<u8>) -> Result<Config, ConfigError> {
+    let text = String::from_utf8(content).map_err(|_| ConfigError::Read {
+        path: path.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "stream did not contain valid UTF-8",
+        ),
     })?;
     let base = path
         .parent()

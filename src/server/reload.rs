@@ -33,16 +33,17 @@ pub async fn watch(gateway: SharedGateway) {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = sighup => {
-                last_seen = tokio::fs::read(&path).await.ok();
-                reload(&gateway, Trigger::Signal).await;
+                let content = tokio::fs::read(&path).await;
+                last_seen = content.as_ref().ok().cloned();
+                reload(&gateway, Trigger::Signal, content).await;
             }
             _ = poll.tick() => {
                 // A file being replaced may briefly be missing: only content that reads counts.
                 if let Ok(content) = tokio::fs::read(&path).await
                     && last_seen.as_ref() != Some(&content)
                 {
-                    last_seen = Some(content);
-                    reload(&gateway, Trigger::FileChange).await;
+                    last_seen = Some(content.clone());
+                    reload(&gateway, Trigger::FileChange, Ok(content)).await;
                 }
             }
         }
@@ -68,11 +69,19 @@ impl Trigger {
     }
 }
 
-/// Reads and validates the config file, then applies or rejects it.
-pub async fn reload(gateway: &SharedGateway, trigger: Trigger) -> Option<ConfigReload> {
+/// Validates the config file's `content` (as just read), then applies or rejects it.
+pub async fn reload(
+    gateway: &SharedGateway,
+    trigger: Trigger,
+    content: std::io::Result<Vec<u8>>,
+) -> Option<ConfigReload> {
     let path = gateway.config_path().to_path_buf();
     // Validation looks at the file system (static directories): keep it off the runtime threads.
-    let loaded = tokio::task::spawn_blocking(move || config::load(&path)).await;
+    let loaded = tokio::task::spawn_blocking(move || match content {
+        Ok(content) => config::parse_file_content(&path, content),
+        Err(source) => Err(config::ConfigError::Read { path, source }),
+    })
+    .await;
     match loaded {
         Ok(Ok(config)) if trigger == Trigger::FileChange && *gateway.config() == config => {
             tracing::debug!("config file rewritten without changes");
