@@ -113,7 +113,7 @@ async fn hot_reload_applies_valid_changes_and_keeps_serving_through_invalid_ones
     let mut live = gateway.live();
 
     // Open work that must survive the reload: a slow request and a WebSocket.
-    let slow = spawn(client().get(gateway.url("/slow/800")).send());
+    let slow = tokio::spawn(client().get(gateway.url("/slow/800")).send());
     let (mut socket, _) =
         tokio_tungstenite::connect_async(format!("ws://{}/ws", gateway.running.proxy_addr))
             .await
@@ -217,9 +217,9 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_stops_accepting() {
     )
     .await;
     let addr = gateway.running.proxy_addr;
-    let slow = spawn(client().get(gateway.url("/slow/700")).send());
+    let slow = tokio::spawn(client().get(gateway.url("/slow/700")).send());
     eventually(WAIT, "request in flight", || upstream.requests() == 1).await;
-    let stopping = spawn(gateway.stop(WAIT));
+    let stopping = tokio::spawn(gateway.stop(WAIT));
     let response = slow
         .await
         .unwrap()

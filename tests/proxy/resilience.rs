@@ -77,7 +77,7 @@ async fn least_connections_avoids_the_busy_target() {
     .await;
     // Three long requests: they spread a, b, then the idler — so one target holds two.
     let slow: Vec<_> = (0..3)
-        .map(|_| spawn(client().get(gateway.url("/slow/1500")).send()))
+        .map(|_| tokio::spawn(client().get(gateway.url("/slow/1500")).send()))
         .collect();
     eventually(WAIT, "three requests in flight", || {
         ups.iter()
@@ -109,13 +109,8 @@ async fn sticky_routes_keep_each_client_on_one_target() {
     .await;
     let mut seen_targets = std::collections::HashSet::new();
     for last in 1..=12u8 {
-        // Every 127.x.y.z address is loopback on Linux: each stands for a different client.
         let address = IpAddr::from([127, 0, 0, last]);
-        let client = reqwest::Client::builder()
-            .no_proxy()
-            .local_address(address)
-            .build()
-            .unwrap();
+        let client = client_from(address);
         let mut answers = std::collections::HashSet::new();
         for _ in 0..5 {
             let response = client.get(gateway.url("/")).send().await.unwrap();
@@ -150,13 +145,7 @@ async fn idempotent_requests_retry_another_target_but_bodies_are_not_replayed() 
     }
     let mut attempts = Vec::new();
     for _ in 0..6 {
-        attempts.push(
-            next_matching(&mut events, WAIT, |e| match &**e {
-                ProxyEvent::Request(r) => Some(r.attempts),
-                _ => None,
-            })
-            .await,
-        );
+        attempts.push(next_request(&mut events, WAIT).await.attempts);
     }
     assert!(
         attempts.contains(&2),
@@ -286,16 +275,8 @@ async fn rate_limits_apply_per_client_with_retry_after() {
         "rate_limit": {"requests_per_second": 1, "burst": 3},
     }]}))
     .await;
-    let first = reqwest::Client::builder()
-        .no_proxy()
-        .local_address(IpAddr::from([127, 0, 0, 2]))
-        .build()
-        .unwrap();
-    let second = reqwest::Client::builder()
-        .no_proxy()
-        .local_address(IpAddr::from([127, 0, 0, 3]))
-        .build()
-        .unwrap();
+    let first = client_from(IpAddr::from([127, 0, 0, 2]));
+    let second = client_from(IpAddr::from([127, 0, 0, 3]));
     for _ in 0..3 {
         assert_eq!(
             first.get(gateway.url("/")).send().await.unwrap().status(),
@@ -336,7 +317,7 @@ async fn an_upstream_killed_mid_run_fails_over_without_errors() {
 
     let load = {
         let url = gateway.url("/");
-        spawn(async move {
+        tokio::spawn(async move {
             let client = client();
             let mut statuses = Vec::new();
             for _ in 0..400 {

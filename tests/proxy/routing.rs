@@ -182,11 +182,7 @@ async fn every_request_is_recorded_once_with_its_details() {
     let (_, _, body) = get(&gateway.url("/bytes/12345")).await;
     assert_eq!(body.len(), 12345);
 
-    let upload = next_matching(&mut events, WAIT, |e| match &**e {
-        ProxyEvent::Request(r) => Some(r.clone()),
-        _ => None,
-    })
-    .await;
+    let upload = next_request(&mut events, WAIT).await;
     assert_eq!(upload.method, "POST");
     assert_eq!(upload.uri.path(), "/upload");
     assert_eq!(upload.route.as_deref(), Some("files"));
@@ -197,11 +193,7 @@ async fn every_request_is_recorded_once_with_its_details() {
     assert_eq!(upload.user_agent.as_ref().unwrap(), "test-agent/1");
     assert_eq!(upload.error, None);
     assert!(upload.upstream_latency.unwrap() <= upload.latency);
-    let download = next_matching(&mut events, WAIT, |e| match &**e {
-        ProxyEvent::Request(r) => Some(r.clone()),
-        _ => None,
-    })
-    .await;
+    let download = next_request(&mut events, WAIT).await;
     assert_eq!(download.bytes_out, 12345);
     assert_eq!(gateway.running.gateway.status().requests_total, 2);
     assert!(gateway.stop(WAIT).await);

@@ -335,6 +335,28 @@ pub fn client() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
+/// A client whose connections come from `address` (every 127.x.y.z is loopback on Linux, so
+/// each such address stands for a different client).
+pub fn client_from(address: std::net::IpAddr) -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .local_address(address)
+        .build()
+        .unwrap()
+}
+
+/// The next finished-request event, waiting at most `within`.
+pub async fn next_request(
+    events: &mut broadcast::Receiver<Arc<ProxyEvent>>,
+    within: Duration,
+) -> gatewatch::server::proxy::event::RequestEvent {
+    next_matching(events, within, |event| match &**event {
+        ProxyEvent::Request(request) => Some(request.clone()),
+        ProxyEvent::WebSocket(_) => None,
+    })
+    .await
+}
+
 /// A port nothing listens on.
 pub async fn closed_port() -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -358,13 +380,6 @@ pub fn rss_kib() -> u64 {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kib| kib.parse().ok())
         .unwrap()
-}
-
-/// Spawns a future with a name in panics.
-pub fn spawn<T: Send + 'static>(
-    future: impl std::future::Future<Output = T> + Send + 'static,
-) -> JoinHandle<T> {
-    tokio::spawn(future)
 }
 
 pub use reqwest;
