@@ -5,6 +5,7 @@ pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod live;
+pub mod metrics;
 pub mod proxy;
 pub mod recorder;
 pub mod reload;

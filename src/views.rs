@@ -3,6 +3,12 @@
 //! Server internals (atomics, `Instant`s, channels) never appear here; the server converts its
 //! state into these types, and the client only ever sees these.
 
+mod requests;
+mod stats;
+
+pub use requests::{LlmUsage, RequestRecord, status_class};
+pub use stats::{PeriodStats, StatsPeriod, StatsPoint, StatsSummary, StatusClasses};
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
