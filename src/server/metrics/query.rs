@@ -22,7 +22,10 @@ impl StatusFilter {
     /// `"503"` → exact code, `"5xx"` → class; `None` for anything else.
     pub fn parse(value: &str) -> Option<Self> {
         let value = value.trim();
-        if let Some(class) = value.strip_suffix("xx").or_else(|| value.strip_suffix("XX")) {
+        if let Some(class) = value
+            .strip_suffix("xx")
+            .or_else(|| value.strip_suffix("XX"))
+        {
             return match class.parse::<u16>() {
                 Ok(class @ 1..=5) => Some(Self::Class(class)),
                 _ => None,
