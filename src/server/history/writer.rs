@@ -1,0 +1,300 @@
+//! The writer thread: the only connection that writes. It takes batches from the bounded queue,
+//! writes as many as are waiting in one transaction (rows and rollups together, with cached
+//! statements), and deletes what retention has expired in small chunks between transactions.
+//!
+//! Any SQLite error (disk full, database locked past the busy timeout, read-only file) drops the
+//! batches of that transaction, shows in [`Health`], and the thread carries on: the next
+//! transaction tries again, so history recovers by itself once the cause is gone.
+
+use super::health::Health;
+use super::rollup::{BatchRollups, Grain, RollupStore};
+use super::row;
+use super::schema::META_MAX_SEQ;
+use crate::views::RequestRecord;
+use chrono::Utc;
+use rusqlite::{Connection, TransactionBehavior};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// The most rows written in one transaction (when many batches are waiting).
+pub const MAX_TRANSACTION_ROWS: usize = 50_000;
+/// Rows one retention `DELETE` removes: each chunk is its own short transaction.
+pub const RETENTION_CHUNK: i64 = 5_000;
+/// Chunks per retention pass; a bigger backlog continues after the queued batches are written.
+pub const RETENTION_CHUNKS_PER_PASS: usize = 20;
+/// How soon a failed retention pass is tried again.
+const RETENTION_RETRY: Duration = Duration::from_secs(60);
+
+/// What the writer's queue carries.
+pub enum Command {
+    /// Rows to store.
+    Batch(Vec<RequestRecord>),
+    /// Answer once everything queued before has been written (or dropped).
+    Flush(SyncSender<()>),
+    /// Write everything queued before, then stop.
+    Shutdown,
+}
+
+/// The writer's settings.
+pub struct WriterConfig {
+    pub path: PathBuf,
+    /// Rows and rollups older than this are deleted.
+    pub retention: Duration,
+    /// How often retention runs.
+    pub retention_interval: Duration,
+}
+
+/// The writer thread's state.
+pub struct Writer {
+    conn: Connection,
+    health: Arc<Health>,
+    config: WriterConfig,
+    rollups: RollupStore,
+    next_retention: Instant,
+}
+
+/// What one transaction did with its rows.
+#[derive(Default)]
+struct Written {
+    stored: u64,
+    /// Refused one by one: `seq` already stored, or too large for SQLite.
+    refused: u64,
+}
+
+const UPDATE_MAX_SEQ: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+    ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)";
+
+const DELETE_REQUESTS: &str =
+    "DELETE FROM requests WHERE seq IN (SELECT seq FROM requests WHERE at_us < ?1 LIMIT ?2)";
+
+/// Starts `writer` on its own thread (it does blocking disk I/O, so not a tokio task).
+pub fn spawn(writer: Writer, commands: Receiver<Command>) -> std::io::Result<JoinHandle<()>> {
+    /// Marks the writer stopped however the thread ends, panics included.
+    struct Running(Arc<Health>);
+    impl Drop for Running {
+        fn drop(&mut self) {
+            self.0.set_writer_running(false);
+        }
+    }
+
+    writer.health.set_writer_running(true);
+    let running = Running(writer.health.clone());
+    std::thread::Builder::new()
+        .name("gatewatch-history".into())
+        .spawn(move || {
+            let _running = running;
+            writer.run(commands);
+        })
+}
+
+impl Writer {
+    pub fn new(conn: Connection, health: Arc<Health>, config: WriterConfig) -> Self {
+        Self {
+            conn,
+            health,
+            config,
+            rollups: RollupStore::default(),
+            next_retention: Instant::now(),
+        }
+    }
+
+    /// Runs until [`Command::Shutdown`] (or until every sender is gone), then writes whatever is
+    /// still queued.
+    pub fn run(mut self, commands: Receiver<Command>) {
+        loop {
+            if Instant::now() >= self.next_retention {
+                self.expire();
+            }
+            let wait = self
+                .next_retention
+                .saturating_duration_since(Instant::now());
+            let command = match commands.recv_timeout(wait) {
+                Ok(command) => command,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            if self.handle(command, &commands).is_break() {
+                break;
+            }
+        }
+        // Batches that raced with the shutdown request are written too.
+        let rest: Vec<Vec<RequestRecord>> = commands
+            .try_iter()
+            .filter_map(|command| match command {
+                Command::Batch(batch) => Some(batch),
+                Command::Flush(ack) => {
+                    let _ = ack.send(());
+                    None
+                }
+                Command::Shutdown => None,
+            })
+            .collect();
+        if !rest.is_empty() {
+            self.write(rest);
+        }
+    }
+
+    fn handle(&mut self, command: Command, commands: &Receiver<Command>) -> ControlFlow<()> {
+        match command {
+            Command::Batch(first) => {
+                // Take everything already waiting into the same transaction.
+                let mut rows = first.len();
+                let mut batches = vec![first];
+                let mut next = None;
+                while rows < MAX_TRANSACTION_ROWS {
+                    match commands.try_recv() {
+                        Ok(Command::Batch(batch)) => {
+                            rows += batch.len();
+                            batches.push(batch);
+                        }
+                        Ok(other) => {
+                            next = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                self.write(batches);
+                match next {
+                    Some(command) => self.handle(command, commands),
+                    None => ControlFlow::Continue(()),
+                }
+            }
+            Command::Flush(ack) => {
+                let _ = ack.send(());
+                ControlFlow::Continue(())
+            }
+            Command::Shutdown => ControlFlow::Break(()),
+        }
+    }
+
+    /// Writes `batches` in one transaction, or drops them all if it fails.
+    fn write(&mut self, batches: Vec<Vec<RequestRecord>>) {
+        match self.try_write(&batches) {
+            Ok(written) => {
+                self.health.written(written.stored);
+                if written.refused > 0 {
+                    self.health.rows_refused(&self.config.path, written.refused);
+                }
+                self.health.write_succeeded(&self.config.path);
+            }
+            Err(error) => {
+                // The rollup cache may hold values from the rolled-back transaction's reads:
+                // start again from the database.
+                self.rollups.forget();
+                let rows = batches.iter().map(|b| b.len() as u64).sum();
+                self.health.write_failed(
+                    &self.config.path,
+                    "writing requests",
+                    &error,
+                    batches.len() as u64,
+                    rows,
+                );
+            }
+        }
+    }
+
+    fn try_write(&mut self, batches: &[Vec<RequestRecord>]) -> rusqlite::Result<Written> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut written = Written::default();
+        let mut rollups = BatchRollups::default();
+        let mut max_seq: Option<i64> = None;
+        {
+            let mut insert = tx.prepare_cached(row::INSERT)?;
+            for record in batches.iter().flatten() {
+                let Ok(seq) = i64::try_from(record.seq) else {
+                    written.refused += 1;
+                    continue;
+                };
+                if row::insert(&mut insert, seq, record)? {
+                    rollups.record(record);
+                    written.stored += 1;
+                    max_seq = max_seq.max(Some(seq));
+                } else {
+                    written.refused += 1;
+                }
+            }
+        }
+        let pending = self.rollups.write(&tx, rollups.into_deltas())?;
+        if let Some(max_seq) = max_seq {
+            tx.prepare_cached(UPDATE_MAX_SEQ)?
+                .execute((META_MAX_SEQ, max_seq))?;
+        }
+        tx.commit()?;
+        self.rollups.committed(pending);
+        Ok(written)
+    }
+
+    /// One retention pass: deletes rows and rollups older than the retention, a chunk at a time.
+    fn expire(&mut self) {
+        let cutoff = chrono::Duration::from_std(self.config.retention)
+            .ok()
+            .and_then(|retention| Utc::now().checked_sub_signed(retention));
+        let Some(cutoff) = cutoff else {
+            // A retention longer than the calendar: nothing ever expires.
+            self.next_retention = Instant::now() + self.config.retention_interval;
+            return;
+        };
+        self.next_retention = match self.try_expire(row::micros(cutoff), cutoff.timestamp()) {
+            Ok(true) => Instant::now() + self.config.retention_interval,
+            // More to delete: carry on once the queued batches are written.
+            Ok(false) => Instant::now(),
+            Err(error) => {
+                self.health.write_failed(
+                    &self.config.path,
+                    "deleting expired history",
+                    &error,
+                    0,
+                    0,
+                );
+                Instant::now() + RETENTION_RETRY
+            }
+        };
+    }
+
+    /// Whether everything expired is gone (`false`: the pass stopped at its chunk limit).
+    fn try_expire(&mut self, cutoff_us: i64, cutoff_secs: i64) -> rusqlite::Result<bool> {
+        let mut chunks = 0;
+        let mut delete = |sql: &str, cutoff: i64| -> rusqlite::Result<bool> {
+            loop {
+                if chunks == RETENTION_CHUNKS_PER_PASS {
+                    return Ok(false);
+                }
+                chunks += 1;
+                let deleted = self
+                    .conn
+                    .prepare_cached(sql)?
+                    .execute((cutoff, RETENTION_CHUNK))?;
+                if (deleted as i64) < RETENTION_CHUNK {
+                    return Ok(true);
+                }
+            }
+        };
+        if !delete(DELETE_REQUESTS, cutoff_us)? {
+            return Ok(false);
+        }
+        for grain in Grain::ALL {
+            // A bucket goes once all of it is older than the cutoff.
+            let sql = match grain {
+                Grain::Minute => {
+                    "DELETE FROM rollup_minute WHERE id IN \
+                     (SELECT id FROM rollup_minute WHERE bucket < ?1 LIMIT ?2)"
+                }
+                Grain::Hour => {
+                    "DELETE FROM rollup_hour WHERE id IN \
+                     (SELECT id FROM rollup_hour WHERE bucket < ?1 LIMIT ?2)"
+                }
+            };
+            if !delete(sql, grain.bucket_of(cutoff_secs))? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
