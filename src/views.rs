@@ -3,9 +3,17 @@
 //! Server internals (atomics, `Instant`s, channels) never appear here; the server converts its
 //! state into these types, and the client only ever sees these.
 
+mod history;
+mod metrics;
 mod requests;
 mod stats;
 
+pub use history::HistoryStatus;
+pub use metrics::{
+    GatewayHealth, LatencyPercentiles, LogLine, LogPage, MetricsSnapshot, MetricsTick, ModelView,
+    RequestBatch, RequestPage, RouteHealth, RouteView, SecondPoint, SystemStats, TargetTransition,
+    TargetView, TrafficStats,
+};
 pub use requests::{LlmUsage, RequestRecord, status_class};
 pub use stats::{PeriodStats, StatsPeriod, StatsPoint, StatsSummary, StatusClasses};
 
@@ -60,6 +68,14 @@ pub enum LiveEvent {
     Tick(UptimeTick),
     /// `config.json` was reloaded, or a reload was rejected.
     ConfigReload(ConfigReload),
+    /// Sent once a second: the second that just ended and running totals.
+    Metrics(MetricsTick),
+    /// Requests that finished since the last batch.
+    Requests(RequestBatch),
+    /// A target changed health or breaker state.
+    Transition(TargetTransition),
+    /// A new line in the gateway's own log.
+    Log(LogLine),
 }
 
 /// The payload of [`LiveEvent::Tick`].

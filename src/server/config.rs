@@ -3,9 +3,11 @@
 //! Every error names the JSON path of the offending field and the reason, e.g.
 //! `dashboard.listen: not a socket address …`. Unknown fields are errors.
 
+mod recording;
 mod route;
 mod static_dir;
 
+pub use recording::*;
 pub use route::*;
 pub use static_dir::*;
 
@@ -31,6 +33,10 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     /// Static directories served by the proxy listener.
     pub static_dirs: Vec<StaticConfig>,
+    /// Whether requests are recorded.
+    pub metrics: MetricsConfig,
+    /// The request history database.
+    pub history: HistoryConfig,
 }
 
 /// Settings of the dashboard listener.
@@ -53,6 +59,8 @@ pub struct FileConfig {
     pub routes: Vec<FileRoute>,
     #[serde(default, rename = "static")]
     pub static_dirs: Vec<FileStatic>,
+    pub metrics: Option<FileMetrics>,
+    pub history: Option<FileHistory>,
 }
 
 /// `dashboard` as written.
@@ -259,6 +267,8 @@ pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>
             validate_static(dir, &format!("static[{index}]"), base, &mut errors)
         })
         .collect();
+    let metrics = validate_metrics(file.metrics);
+    let history = validate_history(file.history, base, &mut errors);
 
     match (listen, dashboard_listen) {
         (Some(listen), Some(dashboard_listen)) if errors.is_empty() => Ok(Config {
@@ -268,6 +278,8 @@ pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>
             },
             routes,
             static_dirs,
+            metrics,
+            history,
         }),
         _ => Err(errors.0),
     }

@@ -38,6 +38,8 @@ pub struct FileRoute {
     pub websocket: bool,
     #[serde(default)]
     pub sticky: bool,
+    #[serde(default)]
+    pub llm: bool,
     pub request_headers: Option<FileHeaderRules>,
     pub response_headers: Option<FileHeaderRules>,
 }
@@ -112,6 +114,17 @@ pub enum PathPattern {
     Prefix(String),
     /// `*`: every path.
     Any,
+}
+
+impl std::fmt::Display for PathPattern {
+    /// As written in `config.json`: `/health`, `/api/*`, `*`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exact(path) => f.write_str(path),
+            Self::Prefix(prefix) => write!(f, "{prefix}/*"),
+            Self::Any => f.write_str("*"),
+        }
+    }
 }
 
 impl PathPattern {
@@ -218,6 +231,9 @@ pub struct RouteConfig {
     pub rate_limit: Option<RateLimitConfig>,
     pub websocket: bool,
     pub sticky: bool,
+    /// The upstream speaks the OpenAI-compatible or Anthropic API: read models and token usage
+    /// from its responses.
+    pub llm: bool,
     pub request_headers: HeaderRules,
     pub response_headers: HeaderRules,
 }
@@ -337,6 +353,7 @@ pub fn validate_route(route: FileRoute, at: &str, errors: &mut FieldErrors) -> O
         rate_limit,
         websocket: route.websocket,
         sticky: route.sticky,
+        llm: route.llm,
         request_headers,
         response_headers,
     })

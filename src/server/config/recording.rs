@@ -1,0 +1,86 @@
+//! `metrics` and `history`: whether requests are recorded, and where and for how long their
+//! history is kept.
+
+use super::FieldErrors;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The history database's file name when `history.path` is not given (beside the config).
+pub const DEFAULT_HISTORY_FILE: &str = "gatewatch.db";
+/// How long history is kept when `history.retention_days` is not given.
+pub const DEFAULT_RETENTION_DAYS: u32 = 7;
+/// The longest retention accepted.
+pub const MAX_RETENTION_DAYS: u32 = 3_650;
+
+/// `metrics` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileMetrics {
+    pub enabled: Option<bool>,
+}
+
+/// `history` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileHistory {
+    pub enabled: Option<bool>,
+    pub path: Option<String>,
+    pub retention_days: Option<u32>,
+}
+
+/// Whether the proxy records its requests.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetricsConfig {
+    /// Off: the proxy reports nothing per request (no metrics, no history, no live log).
+    pub enabled: bool,
+}
+
+/// The request history database.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryConfig {
+    /// Off: requests are kept in memory only.
+    pub enabled: bool,
+    /// The SQLite file (relative paths resolve beside the config file).
+    pub path: PathBuf,
+    /// Rows older than this are deleted.
+    pub retention: Duration,
+}
+
+/// Validates `metrics`.
+pub fn validate_metrics(file: Option<FileMetrics>) -> MetricsConfig {
+    let file = file.unwrap_or_default();
+    MetricsConfig {
+        enabled: file.enabled.unwrap_or(true),
+    }
+}
+
+/// Validates `history`; `base` is the config file's directory.
+pub fn validate_history(
+    file: Option<FileHistory>,
+    base: &Path,
+    errors: &mut FieldErrors,
+) -> HistoryConfig {
+    let file = file.unwrap_or_default();
+    let path = match file.path.as_deref() {
+        None => base.join(DEFAULT_HISTORY_FILE),
+        Some(path) => {
+            if path.trim().is_empty() || path.ends_with('/') {
+                errors.push("history.path", format!("not a file path: {path:?}"));
+            }
+            base.join(path)
+        }
+    };
+    let days = file.retention_days.unwrap_or(DEFAULT_RETENTION_DAYS);
+    if !(1..=MAX_RETENTION_DAYS).contains(&days) {
+        errors.push(
+            "history.retention_days",
+            format!("must be between 1 and {MAX_RETENTION_DAYS} days, got {days}"),
+        );
+    }
+    HistoryConfig {
+        enabled: file.enabled.unwrap_or(true),
+        path,
+        retention: Duration::from_secs(u64::from(days) * 86_400),
+    }
+}

@@ -1,0 +1,308 @@
+//! Running totals since start: overall, per route, per target and per model, each with its HDR
+//! latency histograms. Every map is bounded: past [`MAX_KEYS`] distinct keys, new ones are counted
+//! under [`OTHER`] (models come from upstream answers, so their names are not ours to trust).
+
+use super::histogram::{LatencyHistogram, Percentiles};
+use crate::views::{LatencyPercentiles, ModelView, RequestRecord, StatusClasses, TrafficStats};
+use std::collections::{BTreeMap, HashMap};
+
+/// Most distinct keys per map (routes, targets, models, targets per model).
+pub const MAX_KEYS: usize = 256;
+/// The key overflowing entries are counted under.
+pub const OTHER: &str = "(other)";
+
+/// Counts and latency of some traffic.
+#[derive(Clone, Debug, Default)]
+pub struct Traffic {
+    pub requests: u64,
+    pub errors: u64,
+    pub errors_by_kind: BTreeMap<String, u64>,
+    pub status: StatusClasses,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub latency: LatencyHistogram,
+    pub upstream_latency: LatencyHistogram,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+impl Traffic {
+    /// Counts one request.
+    pub fn add(&mut self, record: &RequestRecord) {
+        self.requests += 1;
+        if let Some(kind) = &record.error {
+            self.errors += 1;
+            // Error kinds are a fixed, small set named by the gateway.
+            *self.errors_by_kind.entry(kind.clone()).or_default() += 1;
+        }
+        self.status.count(record.status);
+        self.bytes_in += record.bytes_in;
+        self.bytes_out += record.bytes_out;
+        self.latency.record(record.latency_us);
+        if let Some(upstream) = record.upstream_us {
+            self.upstream_latency.record(upstream);
+        }
+        if let Some(llm) = &record.llm {
+            self.input_tokens += llm.input_tokens.unwrap_or(0);
+            self.output_tokens += llm.output_tokens.unwrap_or(0);
+        }
+    }
+
+    /// The API's view.
+    pub fn view(&self) -> TrafficStats {
+        TrafficStats {
+            requests: self.requests,
+            errors: self.errors,
+            errors_by_kind: self.errors_by_kind.clone(),
+            status: self.status,
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            latency: percentiles(&self.latency),
+            upstream_latency: percentiles(&self.upstream_latency),
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+        }
+    }
+}
+
+/// The view of a histogram's percentiles.
+pub fn percentiles(histogram: &LatencyHistogram) -> LatencyPercentiles {
+    let Percentiles {
+        p50_us,
+        p95_us,
+        p99_us,
+        max_us,
+    } = histogram.percentiles();
+    LatencyPercentiles {
+        p50_us,
+        p95_us,
+        p99_us,
+        max_us,
+    }
+}
+
+/// One model's traffic.
+#[derive(Clone, Debug, Default)]
+pub struct ModelTraffic {
+    pub requests: u64,
+    pub streamed: u64,
+    pub errors: u64,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    /// Output tokens and the response time they took, over requests that reported output tokens.
+    pub rated_output_tokens: u64,
+    pub rated_micros: u64,
+    pub latency: LatencyHistogram,
+    pub first_token: LatencyHistogram,
+    pub targets: HashMap<String, u64>,
+}
+
+impl ModelTraffic {
+    fn add(&mut self, record: &RequestRecord) {
+        let Some(llm) = &record.llm else { return };
+        self.requests += 1;
+        self.streamed += u64::from(llm.streamed);
+        self.errors += u64::from(record.error.is_some());
+        self.input_tokens += llm.input_tokens.unwrap_or(0);
+        if let Some(output) = llm.output_tokens {
+            self.output_tokens += output;
+            self.rated_output_tokens += output;
+            self.rated_micros += record.latency_us;
+        }
+        self.latency.record(record.latency_us);
+        if let Some(first) = llm.first_token_us {
+            self.first_token.record(first);
+        }
+        if let Some(target) = &record.target {
+            *bounded_entry(&mut self.targets, target) += 1;
+        }
+    }
+
+    /// The API's view of model `name`.
+    pub fn view(&self, name: &str) -> ModelView {
+        ModelView {
+            model: name.to_string(),
+            requests: self.requests,
+            streamed_requests: self.streamed,
+            errors: self.errors,
+            input_tokens: self.input_tokens,
+            output_tokens: self.output_tokens,
+            output_tokens_per_sec: if self.rated_micros == 0 {
+                0.0
+            } else {
+                self.rated_output_tokens as f64 * 1e6 / self.rated_micros as f64
+            },
+            latency: percentiles(&self.latency),
+            first_token: percentiles(&self.first_token),
+            targets: self
+                .targets
+                .iter()
+                .map(|(target, count)| (target.clone(), *count))
+                .collect(),
+        }
+    }
+}
+
+/// Totals since start, overall and broken down.
+#[derive(Debug, Default)]
+pub struct Aggregates {
+    pub total: Traffic,
+    pub routes: HashMap<String, Traffic>,
+    /// Keyed by (route, target URL): the same URL may serve several routes.
+    pub targets: HashMap<(String, String), Traffic>,
+    pub models: HashMap<String, ModelTraffic>,
+}
+
+impl Aggregates {
+    /// Counts one request everywhere it belongs.
+    pub fn add(&mut self, record: &RequestRecord) {
+        self.total.add(record);
+        if let Some(route) = &record.route {
+            bounded_entry(&mut self.routes, route).add(record);
+            if let Some(target) = &record.target {
+                let key = (route.clone(), target.clone());
+                if self.targets.len() < MAX_KEYS * 4 || self.targets.contains_key(&key) {
+                    self.targets.entry(key).or_default().add(record);
+                } else {
+                    self.targets
+                        .entry((route.clone(), OTHER.to_string()))
+                        .or_default()
+                        .add(record);
+                }
+            }
+        }
+        if let Some(llm) = &record.llm {
+            bounded_entry(&mut self.models, &llm.model).add(record);
+        }
+    }
+
+    /// The models seen, by name.
+    pub fn model_views(&self) -> Vec<ModelView> {
+        let mut views: Vec<_> = self
+            .models
+            .iter()
+            .map(|(name, traffic)| traffic.view(name))
+            .collect();
+        views.sort_by(|a, b| a.model.cmp(&b.model));
+        views
+    }
+}
+
+/// The entry for `key`, or for [`OTHER`] once `map` holds [`MAX_KEYS`] other keys.
+fn bounded_entry<'a, V: Default>(map: &'a mut HashMap<String, V>, key: &str) -> &'a mut V {
+    let key = if map.contains_key(key) || map.len() < MAX_KEYS {
+        key
+    } else {
+        OTHER
+    };
+    map.entry(key.to_string()).or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::views::LlmUsage;
+    use chrono::Utc;
+
+    fn record(route: &str, target: &str, status: u16, latency_us: u64) -> RequestRecord {
+        RequestRecord {
+            seq: 0,
+            request_id: "r".into(),
+            at: Utc::now(),
+            method: "GET".into(),
+            path: "/".into(),
+            route: Some(route.into()),
+            target: Some(target.into()),
+            status,
+            latency_us,
+            upstream_us: Some(latency_us / 2),
+            bytes_in: 10,
+            bytes_out: 100,
+            client: "127.0.0.1".into(),
+            user_agent: None,
+            error: (status >= 500).then(|| "upstream_5xx".to_string()),
+            attempts: 1,
+            llm: None,
+        }
+    }
+
+    #[test]
+    fn totals_break_down_by_route_target_and_status() {
+        let mut aggregates = Aggregates::default();
+        for i in 0..10 {
+            aggregates.add(&record("api", "http://a", 200, 1_000 + i));
+        }
+        aggregates.add(&record("api", "http://b", 503, 5_000));
+        aggregates.add(&record("web", "http://a", 404, 300));
+        let total = aggregates.total.view();
+        assert_eq!(total.requests, 12);
+        assert_eq!(total.errors, 1);
+        assert_eq!(total.errors_by_kind.get("upstream_5xx"), Some(&1));
+        assert_eq!(
+            (
+                total.status.success,
+                total.status.client_error,
+                total.status.server_error
+            ),
+            (10, 1, 1)
+        );
+        assert_eq!(total.bytes_out, 1_200);
+        assert_eq!(aggregates.routes["api"].requests, 11);
+        assert_eq!(aggregates.routes["web"].requests, 1);
+        let api_a = &aggregates.targets[&("api".to_string(), "http://a".to_string())];
+        assert_eq!(api_a.requests, 10);
+        assert!(api_a.latency.percentiles().max_us >= 1_009);
+        assert_eq!(
+            aggregates.targets[&("web".to_string(), "http://a".to_string())].requests,
+            1,
+            "the same URL under another route is its own target"
+        );
+    }
+
+    #[test]
+    fn models_count_tokens_rate_and_first_token() {
+        let mut aggregates = Aggregates::default();
+        for (model, streamed, output) in [
+            ("gpt-x", true, 50),
+            ("gpt-x", false, 150),
+            ("claude", true, 10),
+        ] {
+            let mut r = record("llm", "http://a", 200, 1_000_000);
+            r.llm = Some(LlmUsage {
+                model: model.into(),
+                input_tokens: Some(7),
+                output_tokens: Some(output),
+                streamed,
+                first_token_us: streamed.then_some(200_000),
+            });
+            aggregates.add(&r);
+        }
+        let views = aggregates.model_views();
+        assert_eq!(views.len(), 2);
+        let gpt = views.iter().find(|v| v.model == "gpt-x").unwrap();
+        assert_eq!((gpt.requests, gpt.streamed_requests), (2, 1));
+        assert_eq!((gpt.input_tokens, gpt.output_tokens), (14, 200));
+        assert!(
+            (gpt.output_tokens_per_sec - 100.0).abs() < 1e-9,
+            "200 tokens in 2 s"
+        );
+        assert!(gpt.first_token.p50_us.abs_diff(200_000) <= 2_000);
+        assert_eq!(gpt.targets.get("http://a"), Some(&2));
+        assert_eq!(aggregates.total.output_tokens, 210);
+    }
+
+    #[test]
+    fn distinct_keys_are_bounded() {
+        let mut aggregates = Aggregates::default();
+        for i in 0..(MAX_KEYS + 50) {
+            let mut r = record("llm", "http://a", 200, 10);
+            r.llm = Some(LlmUsage {
+                model: format!("model-{i}"),
+                ..LlmUsage::default()
+            });
+            aggregates.add(&r);
+        }
+        assert_eq!(aggregates.models.len(), MAX_KEYS + 1);
+        assert_eq!(aggregates.models[OTHER].requests, 50);
+    }
+}

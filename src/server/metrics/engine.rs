@@ -1,0 +1,193 @@
+//! The metrics engine: the one place finished requests, WebSocket sessions and target transitions
+//! are counted. The recorder task feeds it in batches; API handlers read snapshots. Its lock is
+//! held only for in-memory updates and copies, never across an await, and never by the proxy.
+
+use super::aggregate::Aggregates;
+use super::prometheus::PrometheusMetrics;
+use super::query::RequestQuery;
+use super::recent::RecentRequests;
+use super::record::request_record;
+use super::series::{Gauges, Series};
+use crate::server::proxy::event::{RequestEvent, WebSocketEvent};
+use crate::views::{
+    ModelView, RequestRecord, SecondPoint, SystemStats, TargetTransition, TrafficStats,
+};
+use chrono::{DateTime, Utc};
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+/// Most transitions kept (across all targets).
+pub const MAX_TRANSITIONS: usize = 1_000;
+
+/// Everything counted so far.
+#[derive(Debug, Default)]
+struct EngineState {
+    next_seq: u64,
+    aggregates: Aggregates,
+    series: Series,
+    recent: RecentRequests,
+    transitions: VecDeque<TargetTransition>,
+    websocket_sessions: u64,
+    system: SystemStats,
+}
+
+/// See the module docs.
+pub struct MetricsEngine {
+    state: Mutex<EngineState>,
+    prometheus: PrometheusMetrics,
+}
+
+/// Totals and rates for `/api/metrics`.
+#[derive(Clone, Debug)]
+pub struct EngineSnapshot {
+    pub totals: TrafficStats,
+    pub rps: f64,
+    pub error_rate: f64,
+    pub series: Vec<SecondPoint>,
+    pub system: SystemStats,
+    pub websocket_sessions: u64,
+}
+
+impl MetricsEngine {
+    /// An engine numbering requests from `first_seq` (one past the history's newest).
+    pub fn new(first_seq: u64) -> Self {
+        Self {
+            state: Mutex::new(EngineState {
+                next_seq: first_seq,
+                ..EngineState::default()
+            }),
+            prometheus: PrometheusMetrics::default(),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, EngineState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Counts finished requests; returns their records (numbered) for the history and live view.
+    pub fn record_requests(&self, events: &[RequestEvent]) -> Vec<RequestRecord> {
+        let records = {
+            let mut state = self.state();
+            let mut records = Vec::with_capacity(events.len());
+            for event in events {
+                let record = request_record(event, state.next_seq);
+                state.next_seq += 1;
+                state.aggregates.add(&record);
+                state.series.add(&record);
+                state.recent.push(record.clone());
+                records.push(record);
+            }
+            records
+        };
+        self.prometheus.record_requests(&records);
+        records
+    }
+
+    /// Counts a finished WebSocket session.
+    pub fn record_websocket(&self, event: &WebSocketEvent) {
+        self.state().websocket_sessions += 1;
+        self.prometheus.record_websocket(&event.route);
+    }
+
+    /// Keeps a target's transition among the recent ones.
+    pub fn record_transition(&self, transition: TargetTransition) {
+        let mut state = self.state();
+        if state.transitions.len() == MAX_TRANSITIONS {
+            state.transitions.pop_front();
+        }
+        state.transitions.push_back(transition);
+    }
+
+    /// Closes the second starting `at` with these gauges and resources.
+    pub fn close_second(
+        &self,
+        at: DateTime<Utc>,
+        gauges: Gauges,
+        system: SystemStats,
+    ) -> SecondPoint {
+        let mut state = self.state();
+        let point = state.series.close_second(at, gauges, &system);
+        state.system = system;
+        point
+    }
+
+    /// Totals, recent rates and the per-second series.
+    pub fn snapshot(&self) -> EngineSnapshot {
+        let state = self.state();
+        let (rps, error_rate) = state.series.recent_rates(10);
+        EngineSnapshot {
+            totals: state.aggregates.total.view(),
+            rps,
+            error_rate,
+            series: state.series.points(),
+            system: state.system.clone(),
+            websocket_sessions: state.websocket_sessions,
+        }
+    }
+
+    /// Requests and errors so far.
+    pub fn request_totals(&self) -> (u64, u64) {
+        let state = self.state();
+        (
+            state.aggregates.total.requests,
+            state.aggregates.total.errors,
+        )
+    }
+
+    /// The traffic of route `name` so far.
+    pub fn route_traffic(&self, name: &str) -> TrafficStats {
+        let state = self.state();
+        state
+            .aggregates
+            .routes
+            .get(name)
+            .map(|t| t.view())
+            .unwrap_or_default()
+    }
+
+    /// The traffic of `target` on `route` so far.
+    pub fn target_traffic(&self, route: &str, target: &str) -> TrafficStats {
+        let state = self.state();
+        state
+            .aggregates
+            .targets
+            .get(&(route.to_string(), target.to_string()))
+            .map(|t| t.view())
+            .unwrap_or_default()
+    }
+
+    /// The newest transitions of `target` on `route`, newest first, at most `limit`.
+    pub fn transitions_of(&self, route: &str, target: &str, limit: usize) -> Vec<TargetTransition> {
+        let state = self.state();
+        state
+            .transitions
+            .iter()
+            .rev()
+            .filter(|t| t.route == route && t.target == target)
+            .take(limit)
+            .cloned()
+            .collect()
+    }
+
+    /// Every model seen, by name.
+    pub fn models(&self) -> Vec<ModelView> {
+        self.state().aggregates.model_views()
+    }
+
+    /// Recent requests passing `query`, and the oldest `seq` the ring holds (older requests are
+    /// only in the history).
+    pub fn recent_requests(&self, query: &RequestQuery) -> (Vec<RequestRecord>, Option<u64>) {
+        let state = self.state();
+        (state.recent.query(query), state.recent.oldest_seq())
+    }
+
+    /// The newest recent request with this id.
+    pub fn recent_request(&self, request_id: &str) -> Option<RequestRecord> {
+        self.state().recent.by_id(request_id)
+    }
+
+    /// The Prometheus side.
+    pub fn prometheus(&self) -> &PrometheusMetrics {
+        &self.prometheus
+    }
+}
