@@ -27,6 +27,7 @@ use crate::server::config::Config;
 use event::EventSink;
 use health_check::ProbeClient;
 use pipeline::ProxyCore;
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
 use table::RouteTable;
 use tokio_util::sync::CancellationToken;
@@ -46,7 +47,8 @@ impl Proxy {
     /// A proxy serving `config`'s routes, reporting to `events`; its background tasks stop when
     /// `shutdown` is cancelled. Must be called within the Tokio runtime.
     pub fn new(config: &Config, events: EventSink, shutdown: CancellationToken) -> Arc<Self> {
-        let table = Arc::new(RouteTable::build(config, None));
+        let table = Arc::new(RouteTable::build(config, None, &events));
+        events.set_requests_enabled(config.metrics.enabled);
         let probe_client = health_check::probe_client();
         let checks = shutdown.child_token();
         health_check::start(&table, &probe_client, &checks);
@@ -57,6 +59,7 @@ impl Proxy {
                 events,
                 tunnels: TaskTracker::new(),
                 close_tunnels: CancellationToken::new(),
+                connections: AtomicU64::new(0),
             }),
             probe_client,
             health_checks: Mutex::new(checks),
@@ -67,7 +70,14 @@ impl Proxy {
     /// Switches to `config`'s routes atomically: requests already routed finish on the old table,
     /// targets the new config keeps keep their health and breaker state, health checks restart.
     pub fn apply(&self, config: &Config) {
-        let table = Arc::new(RouteTable::build(config, Some(&self.core.table.load())));
+        let table = Arc::new(RouteTable::build(
+            config,
+            Some(&self.core.table.load()),
+            &self.core.events,
+        ));
+        self.core
+            .events
+            .set_requests_enabled(config.metrics.enabled);
         let checks = self.shutdown.child_token();
         health_check::start(&table, &self.probe_client, &checks);
         self.core.table.store(table);

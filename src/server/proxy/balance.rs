@@ -183,7 +183,12 @@ mod tests {
                     base_path: String::new(),
                     weight,
                 };
-                Arc::new(Target::new(Arc::from("r"), config, None))
+                Arc::new(Target::new(
+                    Arc::from("r"),
+                    config,
+                    None,
+                    crate::server::proxy::event::EventSink::channel(16).0,
+                ))
             })
             .collect()
     }

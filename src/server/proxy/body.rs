@@ -5,6 +5,7 @@
 
 use super::event::{ErrorKind, EventSink, ProxyEvent, RequestEvent};
 use super::target::InFlight;
+use crate::server::metrics::llm::LlmTap;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;
@@ -82,15 +83,18 @@ pub struct MeteredBody {
     inner: ResponseBody,
     bytes: u64,
     completion: Option<Box<Completion>>,
+    /// Reads model and token usage from an LLM answer as it passes.
+    llm: Option<Box<LlmTap>>,
 }
 
 impl MeteredBody {
-    /// Meters `inner`, recording `completion` when it ends.
-    pub fn new(inner: ResponseBody, completion: Completion) -> Self {
+    /// Meters `inner`, recording `completion` when it ends; `llm` sees every chunk sent.
+    pub fn new(inner: ResponseBody, completion: Completion, llm: Option<LlmTap>) -> Self {
         Self {
             inner,
             bytes: 0,
             completion: Some(Box::new(completion)),
+            llm: llm.map(Box::new),
         }
     }
 
@@ -110,6 +114,7 @@ impl MeteredBody {
             if let Some(error) = error {
                 event.error.get_or_insert(error);
             }
+            event.llm = self.llm.take().and_then(|tap| tap.finish());
             sink.record(ProxyEvent::Request(event));
         }
     }
@@ -129,6 +134,9 @@ impl Body for MeteredBody {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
                     this.bytes += data.len() as u64;
+                    if let Some(tap) = &mut this.llm {
+                        tap.observe(data);
+                    }
                 }
                 if this.inner.is_end_stream() {
                     this.finish(None);

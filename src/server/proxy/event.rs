@@ -2,11 +2,12 @@
 //! WebSocket session, handed to the metrics side through a bounded queue. Sending never waits:
 //! when the queue is full the event is dropped and counted.
 
+use crate::views::{LlmUsage, TargetTransition};
 use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use chrono::{DateTime, Utc};
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -75,6 +76,8 @@ pub struct RequestEvent {
     pub bytes_out: u64,
     /// Upstream attempts made (more than one after retries).
     pub attempts: u32,
+    /// Model and token usage, on `llm` routes whose answer reported them.
+    pub llm: Option<LlmUsage>,
 }
 
 /// One WebSocket session, reported when it closes.
@@ -94,9 +97,15 @@ pub struct WebSocketEvent {
 
 /// Everything the proxy reports.
 #[derive(Clone, Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "requests are nearly every event; boxing them would allocate once per request"
+)]
 pub enum ProxyEvent {
     Request(RequestEvent),
     WebSocket(WebSocketEvent),
+    /// A target changed health or breaker state.
+    Transition(TargetTransition),
 }
 
 /// The proxy's end of the event queue.
@@ -104,6 +113,8 @@ pub enum ProxyEvent {
 pub struct EventSink {
     sender: mpsc::Sender<ProxyEvent>,
     dropped: Arc<AtomicU64>,
+    /// Off (`metrics.enabled: false`): finished requests are not reported.
+    requests_enabled: Arc<AtomicBool>,
 }
 
 impl EventSink {
@@ -113,12 +124,22 @@ impl EventSink {
         let sink = Self {
             sender,
             dropped: Arc::default(),
+            requests_enabled: Arc::new(AtomicBool::new(true)),
         };
         (sink, receiver)
     }
 
+    /// Whether finished requests are reported (`metrics.enabled`).
+    pub fn set_requests_enabled(&self, enabled: bool) {
+        self.requests_enabled.store(enabled, Ordering::Relaxed);
+    }
+
     /// Hands `event` over without waiting; drops it (and counts it) if the queue is full.
     pub fn record(&self, event: ProxyEvent) {
+        if matches!(event, ProxyEvent::Request(_)) && !self.requests_enabled.load(Ordering::Relaxed)
+        {
+            return;
+        }
         if self.sender.try_send(event).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }

@@ -23,6 +23,7 @@ use super::table::{Handler, Route, RouteTable, StaticService, StaticSite};
 use super::target::{InFlight, Outcome, Target};
 use super::upstream::{self, UpstreamClient};
 use super::websocket::{self, Session};
+use crate::server::metrics::llm::LlmTap;
 use axum::http::header::{self, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::uri::{self, PathAndQuery, Scheme};
@@ -52,6 +53,8 @@ pub struct ProxyCore {
     pub tunnels: TaskTracker,
     /// Cancelled to close every tunnel (at the end of a shutdown's drain period).
     pub close_tunnels: CancellationToken,
+    /// Client connections open now.
+    pub connections: AtomicU64,
 }
 
 impl ProxyCore {
@@ -138,7 +141,10 @@ impl ProxyCore {
                                 self.events.clone(),
                             );
                         }
-                        _ => exchange.in_flight = Some(in_flight),
+                        _ => {
+                            exchange.in_flight = Some(in_flight);
+                            exchange.read_llm_usage = route.config.llm;
+                        }
                     }
                     return rewrite_response(response, route);
                 }
@@ -164,6 +170,8 @@ pub struct Exchange {
     sink: EventSink,
     bytes_in: Option<Arc<AtomicU64>>,
     in_flight: Option<InFlight>,
+    /// The upstream answered on an `llm` route: tap the response for model and tokens.
+    read_llm_usage: bool,
 }
 
 impl Exchange {
@@ -185,11 +193,13 @@ impl Exchange {
                 bytes_in: 0,
                 bytes_out: 0,
                 attempts: 0,
+                llm: None,
             },
             started: Instant::now(),
             sink,
             bytes_in: None,
             in_flight: None,
+            read_llm_usage: false,
         }
     }
 
@@ -216,6 +226,17 @@ impl Exchange {
         parts
             .headers
             .insert(X_REQUEST_ID.clone(), self.event.request_id.clone());
+        // The tap reads the bytes as sent: compressed answers are passed through unread.
+        let encoded = parts
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .is_some_and(|encoding| encoding != "identity");
+        let llm = if self.read_llm_usage && !encoded {
+            let content_type = parts.headers.get(header::CONTENT_TYPE);
+            LlmTap::for_response(content_type.and_then(|v| v.to_str().ok()), self.started)
+        } else {
+            None
+        };
         let completion = Completion {
             event: self.event,
             started: self.started,
@@ -223,7 +244,7 @@ impl Exchange {
             bytes_in: self.bytes_in,
             in_flight: self.in_flight,
         };
-        Response::from_parts(parts, MeteredBody::new(body, completion))
+        Response::from_parts(parts, MeteredBody::new(body, completion, llm))
     }
 }
 

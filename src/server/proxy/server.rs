@@ -9,6 +9,7 @@ use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -38,6 +39,7 @@ pub async fn serve(listener: TcpListener, core: Arc<ProxyCore>, stop: Cancellati
             },
         };
         let _ = stream.set_nodelay(true);
+        let open = OpenConnection::count(core.clone());
         let core = core.clone();
         let client = peer.ip();
         let service = service_fn(move |request| {
@@ -47,6 +49,7 @@ pub async fn serve(listener: TcpListener, core: Arc<ProxyCore>, stop: Cancellati
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         let connection = graceful.watch(connection.into_owned());
         tokio::spawn(async move {
+            let _open = open;
             if let Err(error) = connection.await {
                 tracing::debug!(%error, "proxy connection ended with an error");
             }
@@ -54,4 +57,20 @@ pub async fn serve(listener: TcpListener, core: Arc<ProxyCore>, stop: Cancellati
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Counts a client connection in [`ProxyCore::connections`] until dropped.
+struct OpenConnection(Arc<ProxyCore>);
+
+impl OpenConnection {
+    fn count(core: Arc<ProxyCore>) -> Self {
+        core.connections.fetch_add(1, Ordering::Relaxed);
+        Self(core)
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+    }
 }

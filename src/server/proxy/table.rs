@@ -4,6 +4,7 @@
 //! every target and limiter the new config keeps.
 
 use super::balance::Balancer;
+use super::event::EventSink;
 use super::rate_limit::RateLimiter;
 use super::target::Target;
 use crate::server::config::{Config, PathPattern, RouteConfig, StaticConfig};
@@ -62,8 +63,9 @@ pub struct RouteTable {
 }
 
 impl RouteTable {
-    /// Compiles `config`, carrying live state over from `previous`.
-    pub fn build(config: &Config, previous: Option<&RouteTable>) -> Self {
+    /// Compiles `config`, carrying live state over from `previous`; targets report their
+    /// transitions to `events`.
+    pub fn build(config: &Config, previous: Option<&RouteTable>, events: &EventSink) -> Self {
         let old_routes: HashMap<&str, &Arc<Route>> = previous
             .map(|table| table.routes().map(|route| (&*route.name, route)).collect())
             .unwrap_or_default();
@@ -74,6 +76,7 @@ impl RouteTable {
                 Handler::Proxy(Arc::new(build_route(
                     route,
                     old_routes.get(route.name.as_str()).copied(),
+                    events,
                 )))
             })
             .collect();
@@ -129,7 +132,7 @@ fn host_matches(wanted: &str, host: &str) -> bool {
     !wanted.contains(':') && without_port.eq_ignore_ascii_case(wanted)
 }
 
-fn build_route(config: &RouteConfig, previous: Option<&Arc<Route>>) -> Route {
+fn build_route(config: &RouteConfig, previous: Option<&Arc<Route>>, events: &EventSink) -> Route {
     let name: Arc<str> = Arc::from(config.name.as_str());
     let targets = config
         .targets
@@ -143,7 +146,12 @@ fn build_route(config: &RouteConfig, previous: Option<&Arc<Route>>) -> Route {
                         .find(|old| old.config.url == target.url)
                 })
                 .map(|old| old.state.clone());
-            Arc::new(Target::new(name.clone(), target.clone(), state))
+            Arc::new(Target::new(
+                name.clone(),
+                target.clone(),
+                state,
+                events.clone(),
+            ))
         })
         .collect::<Vec<_>>();
     let limiter = config.rate_limit.map(|limits| {
@@ -179,7 +187,11 @@ mod tests {
     use super::*;
 
     fn table(json: &str) -> RouteTable {
-        RouteTable::build(&crate::server::config::parse(json).unwrap(), None)
+        RouteTable::build(
+            &crate::server::config::parse(json).unwrap(),
+            None,
+            &EventSink::channel(16).0,
+        )
     }
 
     fn route_for(
@@ -242,13 +254,15 @@ mod tests {
     fn target_state_survives_a_rebuild_that_keeps_the_target() {
         let json = r#"{"routes": [{"name": "r", "path": "*", "targets": ["http://127.0.0.1:1", "http://127.0.0.1:2"]}]}"#;
         let config = crate::server::config::parse(json).unwrap();
-        let first = RouteTable::build(&config, None);
+        let events = EventSink::channel(16).0;
+        let first = RouteTable::build(&config, None, &events);
         let old = first.routes().next().unwrap().targets[1].clone();
         let _busy = old.start_request();
         let changed = json.replace("\"http://127.0.0.1:1\", ", "");
         let second = RouteTable::build(
             &crate::server::config::parse(&changed).unwrap(),
             Some(&first),
+            &events,
         );
         let kept = &second.routes().next().unwrap().targets[0];
         assert_eq!(kept.config.url, "http://127.0.0.1:2");

@@ -2,8 +2,10 @@
 //! breaker, requests in flight), which survives config reloads that keep the target.
 
 use super::breaker::{BreakerState, CircuitBreaker};
+use super::event::{EventSink, ProxyEvent};
 use super::health::HealthTracker;
 use crate::server::config::{CircuitBreakerConfig, HealthCheckConfig, TargetConfig};
+use crate::views::TargetTransition;
 use axum::http::HeaderValue;
 use axum::http::uri::Authority;
 use chrono::{DateTime, Utc};
@@ -26,6 +28,8 @@ pub struct Target {
     pub route: Arc<str>,
     /// Live state, shared with the same target of earlier configs.
     pub state: Arc<TargetState>,
+    /// Where health and breaker transitions are reported.
+    events: EventSink,
 }
 
 /// The live state of a target.
@@ -66,8 +70,14 @@ impl Default for TargetState {
 }
 
 impl Target {
-    /// A target of `route` built from `config`, keeping `state` from an earlier config if given.
-    pub fn new(route: Arc<str>, config: TargetConfig, state: Option<Arc<TargetState>>) -> Self {
+    /// A target of `route` built from `config`, keeping `state` from an earlier config if given,
+    /// reporting its transitions to `events`.
+    pub fn new(
+        route: Arc<str>,
+        config: TargetConfig,
+        state: Option<Arc<TargetState>>,
+        events: EventSink,
+    ) -> Self {
         let authority = config
             .authority
             .parse()
@@ -85,6 +95,7 @@ impl Target {
             config,
             route,
             state: state.unwrap_or_default(),
+            events,
         }
     }
 
@@ -111,7 +122,13 @@ impl Target {
 
     /// Asks the breaker to admit a request now (takes a probe slot when half-open).
     pub fn breaker_admits(&self, config: &CircuitBreakerConfig, now: Instant) -> bool {
-        self.state.checks().breaker.try_acquire(config, now)
+        let mut checks = self.state.checks();
+        let before = checks.breaker.state(now);
+        let admitted = checks.breaker.try_acquire(config, now);
+        if before == BreakerState::Open && admitted {
+            self.report_breaker(before, BreakerState::HalfOpen, "open period over: probing");
+        }
+        admitted
     }
 
     /// Records the outcome of a real request: the breaker counts 5xx and unreachable as failures;
@@ -124,14 +141,21 @@ impl Target {
     ) {
         let mut checks = self.state.checks();
         if let Some(config) = breaker {
+            let now = Instant::now();
+            let before = checks.breaker.state(now);
             let change = match outcome {
                 Outcome::Answered => checks.breaker.on_success(),
                 Outcome::ServerError | Outcome::Unreachable(_) => {
-                    checks.breaker.on_failure(config, Instant::now())
+                    checks.breaker.on_failure(config, now)
                 }
             };
             if let Some(state) = change {
-                tracing::warn!(route = %self.route, target = %self.name, "circuit breaker {}", state.as_str());
+                let why = match outcome {
+                    Outcome::Answered => "a probe request succeeded",
+                    Outcome::ServerError => "the target answered 5xx",
+                    Outcome::Unreachable(error) => error,
+                };
+                self.report_breaker(before, state, why);
             }
         }
         if let Some(config) = health {
@@ -142,7 +166,11 @@ impl Target {
                 }
                 Outcome::Answered | Outcome::ServerError => checks.health.on_success(config),
             };
-            self.apply_health_change(change, "requests fail");
+            let why = match outcome {
+                Outcome::Unreachable(error) => error,
+                Outcome::Answered | Outcome::ServerError => "requests succeed",
+            };
+            self.apply_health_change(change, why);
         }
     }
 
@@ -171,7 +199,32 @@ impl Target {
             } else {
                 tracing::warn!(route = %self.route, target = %self.name, reason = why, "target unhealthy: out of rotation");
             }
+            let name = |healthy| if healthy { "healthy" } else { "unhealthy" };
+            self.report_transition("health", name(!healthy), name(healthy), why);
         }
+    }
+
+    fn report_breaker(&self, from: BreakerState, to: BreakerState, why: &str) {
+        let log = format!("circuit breaker {} → {}", from.as_str(), to.as_str());
+        match to {
+            BreakerState::Open => {
+                tracing::warn!(route = %self.route, target = %self.name, reason = why, "{log}")
+            }
+            _ => tracing::info!(route = %self.route, target = %self.name, reason = why, "{log}"),
+        }
+        self.report_transition("breaker", from.as_str(), to.as_str(), why);
+    }
+
+    fn report_transition(&self, kind: &str, from: &str, to: &str, why: &str) {
+        self.events.record(ProxyEvent::Transition(TargetTransition {
+            at: Utc::now(),
+            route: self.route.to_string(),
+            target: self.name.to_string(),
+            kind: kind.to_string(),
+            from: from.to_string(),
+            to: to.to_string(),
+            reason: Some(why.to_string()),
+        }));
     }
 
     /// The target's state now.
