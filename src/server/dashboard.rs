@@ -1,8 +1,9 @@
-//! The dashboard listener's router: server-rendered pages, server functions, the live socket and
-//! the site's static files (WASM, CSS, assets).
+//! The dashboard listener's router: server-rendered pages, server functions, the live socket, the
+//! admin API (`/api/*`, `/metrics`) and the site's static files (WASM, CSS, assets).
 
 use crate::app::{App, shell};
 use crate::live::LIVE_SOCKET_PATH;
+use crate::server::admin;
 use crate::server::live::live_socket;
 use crate::server::state::AppState;
 use axum::Router;
@@ -17,6 +18,7 @@ pub fn router(state: AppState) -> Router {
     let options = state.leptos_options.clone();
     Router::new()
         .route(LIVE_SOCKET_PATH, get(live_socket))
+        .merge(admin::router())
         .leptos_routes_with_context(
             &state,
             routes,
