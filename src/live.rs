@@ -61,9 +61,8 @@ impl LiveFeed {
 
     /// Applies one event from the server to the signals.
     pub fn apply(&self, event: LiveEvent) {
-        match event {
-            LiveEvent::Tick(tick) => self.last_tick.set(Some(tick)),
-            LiveEvent::ConfigReload(_) => {}
+        if let LiveEvent::Tick(tick) = event {
+            self.last_tick.set(Some(tick));
         }
     }
 }

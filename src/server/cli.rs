@@ -99,13 +99,20 @@ fn dashboard_url(addr: std::net::SocketAddr) -> String {
     format!("http://{host}:{}/", addr.port())
 }
 
+/// Logs to stdout (filtered by `GATEWATCH_LOG`, default `info`) and into the dashboard's log ring.
 fn init_tracing() {
-    use tracing_subscriber::EnvFilter;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    use tracing_subscriber::{EnvFilter, Layer};
     let filter =
         EnvFilter::try_from_env("GATEWATCH_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false)
+    tracing_subscriber::registry()
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_target(false)
+                .with_filter(filter),
+        )
+        .with(crate::server::logs::ring_layer())
         .init();
 }
 

@@ -28,6 +28,23 @@ pub async fn run_ticker(gateway: SharedGateway) {
     }
 }
 
+/// Publishes every new line of the gateway's own log as [`LiveEvent::Log`] until shutdown.
+/// Lines missed while this task lagged are skipped (they stay in `/api/logs`).
+pub async fn run_log_forwarder(gateway: SharedGateway) {
+    let mut lines = crate::server::logs::LogRing::global().subscribe();
+    let shutdown = gateway.shutdown_token().clone();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            line = lines.recv() => match line {
+                Ok(line) => gateway.publish(LiveEvent::Log(line)),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            },
+        }
+    }
+}
+
 /// `GET /api/live`: upgrades to a WebSocket that streams [`LiveEvent`]s as JSON text frames.
 pub async fn live_socket(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     let events = state.gateway.subscribe();

@@ -1,19 +1,33 @@
-//! The receiving end of the proxy's event queue: counts every finished request and passes each
-//! event on to subscribers (the live dashboard, tests).
+//! The receiving end of the proxy's event queue: feeds every event to the metrics engine (the
+//! one place requests are counted), hands request records to the history writer, and publishes
+//! live events — finished requests in batches, a metrics tick each second, target transitions.
 //!
 //! It drains the queue in batches every [`BATCH_INTERVAL`] instead of waiting on it: the proxy's
 //! push then never has a waiting task to wake, so recording costs the hot path one non-blocking
 //! queue push and no cross-thread wake-up.
 
-use crate::server::proxy::event::ProxyEvent;
-use crate::server::state::SharedGateway;
+use crate::server::metrics::prometheus::GaugeValues;
+use crate::server::metrics::series::Gauges;
+use crate::server::metrics::system::SystemSampler;
+use crate::server::proxy::event::{ProxyEvent, RequestEvent};
+use crate::server::snapshot;
+use crate::server::state::{Gateway, SharedGateway};
+use crate::views::{LiveEvent, MetricsTick, RequestBatch, RequestRecord};
+use chrono::{DurationRound, TimeDelta, Utc};
+use std::collections::VecDeque;
 use std::time::Duration;
 use tokio::sync::mpsc;
-use tokio::time::MissedTickBehavior;
+use tokio::time::{Instant, MissedTickBehavior};
 use tokio_util::sync::CancellationToken;
 
-/// How often queued events are taken: the most a finished request waits before subscribers see it.
+/// How often queued events are taken: the most a finished request waits before it is counted.
 pub const BATCH_INTERVAL: Duration = Duration::from_millis(20);
+/// How often finished requests are published to live subscribers (at most).
+pub const LIVE_BATCH_INTERVAL: Duration = Duration::from_millis(100);
+/// Most requests in one live batch (the newest are kept, the rest counted as omitted).
+pub const LIVE_BATCH_MAX: usize = 100;
+/// How often records are handed to the history writer.
+pub const HISTORY_BATCH_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Consumes proxy events until the queue closes or `stop` is cancelled (the runtime cancels it
 /// once in-flight requests have drained, so their events are counted too).
@@ -22,22 +36,153 @@ pub async fn run(
     gateway: SharedGateway,
     stop: CancellationToken,
 ) {
-    let mut ticks = tokio::time::interval(BATCH_INTERVAL);
-    ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut drain = tokio::time::interval(BATCH_INTERVAL);
+    drain.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut seconds = tokio::time::interval_at(next_whole_second(), Duration::from_secs(1));
+    seconds.set_missed_tick_behavior(MissedTickBehavior::Skip);
+    let mut sampler = SystemSampler::default();
+    let mut outbox = Outbox::default();
     loop {
         let stopping = tokio::select! {
-            _ = ticks.tick() => false,
+            _ = drain.tick() => false,
+            _ = seconds.tick() => {
+                close_second(&gateway, &mut sampler);
+                false
+            }
             _ = stop.cancelled() => true,
         };
-        loop {
-            match events.try_recv() {
-                Ok(event) => gateway.publish_proxy_event(event),
-                Err(mpsc::error::TryRecvError::Empty) => break,
-                Err(mpsc::error::TryRecvError::Disconnected) => return,
-            }
-        }
-        if stopping {
+        let open = drain_queue(&mut events, &gateway, &mut outbox);
+        outbox.send_due(&gateway, stopping || !open);
+        if stopping || !open {
             return;
+        }
+    }
+}
+
+/// Takes everything queued; returns false once the queue is closed.
+fn drain_queue(
+    events: &mut mpsc::Receiver<ProxyEvent>,
+    gateway: &Gateway,
+    outbox: &mut Outbox,
+) -> bool {
+    let mut requests: Vec<RequestEvent> = Vec::new();
+    let mut others = Vec::new();
+    let open = loop {
+        match events.try_recv() {
+            Ok(ProxyEvent::Request(event)) => requests.push(event),
+            Ok(event) => others.push(event),
+            Err(mpsc::error::TryRecvError::Empty) => break true,
+            Err(mpsc::error::TryRecvError::Disconnected) => break false,
+        }
+    };
+    let metrics = gateway.metrics();
+    if !requests.is_empty() {
+        outbox.add(metrics.record_requests(&requests));
+        for event in requests {
+            gateway.publish_proxy_event(ProxyEvent::Request(event));
+        }
+    }
+    for event in others {
+        match &event {
+            ProxyEvent::WebSocket(session) => metrics.record_websocket(session),
+            ProxyEvent::Transition(transition) => {
+                metrics.record_transition(transition.clone());
+                gateway.publish(LiveEvent::Transition(transition.clone()));
+            }
+            ProxyEvent::Request(_) => {}
+        }
+        gateway.publish_proxy_event(event);
+    }
+    open
+}
+
+/// Closes the second that just ended: samples gauges and resources, publishes the tick and
+/// refreshes the Prometheus gauges.
+fn close_second(gateway: &Gateway, sampler: &mut SystemSampler) {
+    let now = Utc::now();
+    let second = now.duration_trunc(TimeDelta::seconds(1)).unwrap_or(now) - TimeDelta::seconds(1);
+    let activity = snapshot::activity(gateway);
+    let system = sampler.sample();
+    let metrics = gateway.metrics();
+    let point = metrics.close_second(
+        second,
+        Gauges {
+            active_connections: activity.active_connections,
+            open_websockets: activity.open_websockets,
+        },
+        system.clone(),
+    );
+    let (requests_total, errors_total) = metrics.request_totals();
+    gateway.publish(LiveEvent::Metrics(MetricsTick {
+        point,
+        uptime_secs: gateway.uptime_secs(),
+        requests_total,
+        errors_total,
+        in_flight_requests: activity.in_flight_requests,
+    }));
+    let history = gateway.history_status();
+    let targets: Vec<_> = snapshot::routes(gateway)
+        .into_iter()
+        .flat_map(|route| route.targets)
+        .collect();
+    metrics.prometheus().set_gauges(
+        &GaugeValues {
+            active_connections: activity.active_connections,
+            open_websockets: activity.open_websockets,
+            uptime_secs: gateway.uptime_secs(),
+            events_dropped: gateway.proxy().core().events.dropped(),
+            history_rows_dropped: history.as_ref().map_or(0, |h| h.rows_dropped),
+            history_healthy: history.as_ref().is_none_or(|h| h.healthy),
+            system,
+        },
+        &targets,
+    );
+}
+
+/// The start of the next wall-clock second, as a Tokio instant.
+fn next_whole_second() -> Instant {
+    let now = Utc::now();
+    let into_second = now.timestamp_subsec_nanos();
+    Instant::now() + Duration::from_nanos(u64::from(1_000_000_000 - into_second.min(999_999_999)))
+}
+
+/// Records waiting to be published live and written to the history.
+#[derive(Default)]
+struct Outbox {
+    live: VecDeque<RequestRecord>,
+    live_omitted: u64,
+    live_sent: Option<Instant>,
+    history: Vec<RequestRecord>,
+    history_sent: Option<Instant>,
+}
+
+impl Outbox {
+    fn add(&mut self, records: Vec<RequestRecord>) {
+        for record in records {
+            if self.live.len() == LIVE_BATCH_MAX {
+                self.live.pop_front();
+                self.live_omitted += 1;
+            }
+            self.live.push_back(record.clone());
+            self.history.push(record);
+        }
+    }
+
+    /// Publishes and submits what is due (everything when `flush`).
+    fn send_due(&mut self, gateway: &Gateway, flush: bool) {
+        let due = |sent: Option<Instant>, every: Duration| {
+            flush || sent.is_none_or(|sent| sent.elapsed() >= every)
+        };
+        if !self.live.is_empty() && due(self.live_sent, LIVE_BATCH_INTERVAL) {
+            gateway.publish(LiveEvent::Requests(RequestBatch {
+                requests: self.live.drain(..).collect(),
+                omitted: std::mem::take(&mut self.live_omitted),
+            }));
+            self.live_sent = Some(Instant::now());
+        }
+        if !self.history.is_empty() && due(self.history_sent, HISTORY_BATCH_INTERVAL) {
+            gateway.record_history(std::mem::take(&mut self.history));
+            self.history_sent = Some(Instant::now());
         }
     }
 }

@@ -3,10 +3,13 @@
 //! accepting, let in-flight requests and WebSocket tunnels finish up to a bound, then cut them.
 
 use crate::server::config::Config;
+use crate::server::config::HistoryConfig;
+use crate::server::history::{History, HistoryWriter};
 use crate::server::proxy::Proxy;
 use crate::server::proxy::event::{EVENT_QUEUE, EventSink};
-use crate::server::state::{AppState, Gateway, Listening, SharedGateway};
+use crate::server::state::{AppState, Gateway, HistoryState, Listening, SharedGateway};
 use crate::server::{dashboard, live, proxy, recorder, reload, site};
+use crate::views::HistoryStatus;
 use axum::Router;
 use std::io;
 use std::net::SocketAddr;
@@ -45,6 +48,52 @@ pub struct RunningGateway {
     background: JoinSet<()>,
     stop_recorder: CancellationToken,
     recorder: tokio::task::JoinHandle<()>,
+    history_writer: Option<HistoryWriter>,
+}
+
+/// Opens the history database if the config asks for it. A database that cannot be opened is
+/// logged and reported in health; the gateway runs on without history.
+async fn open_history(
+    config: &HistoryConfig,
+    recording: bool,
+) -> (HistoryState, Option<HistoryWriter>) {
+    if !config.enabled || !recording {
+        return (HistoryState::Off, None);
+    }
+    let (path, retention) = (config.path.clone(), config.retention);
+    let opened = tokio::task::spawn_blocking(move || History::open(&path, retention)).await;
+    match opened {
+        Ok(Ok((history, writer))) => {
+            tracing::info!(path = %history.path().display(), next_seq = history.next_seq(), "history opened");
+            (HistoryState::Open(history), Some(writer))
+        }
+        Ok(Err(error)) => {
+            tracing::error!("{error}; running without request history");
+            (
+                HistoryState::Failed(failed_history(config, error.to_string())),
+                None,
+            )
+        }
+        Err(join) => {
+            tracing::error!(%join, "opening the history database panicked; running without it");
+            let reason = "opening the database failed unexpectedly".to_string();
+            (HistoryState::Failed(failed_history(config, reason)), None)
+        }
+    }
+}
+
+/// What health reports for a history database that could not be opened.
+fn failed_history(config: &HistoryConfig, reason: String) -> HistoryStatus {
+    HistoryStatus {
+        path: config.path.display().to_string(),
+        healthy: false,
+        last_error: Some(reason),
+        last_error_at: Some(chrono::Utc::now()),
+        rows_written: 0,
+        batches_dropped: 0,
+        rows_dropped: 0,
+        retention_days: config.retention.as_secs_f64() / 86_400.0,
+    }
 }
 
 async fn bind(
@@ -70,6 +119,7 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
         proxy: proxy_addr,
         dashboard: dashboard_addr,
     };
+    let (history, history_writer) = open_history(&config.history, config.metrics.enabled).await;
     let shutdown = CancellationToken::new();
     let (events, event_queue) = EventSink::channel(EVENT_QUEUE);
     let proxy = Proxy::new(&config, events, shutdown.clone());
@@ -78,6 +128,7 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
         config_path,
         listening,
         proxy.clone(),
+        history,
         shutdown.clone(),
     );
     let state = AppState {
@@ -93,6 +144,7 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
     ));
     let mut background = JoinSet::new();
     background.spawn(live::run_ticker(gateway.clone()));
+    background.spawn(live::run_log_forwarder(gateway.clone()));
     background.spawn(reload::watch(gateway.clone()));
     let mut servers = JoinSet::new();
     servers.spawn(proxy::server::serve(
@@ -113,6 +165,7 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
         background,
         stop_recorder,
         recorder,
+        history_writer,
     })
 }
 
@@ -145,8 +198,12 @@ impl RunningGateway {
             core.tunnels.wait().await;
         }
         while self.background.join_next().await.is_some() {}
+        // The recorder flushes its last batches to the history; then the writer stores them.
         self.stop_recorder.cancel();
         let _ = self.recorder.await;
+        if let Some(writer) = self.history_writer.take() {
+            let _ = tokio::task::spawn_blocking(move || writer.shutdown()).await;
+        }
         drained
     }
 }

@@ -1,16 +1,17 @@
 //! Shared server state: the [`Gateway`] (one per process) and the axum [`AppState`] around it.
 
 use crate::server::config::Config;
+use crate::server::history::History;
+use crate::server::metrics::engine::MetricsEngine;
 use crate::server::proxy::Proxy;
 use crate::server::proxy::event::ProxyEvent;
-use crate::views::{ConfigReload, GatewayStatus, LiveEvent};
+use crate::views::{ConfigReload, GatewayStatus, HistoryStatus, LiveEvent};
 use arc_swap::ArcSwap;
 use axum::extract::FromRef;
 use chrono::{DateTime, Utc};
 use leptos::config::LeptosOptions;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 use tokio::sync::broadcast;
@@ -33,6 +34,16 @@ pub struct Listening {
     pub dashboard: SocketAddr,
 }
 
+/// The request history as the gateway started it.
+pub enum HistoryState {
+    /// `history.enabled` is false (or recording is off).
+    Off,
+    /// The database is open and its writer running.
+    Open(History),
+    /// Opening failed: the proxy runs without history and health says why.
+    Failed(HistoryStatus),
+}
+
 /// Process-wide state of the running gateway.
 pub struct Gateway {
     config: ArcSwap<Config>,
@@ -43,7 +54,8 @@ pub struct Gateway {
     started: Instant,
     live_events: broadcast::Sender<LiveEvent>,
     proxy_events: broadcast::Sender<Arc<ProxyEvent>>,
-    requests_total: AtomicU64,
+    metrics: MetricsEngine,
+    history: HistoryState,
     last_reload: Mutex<Option<ConfigReload>>,
     shutdown: CancellationToken,
 }
@@ -56,8 +68,15 @@ impl Gateway {
         config_path: PathBuf,
         listening: Listening,
         proxy: Arc<Proxy>,
+        history: HistoryState,
         shutdown: CancellationToken,
     ) -> SharedGateway {
+        // Sequence numbers continue where the stored history ends, so cursors stay valid
+        // across restarts.
+        let first_seq = match &history {
+            HistoryState::Open(history) => history.next_seq(),
+            _ => 0,
+        };
         let (live_events, _) = broadcast::channel(LIVE_EVENT_BUFFER);
         let (proxy_events, _) = broadcast::channel(PROXY_EVENT_BUFFER);
         Arc::new(Self {
@@ -69,7 +88,8 @@ impl Gateway {
             started: Instant::now(),
             live_events,
             proxy_events,
-            requests_total: AtomicU64::new(0),
+            metrics: MetricsEngine::new(first_seq),
+            history,
             last_reload: Mutex::new(None),
             shutdown,
         })
@@ -95,6 +115,40 @@ impl Gateway {
         self.listening
     }
 
+    /// When this process started.
+    pub fn started_at(&self) -> DateTime<Utc> {
+        self.started_at
+    }
+
+    /// The metrics engine.
+    pub fn metrics(&self) -> &MetricsEngine {
+        &self.metrics
+    }
+
+    /// The request history, when it is on and open.
+    pub fn history(&self) -> Option<&History> {
+        match &self.history {
+            HistoryState::Open(history) => Some(history),
+            _ => None,
+        }
+    }
+
+    /// The request history's state (`None` when history is off).
+    pub fn history_status(&self) -> Option<HistoryStatus> {
+        match &self.history {
+            HistoryState::Off => None,
+            HistoryState::Open(history) => Some(history.status()),
+            HistoryState::Failed(status) => Some(status.clone()),
+        }
+    }
+
+    /// Hands finished requests to the history writer without waiting.
+    pub fn record_history(&self, records: Vec<crate::views::RequestRecord>) {
+        if let Some(history) = self.history() {
+            history.submit(records);
+        }
+    }
+
     /// Whole seconds since start.
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()
@@ -111,7 +165,7 @@ impl Gateway {
             dashboard_listen: self.listening.dashboard.to_string(),
             config_path: self.config_path.display().to_string(),
             route_count: self.config().routes.len(),
-            requests_total: self.requests_total.load(Ordering::Relaxed),
+            requests_total: self.metrics.request_totals().0,
             last_reload: self.last_reload(),
         }
     }
@@ -184,11 +238,9 @@ impl Gateway {
             .clone()
     }
 
-    /// Counts a proxy event and passes it on to proxy-event subscribers; never waits.
+    /// Passes a proxy event (already counted by the metrics engine) on to proxy-event
+    /// subscribers; never waits.
     pub fn publish_proxy_event(&self, event: ProxyEvent) {
-        if matches!(event, ProxyEvent::Request(_)) {
-            self.requests_total.fetch_add(1, Ordering::Relaxed);
-        }
         let _ = self.proxy_events.send(Arc::new(event));
     }
 

@@ -279,6 +279,31 @@ impl TestGateway {
         format!("http://{}{}", self.running.proxy_addr, path)
     }
 
+    /// `http://<dashboard address><path>` (the admin API and the pages).
+    pub fn api(&self, path: &str) -> String {
+        format!("http://{}{}", self.running.dashboard_addr, path)
+    }
+
+    /// Shuts down gracefully (history flushed) and starts again on the same config file and
+    /// directory, on new ports.
+    pub async fn restart(self) -> Self {
+        let Self {
+            running,
+            dir,
+            config_path,
+        } = self;
+        assert!(running.shutdown(Duration::from_secs(5)).await);
+        let loaded = config::load(&config_path).expect("valid test config");
+        let running = runtime::start(loaded, config_path.clone())
+            .await
+            .expect("gateway restarts");
+        Self {
+            running,
+            dir,
+            config_path,
+        }
+    }
+
     /// Finished-request and WebSocket events from now on.
     pub fn events(&self) -> broadcast::Receiver<Arc<ProxyEvent>> {
         self.running.gateway.subscribe_proxy_events()
@@ -352,7 +377,7 @@ pub async fn next_request(
 ) -> gatewatch::server::proxy::event::RequestEvent {
     next_matching(events, within, |event| match &**event {
         ProxyEvent::Request(request) => Some(request.clone()),
-        ProxyEvent::WebSocket(_) => None,
+        _ => None,
     })
     .await
 }
@@ -369,6 +394,25 @@ pub async fn get(url: &str) -> (StatusCode, reqwest::header::HeaderMap, String) 
     let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
     let headers = response.headers().clone();
     (status, headers, response.text().await.unwrap())
+}
+
+/// Sends a GET and returns the status and the body as JSON.
+pub async fn get_json(url: &str) -> (StatusCode, serde_json::Value) {
+    let (status, _, body) = get(url).await;
+    let json = serde_json::from_str(&body)
+        .unwrap_or_else(|error| panic!("{url} answered {status} with non-JSON ({error}): {body}"));
+    (status, json)
+}
+
+/// Sends the test process's tracing events to the gateway's log ring (`/api/logs`), as the
+/// binary does; idempotent.
+pub fn capture_logs() {
+    use tracing_subscriber::layer::SubscriberExt;
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let subscriber = tracing_subscriber::registry().with(gatewatch::server::logs::ring_layer());
+        tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
+    });
 }
 
 /// The process's resident set size in KiB.
