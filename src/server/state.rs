@@ -189,6 +189,12 @@ impl Gateway {
                 config.dashboard.listen, current.dashboard.listen
             ));
         }
+        if config.history != current.history {
+            warnings.push(
+                "history: changes to the history database take effect when gatewatch restarts"
+                    .to_string(),
+            );
+        }
         self.proxy.apply(&config);
         let routes = config.routes.len();
         self.config.store(Arc::new(config));
