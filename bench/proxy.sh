@@ -24,6 +24,8 @@ cargo build --release --features ssr --bin gatewatch -q
 
 WORK=$(mktemp -d /tmp/gatewatch-bench.XXXXXX)
 mkdir -p "$WORK"/{run,logs,www}
+# mktemp makes the directory private; nginx's workers run as another user and must read www/.
+chmod 755 "$WORK"
 printf 'ok' > "$WORK/www/index.txt"
 head -c 16384 /dev/zero | tr '\0' 'x' > "$WORK/www/16k"
 for conf in backend proxy; do
@@ -59,6 +61,10 @@ wait_for() {
 }
 declare -A BASE=([direct]=http://127.0.0.1:9001 [nginx]=http://127.0.0.1:8081 [gatewatch]=http://127.0.0.1:8082)
 for name in direct nginx gatewatch; do wait_for "${BASE[$name]}/"; done
+# A server left over from another run would answer in place of ours: ours must be alive.
+for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "a server did not start (port taken?)" >&2; exit 1; }; done
+[ "$(curl -fs http://127.0.0.1:9001/index.txt)" = ok ] || { echo "the backend does not serve index.txt" >&2; exit 1; }
+[ "$(curl -fs http://127.0.0.1:9001/16k | wc -c)" = 16384 ] || { echo "the backend does not serve 16k" >&2; exit 1; }
 [ "$(curl -fs http://127.0.0.1:8082/)" = ok ] || { echo "gatewatch does not proxy" >&2; exit 1; }
 
 # wrk summary → "rps p50_us p99_us"
