@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # What recording costs, and whether it stays bounded, in one run:
-#   1. throughput with recording on (metrics + SQLite history, the default) vs off
-#      (`metrics.enabled: false`), two Gatewatch processes proxying to the same nginx backend,
+#   1. throughput with recording on (metrics + SQLite history, the default), metrics only
+#      (`history.enabled: false`) and off (`metrics.enabled: false`), three Gatewatch processes proxying to the same nginx backend,
 #      interleaved rounds, median;
 #   2. a soak of SOAK_REQUESTS (default 5 000 000) requests through the recording instance,
 #      sampling its RSS and the history writer's progress after every SOAK_CHUNK seconds.
@@ -37,6 +37,14 @@ cat > "$WORK/on.json" <<JSON
   "routes": [{"name": "bench", "path": "*", "targets": ["http://127.0.0.1:9001"]}]
 }
 JSON
+cat > "$WORK/mem.json" <<JSON
+{
+  "listen": "127.0.0.1:8084",
+  "dashboard": {"listen": "127.0.0.1:3984"},
+  "history": {"enabled": false},
+  "routes": [{"name": "bench", "path": "*", "targets": ["http://127.0.0.1:9001"]}]
+}
+JSON
 cat > "$WORK/off.json" <<JSON
 {
   "listen": "127.0.0.1:8083",
@@ -58,6 +66,7 @@ trap cleanup EXIT
 
 nginx -p "$WORK" -c "$WORK/nginx-backend.conf" & PIDS+=($!)
 GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/on.json" > "$WORK/logs/on.out" 2>&1 & ON_PID=$!; PIDS+=($ON_PID)
+GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/mem.json" > "$WORK/logs/mem.out" 2>&1 & PIDS+=($!)
 GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/off.json" > "$WORK/logs/off.out" 2>&1 & PIDS+=($!)
 
 wait_for() {
@@ -68,9 +77,9 @@ wait_for() {
   echo "not answering: $1" >&2
   exit 1
 }
-declare -A BASE=([on]=http://127.0.0.1:8082 [off]=http://127.0.0.1:8083)
+declare -A BASE=([on]=http://127.0.0.1:8082 [mem]=http://127.0.0.1:8084 [off]=http://127.0.0.1:8083)
 wait_for http://127.0.0.1:9001/
-for name in on off; do wait_for "${BASE[$name]}/index.txt"; done
+for name in on mem off; do wait_for "${BASE[$name]}/index.txt"; done
 # A server left over from another run would answer in place of ours: ours must be alive.
 for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "a server did not start (port taken?)" >&2; exit 1; }; done
 [ "$(curl -fs http://127.0.0.1:9001/index.txt)" = ok ] || { echo "the backend does not serve index.txt" >&2; exit 1; }
@@ -93,7 +102,7 @@ CASES=("50 $DURATION" "1 $LAT_DURATION")
 for round in $(seq "$ROUNDS"); do
   for case in "${CASES[@]}"; do
     read -r conns secs <<< "$case"
-    for name in on off; do
+    for name in on mem off; do
       echo "round $round: recording $name, c=$conns" >&2
       RESULT["$name|$conns|$round"]=$(run_wrk "${BASE[$name]}/index.txt" "$conns" "$secs")
     done
@@ -106,13 +115,14 @@ mkdir -p "$ROOT/bench/results"
 {
   echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t1, ${ROUNDS} rounds (median), c=50 for ${DURATION}s, c=1 for ${LAT_DURATION}s, 2-byte body."
   echo
-  echo "| c | recording on rps | recording off rps | **on / off** | p50 on / off (µs) | p99 on / off (µs) |"
-  echo "|---|---|---|---|---|---|"
+  echo "| c | on rps | metrics only rps | off rps | **on / off** | metrics only / off | p50 on / mem / off (µs) | p99 on / mem / off (µs) |"
+  echo "|---|---|---|---|---|---|---|---|"
   for case in "${CASES[@]}"; do
     read -r conns _ <<< "$case"
-    on=$(field on "$conns" 1); off=$(field off "$conns" 1)
+    on=$(field on "$conns" 1); mem=$(field mem "$conns" 1); off=$(field off "$conns" 1)
     ratio=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.2f", a / b }')
-    echo "| $conns | $on | $off | **${ratio}×** | $(field on "$conns" 2) / $(field off "$conns" 2) | $(field on "$conns" 3) / $(field off "$conns" 3) |"
+    mem_ratio=$(awk -v a="$mem" -v b="$off" 'BEGIN { printf "%.2f", a / b }')
+    echo "| $conns | $on | $mem | $off | **${ratio}×** | ${mem_ratio}× | $(field on "$conns" 2) / $(field mem "$conns" 2) / $(field off "$conns" 2) | $(field on "$conns" 3) / $(field mem "$conns" 3) / $(field off "$conns" 3) |"
   done
   echo
   echo "Soak: wrk -c50 in ${SOAK_CHUNK}s chunks through the recording instance until ${SOAK_REQUESTS} requests."
@@ -127,8 +137,11 @@ mkdir -p "$ROOT/bench/results"
     dropped=$(api /api/health "j['history']['rows_dropped']")
     echo "| $total | $(awk -v k="$(rss_kib)" 'BEGIN { printf "%.1f", k / 1024 }') | $written | $dropped | $((total - written)) |"
   done
-  # Let the writer finish, then compare what is stored with what was served.
-  sleep 1
+  # Let the writer finish (its lag reaches 0), then compare what is stored with what was served.
+  for _ in $(seq 100); do
+    [ "$(api /api/health "j['history']['rows_written']")" = "$(api /api/metrics "j['totals']['requests']")" ] && break
+    sleep 0.1
+  done
   echo
   echo "After the soak: $(api /api/metrics "j['totals']['requests']") requests recorded, $(api /api/health "j['history']['rows_written']") rows in the history, $(api /api/health "j['history']['rows_dropped']") dropped; database $(du -h "$WORK/on.db" | cut -f1) (+ WAL $(du -h "$WORK/on.db-wal" 2>/dev/null | cut -f1))."
   start=$(date +%s%N)
