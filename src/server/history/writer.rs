@@ -87,8 +87,24 @@ pub fn spawn(writer: Writer, commands: Receiver<Command>) -> std::io::Result<Joi
         .name("gatewatch-history".into())
         .spawn(move || {
             let _running = running;
+            yield_cpu_to_the_proxy();
             writer.run(commands);
         })
+}
+
+/// Lowers this thread's scheduling priority (nice 10): when the cores are busy, the proxy's
+/// threads go first and the writer catches up in the gaps (its queue absorbs the delay).
+#[expect(unsafe_code, reason = "libc::setpriority has no safe wrapper")]
+fn yield_cpu_to_the_proxy() {
+    // SAFETY: setpriority only reads its integer arguments; on Linux, PRIO_PROCESS with `who` 0
+    // applies to the calling thread alone.
+    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+    if result != 0 {
+        tracing::debug!(
+            "history writer: cannot lower its priority: {}",
+            std::io::Error::last_os_error()
+        );
+    }
 }
 
 impl Writer {
