@@ -34,11 +34,10 @@ fn main() {
     // Write: submit in batches as the recorder does, never more than the queue holds, and time
     // until every row is committed.
     let began = Instant::now();
-    let mut seq = history.next_seq();
+    let first_seq = history.next_seq();
     let mut batch = Vec::with_capacity(BATCH);
-    for i in 0..rows {
+    for (i, seq) in (0..rows).zip(first_seq..) {
         batch.push(record(&mut rng, seq, start + step * i as i32));
-        seq += 1;
         if batch.len() == BATCH {
             history.submit(std::mem::replace(&mut batch, Vec::with_capacity(BATCH)));
             // Keep the queue short so nothing is dropped: this measures the writer, not the

@@ -1,7 +1,16 @@
 //! The dashboard application: the HTML shell, the router, and the page frame around every page.
 
+pub mod chart;
+pub mod format;
+pub mod health;
+pub mod logs;
+pub mod models;
 pub mod overview;
+pub mod query;
+pub mod requests;
+pub mod routes;
 pub mod theme;
+pub mod widgets;
 
 use crate::live::{LiveFeed, use_live_feed};
 use leptos::prelude::*;
@@ -12,7 +21,11 @@ use leptos_router::{
     path,
 };
 
+pub use logs::LogsPage;
+pub use models::ModelsPage;
 pub use overview::OverviewPage;
+pub use requests::{RequestDetailPage, RequestsPage};
+pub use routes::RoutesPage;
 pub use theme::ThemeToggle;
 
 /// The HTML document the server renders around the app.
@@ -59,7 +72,11 @@ pub fn App() -> impl IntoView {
                     "Gatewatch"
                 </a>
                 <nav class="nav" aria-label="Main">
-                    <A href="/">"Overview"</A>
+                    <A href="/" exact=true>"Overview"</A>
+                    <A href="/requests">"Requests"</A>
+                    <A href="/routes">"Routes & backends"</A>
+                    <A href="/models">"Models"</A>
+                    <A href="/logs">"Logs"</A>
                 </nav>
                 <div class="topbar-end">
                     <LiveIndicator />
@@ -74,6 +91,11 @@ pub fn App() -> impl IntoView {
             <main class="content">
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async />
+                    <Route path=path!("/requests") view=RequestsPage ssr=SsrMode::Async />
+                    <Route path=path!("/requests/:id") view=RequestDetailPage ssr=SsrMode::Async />
+                    <Route path=path!("/routes") view=RoutesPage ssr=SsrMode::Async />
+                    <Route path=path!("/models") view=ModelsPage ssr=SsrMode::Async />
+                    <Route path=path!("/logs") view=LogsPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

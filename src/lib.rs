@@ -10,6 +10,7 @@
 pub mod api;
 pub mod app;
 pub mod live;
+pub mod query;
 pub mod views;
 
 #[cfg(feature = "ssr")]

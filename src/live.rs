@@ -1,16 +1,39 @@
 //! The browser's end of the live event socket: one WebSocket to [`LIVE_SOCKET_PATH`], opened only
 //! once the page is hydrated, exposed to components as signals through a context ([`LiveFeed`]).
-//! It reconnects with exponential backoff ([`reconnect_delay`]) when the server goes away.
+//!
+//! - Events are buffered as they arrive and applied to the signals every [`FLUSH_INTERVAL`], so
+//!   a widget re-renders at most 4 times a second however busy the gateway is.
+//! - Everything kept is bounded ([`window`]): a tab left open for hours holds the same amount.
+//! - When the socket closes it reconnects with exponential backoff ([`reconnect_delay`]); while it
+//!   is down, [`LiveFeed::poll`] ticks every [`POLL_INTERVAL`] and pages re-read their data.
 
-use crate::views::{LiveEvent, UptimeTick};
+pub mod window;
+
+use crate::views::{
+    ConfigReload, LiveEvent, LogLine, MetricsTick, RequestRecord, SecondPoint, TargetTransition,
+    UptimeTick,
+};
 use leptos::prelude::*;
+use std::collections::VecDeque;
 use std::time::Duration;
+use window::{push_newest, push_oldest_first};
 
 /// Path of the live event WebSocket on the dashboard address.
 pub const LIVE_SOCKET_PATH: &str = "/api/live";
-
 /// Longest wait between two reconnection attempts.
 pub const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(10);
+/// How often buffered events reach the signals.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(250);
+/// How often pages re-read their data while the socket is down.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(5);
+/// Seconds of the per-second series kept (15 minutes).
+pub const SERIES_SECONDS: usize = 900;
+/// Live requests kept, newest first.
+pub const LIVE_REQUESTS: usize = 200;
+/// Live log lines kept, newest first.
+pub const LIVE_LOG_LINES: usize = 500;
+/// Target transitions kept, newest first.
+pub const LIVE_TRANSITIONS: usize = 100;
 
 /// State of the browser's connection to the live socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -19,7 +42,7 @@ pub enum ConnectionState {
     Connecting,
     /// Events are flowing.
     Live,
-    /// The socket closed; a new attempt is scheduled.
+    /// The socket closed; a new attempt is scheduled and pages poll meanwhile.
     Reconnecting,
 }
 
@@ -34,13 +57,29 @@ impl ConnectionState {
     }
 }
 
-/// Live data pushed by the server, as signals.
+/// Live data pushed by the server, as signals. Lists are newest first unless said otherwise.
 #[derive(Clone, Copy)]
 pub struct LiveFeed {
     /// The socket's state.
     pub state: RwSignal<ConnectionState>,
     /// The newest uptime tick, if one arrived.
     pub last_tick: RwSignal<Option<UptimeTick>>,
+    /// The newest metrics tick.
+    pub metrics: RwSignal<Option<MetricsTick>>,
+    /// Seconds received since the page loaded, oldest first (at most [`SERIES_SECONDS`]).
+    pub series: RwSignal<VecDeque<SecondPoint>>,
+    /// Finished requests received since the page loaded (at most [`LIVE_REQUESTS`]).
+    pub requests: RwSignal<VecDeque<RequestRecord>>,
+    /// Requests the server finished but left out of its batches (traffic was high).
+    pub requests_omitted: RwSignal<u64>,
+    /// Health and breaker transitions (at most [`LIVE_TRANSITIONS`]).
+    pub transitions: RwSignal<VecDeque<TargetTransition>>,
+    /// The gateway's log lines (at most [`LIVE_LOG_LINES`]).
+    pub logs: RwSignal<VecDeque<LogLine>>,
+    /// The newest config reload outcome pushed.
+    pub last_reload: RwSignal<Option<ConfigReload>>,
+    /// Ticks every [`POLL_INTERVAL`] while the socket is down: pages depending on it re-read.
+    pub poll: RwSignal<u64>,
 }
 
 impl LiveFeed {
@@ -49,22 +88,83 @@ impl LiveFeed {
         let feed = Self {
             state: RwSignal::new(ConnectionState::Connecting),
             last_tick: RwSignal::new(None),
+            metrics: RwSignal::new(None),
+            series: RwSignal::new(VecDeque::new()),
+            requests: RwSignal::new(VecDeque::new()),
+            requests_omitted: RwSignal::new(0),
+            transitions: RwSignal::new(VecDeque::new()),
+            logs: RwSignal::new(VecDeque::new()),
+            last_reload: RwSignal::new(None),
+            poll: RwSignal::new(0),
         };
         provide_context(feed);
         // Effects run only in the browser, after hydration.
         Effect::new(move |_| {
             #[cfg(feature = "hydrate")]
-            socket::connect(feed, 0);
+            socket::start(feed);
         });
         feed
     }
 
-    /// Applies one event from the server to the signals.
-    pub fn apply(&self, event: LiveEvent) {
-        if let LiveEvent::Tick(tick) = event {
+    /// Applies a batch of events, touching each signal at most once.
+    pub fn apply(&self, events: Vec<LiveEvent>) {
+        let mut batch = Batch::default();
+        for event in events {
+            match event {
+                LiveEvent::Tick(tick) => batch.tick = Some(tick),
+                LiveEvent::Metrics(tick) => {
+                    batch.points.push(tick.point.clone());
+                    batch.metrics = Some(tick);
+                }
+                LiveEvent::Requests(requests) => {
+                    batch.omitted += requests.omitted;
+                    batch.requests.extend(requests.requests);
+                }
+                LiveEvent::Transition(transition) => batch.transitions.push(transition),
+                LiveEvent::Log(line) => batch.logs.push(line),
+                LiveEvent::ConfigReload(reload) => batch.reload = Some(reload),
+            }
+        }
+        if let Some(tick) = batch.tick {
             self.last_tick.set(Some(tick));
         }
+        if let Some(metrics) = batch.metrics {
+            self.metrics.set(Some(metrics));
+            self.series
+                .update(|series| push_oldest_first(series, batch.points, SERIES_SECONDS));
+        }
+        if !batch.requests.is_empty() || batch.omitted > 0 {
+            self.requests
+                .update(|list| push_newest(list, batch.requests, LIVE_REQUESTS));
+            if batch.omitted > 0 {
+                self.requests_omitted.update(|n| *n += batch.omitted);
+            }
+        }
+        if !batch.transitions.is_empty() {
+            self.transitions
+                .update(|list| push_newest(list, batch.transitions, LIVE_TRANSITIONS));
+        }
+        if !batch.logs.is_empty() {
+            self.logs
+                .update(|list| push_newest(list, batch.logs, LIVE_LOG_LINES));
+        }
+        if let Some(reload) = batch.reload {
+            self.last_reload.set(Some(reload));
+        }
     }
+}
+
+/// One flush's events, grouped by the signal they go to (each list oldest first).
+#[derive(Default)]
+struct Batch {
+    tick: Option<UptimeTick>,
+    metrics: Option<MetricsTick>,
+    points: Vec<SecondPoint>,
+    requests: Vec<RequestRecord>,
+    omitted: u64,
+    transitions: Vec<TargetTransition>,
+    logs: Vec<LogLine>,
+    reload: Option<ConfigReload>,
 }
 
 /// The [`LiveFeed`] provided by the app shell.
@@ -80,93 +180,7 @@ pub fn reconnect_delay(attempt: u32) -> Duration {
 }
 
 #[cfg(feature = "hydrate")]
-mod socket {
-    //! The WebSocket itself (browser only).
-
-    use super::{ConnectionState, LIVE_SOCKET_PATH, LiveFeed, reconnect_delay};
-    use crate::views::LiveEvent;
-    use leptos::prelude::*;
-    use std::cell::{Cell, RefCell};
-    use std::rc::Rc;
-    use wasm_bindgen::JsCast;
-    use wasm_bindgen::closure::Closure;
-    use web_sys::{CloseEvent, MessageEvent, WebSocket};
-
-    /// The open socket and the callbacks it holds; dropping it releases them.
-    struct Connection {
-        socket: WebSocket,
-        _on_open: Closure<dyn FnMut()>,
-        _on_message: Closure<dyn FnMut(MessageEvent)>,
-        _on_close: Closure<dyn FnMut(CloseEvent)>,
-    }
-
-    thread_local! {
-        static CURRENT: RefCell<Option<Connection>> = const { RefCell::new(None) };
-    }
-
-    fn socket_url() -> Option<String> {
-        let location = web_sys::window()?.location();
-        let scheme = if location.protocol().ok()? == "https:" {
-            "wss"
-        } else {
-            "ws"
-        };
-        Some(format!(
-            "{scheme}://{}{LIVE_SOCKET_PATH}",
-            location.host().ok()?
-        ))
-    }
-
-    /// Opens the socket; on close, schedules the next attempt after [`reconnect_delay`].
-    pub fn connect(feed: LiveFeed, attempt: u32) {
-        let Some(socket) = socket_url().and_then(|url| WebSocket::new(&url).ok()) else {
-            schedule_reconnect(feed, attempt);
-            return;
-        };
-        let attempts = Rc::new(Cell::new(attempt));
-
-        let on_open = Closure::<dyn FnMut()>::new({
-            let attempts = attempts.clone();
-            move || {
-                attempts.set(0);
-                feed.state.set(ConnectionState::Live);
-            }
-        });
-        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
-            let Some(text) = message.data().as_string() else {
-                return;
-            };
-            match serde_json::from_str::<LiveEvent>(&text) {
-                Ok(event) => feed.apply(event),
-                Err(error) => leptos::logging::warn!("ignoring live event: {error}"),
-            }
-        });
-        let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
-            feed.state.set(ConnectionState::Reconnecting);
-            schedule_reconnect(feed, attempts.get().saturating_add(1));
-        });
-        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-
-        let previous = CURRENT.with(|current| {
-            current.replace(Some(Connection {
-                socket,
-                _on_open: on_open,
-                _on_message: on_message,
-                _on_close: on_close,
-            }))
-        });
-        if let Some(previous) = previous {
-            previous.socket.set_onclose(None);
-            let _ = previous.socket.close();
-        }
-    }
-
-    fn schedule_reconnect(feed: LiveFeed, attempt: u32) {
-        set_timeout(move || connect(feed, attempt), reconnect_delay(attempt));
-    }
-}
+mod socket;
 
 #[cfg(test)]
 mod tests {

@@ -45,6 +45,15 @@ pub struct GatewayStatus {
     pub last_reload: Option<ConfigReload>,
 }
 
+/// Everything the overview page shows, in one answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OverviewData {
+    pub status: GatewayStatus,
+    pub metrics: MetricsSnapshot,
+    pub routes: Vec<RouteView>,
+    pub health: GatewayHealth,
+}
+
 /// The outcome of one attempt to reload `config.json`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ConfigReload {

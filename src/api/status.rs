@@ -6,6 +6,5 @@ use leptos::prelude::*;
 /// The current [`GatewayStatus`], read from the gateway in the server's context.
 #[server(prefix = "/api/fn", endpoint = "status")]
 pub async fn get_status() -> Result<GatewayStatus, ServerFnError> {
-    let gateway = expect_context::<crate::server::state::SharedGateway>();
-    Ok(gateway.status())
+    Ok(super::adapter::gateway().status())
 }

@@ -9,6 +9,9 @@ mod requests;
 mod stats;
 
 pub use error::ApiError;
+pub use logs::log_page;
+pub use requests::{find as find_request, page as request_page};
+pub use stats::period_stats;
 
 use crate::server::snapshot;
 use crate::server::state::AppState;

@@ -12,7 +12,8 @@ pub mod engine;
 pub mod histogram;
 pub mod llm;
 pub mod prometheus;
-pub mod query;
+/// The request filter is shared with the dashboard, which applies it to live requests.
+pub use crate::query;
 pub mod recent;
 pub mod record;
 pub mod series;

@@ -14,6 +14,11 @@ const DEFAULT_LIMIT: u64 = 200;
 /// insensitive substring of the message or module), `cursor` (the `next_cursor` of the previous
 /// page), `limit`.
 pub async fn logs(Query(pairs): Query<Vec<(String, String)>>) -> Result<Json<LogPage>, ApiError> {
+    log_page(pairs).map(Json)
+}
+
+/// The page of log lines for a query string's pairs.
+pub fn log_page(pairs: Vec<(String, String)>) -> Result<LogPage, ApiError> {
     let params = Params::new(pairs, &["level", "search", "cursor", "limit"])?;
     let level = params
         .choice("level", &["error", "warn", "info", "debug", "trace"])?
@@ -27,5 +32,5 @@ pub async fn logs(Query(pairs): Query<Vec<(String, String)>>) -> Result<Json<Log
     let next_cursor = (lines.len() == limit)
         .then(|| lines.last().map(|line| line.seq))
         .flatten();
-    Ok(Json(LogPage { lines, next_cursor }))
+    Ok(LogPage { lines, next_cursor })
 }

@@ -9,7 +9,7 @@ use super::ApiError;
 use super::params::Params;
 use super::stats::history_unavailable;
 use crate::server::metrics::query::{MAX_LIMIT, RequestQuery, StatusFilter};
-use crate::server::state::AppState;
+use crate::server::state::{AppState, Gateway};
 use crate::views::{RequestPage, RequestRecord};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -54,17 +54,56 @@ pub async fn list(
         Format::Page => (MAX_LIMIT, crate::server::metrics::query::DEFAULT_LIMIT),
         Format::Json | Format::Csv => (MAX_EXPORT, DEFAULT_EXPORT),
     };
+    let page = read_page(&state.gateway, &params, max, default).await?;
+    Ok(match format {
+        Format::Page => Json(page).into_response(),
+        Format::Json => download(
+            "application/json",
+            "json",
+            serde_json::to_vec(&page.requests).unwrap_or_default(),
+        ),
+        Format::Csv => download(
+            "text/csv; charset=utf-8",
+            "csv",
+            to_csv(&page.requests).into_bytes(),
+        ),
+    })
+}
+
+/// The page the dashboard shows for a query string's pairs (the same parameters as
+/// `/api/requests`; `format` is accepted and ignored).
+pub async fn page(
+    gateway: &Gateway,
+    pairs: Vec<(String, String)>,
+) -> Result<RequestPage, ApiError> {
+    let params = Params::new(pairs, &PARAMETERS)?;
+    read_page(
+        gateway,
+        &params,
+        MAX_LIMIT,
+        crate::server::metrics::query::DEFAULT_LIMIT,
+    )
+    .await
+}
+
+/// Reads up to `limit` (at most `max`, default `default`) matching requests, newest first.
+async fn read_page(
+    gateway: &Gateway,
+    params: &Params,
+    max: usize,
+    default: usize,
+) -> Result<RequestPage, ApiError> {
     let limit = params
         .number("limit", 1, max as u64)?
         .map_or(default, |n| n as usize);
-    let mut query = filter(&params)?;
+    let mut query = filter(params)?;
     query.before = params.number("cursor", 0, u64::MAX)?;
 
     // Pages of at most `MAX_LIMIT`, until `limit` rows or the end.
     let mut rows: Vec<RequestRecord> = Vec::new();
     loop {
         query.limit = (limit - rows.len()).min(MAX_LIMIT);
-        let page = fetch(&state, &query).await?;
+        let page = fetch(gateway, &query).await?;
         let full = page.len() == query.limit;
         rows.extend(page);
         if !full || rows.len() == limit {
@@ -75,18 +114,9 @@ pub async fn list(
     let next_cursor = (rows.len() == limit)
         .then(|| rows.last().map(|r| r.seq))
         .flatten();
-    Ok(match format {
-        Format::Page => Json(RequestPage {
-            requests: rows,
-            next_cursor,
-        })
-        .into_response(),
-        Format::Json => download(
-            "application/json",
-            "json",
-            serde_json::to_vec(&rows).unwrap_or_default(),
-        ),
-        Format::Csv => download("text/csv; charset=utf-8", "csv", to_csv(&rows).into_bytes()),
+    Ok(RequestPage {
+        requests: rows,
+        next_cursor,
     })
 }
 
@@ -95,19 +125,24 @@ pub async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<RequestRecord>, ApiError> {
+    find(&state.gateway, id).await.map(Json)
+}
+
+/// The newest request with this `X-Request-Id`: from the ring, else from the history.
+pub async fn find(gateway: &Gateway, id: String) -> Result<RequestRecord, ApiError> {
     if id.len() > MAX_FILTER_LEN {
         return Err(ApiError::bad_parameter("id", "too long"));
     }
-    if let Some(record) = state.gateway.metrics().recent_request(&id) {
-        return Ok(Json(record));
+    if let Some(record) = gateway.metrics().recent_request(&id) {
+        return Ok(record);
     }
     let not_found = || ApiError::not_found(format!("no request with id {id:?}"));
-    let Some(history) = state.gateway.history().cloned() else {
+    let Some(history) = gateway.history().cloned() else {
         return Err(not_found());
     };
     let wanted = id.clone();
     match tokio::task::spawn_blocking(move || history.request_by_id(&wanted)).await {
-        Ok(Ok(Some(record))) => Ok(Json(record)),
+        Ok(Ok(Some(record))) => Ok(record),
         Ok(Ok(None)) => Err(not_found()),
         Ok(Err(error)) => {
             tracing::warn!(%error, "reading a request from the history failed");
@@ -161,12 +196,12 @@ fn filter(params: &Params) -> Result<RequestQuery, ApiError> {
 }
 
 /// One page: from the ring first, then from the history below the ring's oldest request.
-async fn fetch(state: &AppState, query: &RequestQuery) -> Result<Vec<RequestRecord>, ApiError> {
-    let (mut rows, oldest_in_ring) = state.gateway.metrics().recent_requests(query);
+async fn fetch(gateway: &Gateway, query: &RequestQuery) -> Result<Vec<RequestRecord>, ApiError> {
+    let (mut rows, oldest_in_ring) = gateway.metrics().recent_requests(query);
     if rows.len() == query.limit {
         return Ok(rows);
     }
-    let Some(history) = state.gateway.history().cloned() else {
+    let Some(history) = gateway.history().cloned() else {
         return Ok(rows);
     };
     // The history holds everything the ring does and more; only read what the ring lacks.
@@ -194,7 +229,7 @@ async fn fetch(state: &AppState, query: &RequestQuery) -> Result<Vec<RequestReco
                 Ok(rows)
             }
         }
-        Err(_) => Err(ApiError::unavailable(history_unavailable(state))),
+        Err(_) => Err(ApiError::unavailable(history_unavailable(gateway))),
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::ApiError;
 use super::params::Params;
-use crate::server::state::AppState;
+use crate::server::state::{AppState, Gateway};
 use crate::views::{PeriodStats, StatsPeriod};
 use axum::Json;
 use axum::extract::{Query, State};
@@ -15,6 +15,14 @@ pub async fn stats(
     State(state): State<AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Json<PeriodStats>, ApiError> {
+    period_stats(&state.gateway, pairs).await.map(Json)
+}
+
+/// The stats for a query string's pairs (`period`, `route`).
+pub async fn period_stats(
+    gateway: &Gateway,
+    pairs: Vec<(String, String)>,
+) -> Result<PeriodStats, ApiError> {
     let params = Params::new(pairs, &["period", "route"])?;
     let period = match params.text("period") {
         None => {
@@ -37,13 +45,13 @@ pub async fn stats(
             format!("longer than {MAX_ROUTE_LEN} bytes"),
         ));
     }
-    let Some(history) = state.gateway.history().cloned() else {
-        return Err(ApiError::unavailable(history_unavailable(&state)));
+    let Some(history) = gateway.history().cloned() else {
+        return Err(ApiError::unavailable(history_unavailable(gateway)));
     };
     let now = chrono::Utc::now();
     let read = tokio::task::spawn_blocking(move || history.stats(period, route.as_deref(), now));
     match read.await {
-        Ok(Ok(stats)) => Ok(Json(stats)),
+        Ok(Ok(stats)) => Ok(stats),
         Ok(Err(error)) => {
             tracing::warn!(%error, "reading stats from the history failed");
             Err(ApiError::unavailable(format!(
@@ -55,8 +63,8 @@ pub async fn stats(
 }
 
 /// Why there is no history to read from.
-pub fn history_unavailable(state: &AppState) -> String {
-    match state.gateway.history_status() {
+pub fn history_unavailable(gateway: &Gateway) -> String {
+    match gateway.history_status() {
         Some(status) => format!(
             "history is unavailable: {}",
             status.last_error.unwrap_or_else(|| "not open".into())

@@ -1,5 +1,5 @@
 //! A filter over recorded requests (`/api/requests`), applied the same way to the in-memory ring
-//! of recent requests and to the history database.
+//! of recent requests, to the history database, and in the browser to live requests.
 
 use crate::views::RequestRecord;
 use chrono::{DateTime, Utc};
@@ -118,6 +118,41 @@ impl RequestQuery {
     }
 }
 
+impl RequestQuery {
+    /// The filters named in a page's query string, read leniently: a value that does not parse
+    /// is ignored here (the server reports it). Used by the dashboard to pick live requests.
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        let time = |value: &str| {
+            DateTime::parse_from_rfc3339(value)
+                .map(|t| t.with_timezone(&Utc))
+                .ok()
+                .or_else(|| DateTime::from_timestamp(value.parse().ok()?, 0))
+        };
+        let mut query = Self::default();
+        for (name, value) in pairs {
+            let value = value.trim();
+            if value.is_empty() {
+                continue;
+            }
+            let text = Some(value.to_string());
+            match name {
+                "since" => query.since = time(value),
+                "until" => query.until = time(value),
+                "status" => query.status = StatusFilter::parse(value),
+                "method" => query.method = Some(value.to_ascii_uppercase()),
+                "route" => query.route = text,
+                "target" => query.target = text,
+                "client" => query.client = text,
+                "path" => query.path = text,
+                "model" => query.model = text,
+                "cursor" => query.before = value.parse().ok(),
+                _ => {}
+            }
+        }
+        query
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +168,25 @@ mod tests {
         assert!(StatusFilter::Class(4).matches(404));
         assert!(!StatusFilter::Class(4).matches(500));
         assert_eq!(StatusFilter::Class(4).range(), (400, 499));
+    }
+
+    #[test]
+    fn filters_from_a_query_string_ignore_what_does_not_parse() {
+        let query = RequestQuery::from_pairs([
+            ("status", "5xx"),
+            ("method", "post"),
+            ("route", "api"),
+            ("since", "2026-11-25T10:00:00Z"),
+            ("until", "nonsense"),
+            ("path", ""),
+            ("cursor", "42"),
+        ]);
+        assert_eq!(query.status, Some(StatusFilter::Class(5)));
+        assert_eq!(query.method.as_deref(), Some("POST"));
+        assert_eq!(query.route.as_deref(), Some("api"));
+        assert_eq!(query.since, DateTime::from_timestamp(1_795_600_800, 0));
+        assert_eq!(query.until, None);
+        assert_eq!(query.path, None);
+        assert_eq!(query.before, Some(42));
     }
 }

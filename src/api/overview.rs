@@ -1,0 +1,17 @@
+//! The overview page's data in one round trip.
+
+use crate::views::OverviewData;
+use leptos::prelude::*;
+
+/// Status, metrics with the live series, routes with their targets, and health.
+#[server(prefix = "/api/fn", endpoint = "overview")]
+pub async fn get_overview() -> Result<OverviewData, ServerFnError> {
+    use crate::server::snapshot;
+    let gateway = super::adapter::gateway();
+    Ok(OverviewData {
+        status: gateway.status(),
+        metrics: snapshot::metrics(&gateway),
+        routes: snapshot::routes(&gateway),
+        health: snapshot::health(&gateway),
+    })
+}

@@ -1,0 +1,195 @@
+//! Small SVG charts of our own: lines over time, with the value range and time range labelled
+//! and optional click-through columns (each opens the requests of its time slice).
+
+use crate::app::format;
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+const WIDTH: f64 = 600.0;
+const HEIGHT: f64 = 150.0;
+
+/// One line of a chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Line {
+    pub name: &'static str,
+    /// CSS class giving its colour (`line-1` … `line-4`, `line-bad`, `line-previous`).
+    pub class: &'static str,
+    pub values: Vec<f64>,
+}
+
+/// A clickable slice of the chart's time axis.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Slice {
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub href: String,
+}
+
+/// What a chart draws: points in time (oldest first) and the lines' values at them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ChartData {
+    pub times: Vec<DateTime<Utc>>,
+    pub lines: Vec<Line>,
+    pub slices: Vec<Slice>,
+}
+
+/// A line chart. `unit` formats the axis value.
+#[component]
+pub fn LineChart(
+    /// Heading above the chart.
+    title: &'static str,
+    /// For tests and links: `data-testid`.
+    testid: &'static str,
+    #[prop(into)] data: Signal<ChartData>,
+    /// Formats a value for the axis label.
+    unit: fn(f64) -> String,
+) -> impl IntoView {
+    let max = Memo::new(move |_| {
+        data.with(|d| {
+            d.lines
+                .iter()
+                .flat_map(|l| l.values.iter().copied())
+                .fold(0.0_f64, f64::max)
+        })
+    });
+    let polylines = move || {
+        data.with(|d| {
+            let n = d.times.len();
+            let top = nice_ceiling(max.get());
+            d.lines
+                .iter()
+                .map(|line| {
+                    let points = points(&line.values, n, top);
+                    let class = format!("chart-line {}", line.class);
+                    view! {
+                        <polyline class=class points=points vector-effect="non-scaling-stroke" />
+                    }
+                })
+                .collect_view()
+        })
+    };
+    let slices = move || {
+        data.with(|d| {
+            let (Some(first), Some(last)) = (d.times.first(), d.times.last()) else {
+                return Vec::new();
+            };
+            let span = (*last - *first).num_milliseconds().max(1) as f64;
+            d.slices
+                .iter()
+                .map(|slice| {
+                    let x = ((slice.from - *first).num_milliseconds() as f64 / span * WIDTH)
+                        .clamp(0.0, WIDTH);
+                    let end = ((slice.until - *first).num_milliseconds() as f64 / span * WIDTH)
+                        .clamp(0.0, WIDTH);
+                    let label = format!(
+                        "Requests from {} to {}",
+                        format::clock(slice.from),
+                        format::clock(slice.until)
+                    );
+                    view! {
+                        <a href=slice.href.clone() class="chart-slice">
+                            <rect x=x y="0" width=(end - x).max(1.0) height=HEIGHT>
+                                <title>{label}</title>
+                            </rect>
+                        </a>
+                    }
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let legend = move || {
+        data.with(|d| {
+            d.lines
+                .iter()
+                .map(|line| {
+                    let last = line.values.last().copied().unwrap_or(0.0);
+                    view! {
+                        <li class=format!("legend-item {}", line.class)>
+                            <span class="legend-swatch" aria-hidden="true"></span>
+                            {line.name} " " <strong>{unit(last)}</strong>
+                        </li>
+                    }
+                })
+                .collect_view()
+        })
+    };
+    let range = move || {
+        data.with(|d| match (d.times.first(), d.times.last()) {
+            (Some(first), Some(last)) => (format::clock(*first), format::clock(*last)),
+            _ => (String::new(), String::new()),
+        })
+    };
+    let empty = move || data.with(|d| d.times.len() < 2);
+
+    view! {
+        <figure class="chart" data-testid=testid>
+            <figcaption class="chart-title">{title}</figcaption>
+            <div class="chart-body">
+                <span class="chart-max">{move || unit(nice_ceiling(max.get()))}</span>
+                <svg
+                    class="chart-svg"
+                    viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+                    preserveAspectRatio="none"
+                    role="img"
+                    aria-label=title
+                >
+                    <line class="chart-grid" x1="0" y1=HEIGHT / 2.0 x2=WIDTH y2=HEIGHT / 2.0 />
+                    {polylines}
+                    {slices}
+                </svg>
+                <Show when=empty>
+                    <p class="chart-empty">"Not enough data yet: the chart fills as traffic arrives."</p>
+                </Show>
+                <div class="chart-times">
+                    <span>{move || range().0}</span>
+                    <span>{move || range().1}</span>
+                </div>
+            </div>
+            <ul class="chart-legend">{legend}</ul>
+        </figure>
+    }
+}
+
+/// The SVG `points` of `values` spread over `n` slots, scaled to `top`.
+fn points(values: &[f64], n: usize, top: f64) -> String {
+    let step = if n > 1 { WIDTH / (n - 1) as f64 } else { 0.0 };
+    let mut out = String::with_capacity(values.len() * 12);
+    for (i, value) in values.iter().enumerate() {
+        let y = HEIGHT - (value / top).clamp(0.0, 1.0) * (HEIGHT - 4.0) - 2.0;
+        out.push_str(&format!("{:.1},{:.1} ", i as f64 * step, y));
+    }
+    out
+}
+
+/// A round number at or above `max` for the top of the axis (1, 2 or 5 × 10ⁿ).
+pub fn nice_ceiling(max: f64) -> f64 {
+    if max <= 0.0 || !max.is_finite() {
+        return 1.0;
+    }
+    let magnitude = 10f64.powf(max.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|f| f * magnitude)
+        .find(|v| *v >= max)
+        .unwrap_or(10.0 * magnitude)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axis_tops_are_round() {
+        assert_eq!(nice_ceiling(0.0), 1.0);
+        assert_eq!(nice_ceiling(0.7), 1.0);
+        assert_eq!(nice_ceiling(1.5), 2.0);
+        assert_eq!(nice_ceiling(37.0), 50.0);
+        assert_eq!(nice_ceiling(501.0), 1000.0);
+    }
+
+    #[test]
+    fn points_span_the_width_and_stay_inside() {
+        let p = points(&[0.0, 5.0, 10.0], 3, 10.0);
+        assert_eq!(p.trim(), "0.0,148.0 300.0,75.0 600.0,2.0");
+    }
+}

@@ -1,0 +1,318 @@
+//! The requests page: a live log of finished requests (newest first, coloured by status class,
+//! pausable), filters kept in the query string, paging back through the history, export of the
+//! current filter, and a detail view per request.
+
+use crate::api::requests::{get_request, get_requests};
+use crate::app::format;
+use crate::app::query::{encode, use_query_string};
+use crate::app::widgets::{EmptyState, ErrorNote, StatusBadge, loading};
+use crate::live::use_live_feed;
+use crate::query::RequestQuery;
+use crate::views::{RequestPage, RequestRecord};
+use leptos::prelude::*;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+/// The filters the page offers: query parameter, label, placeholder.
+const FILTERS: [(&str, &str, &str); 9] = [
+    ("status", "Status", "5xx or 404"),
+    ("method", "Method", "GET"),
+    ("route", "Route", "route name"),
+    ("target", "Target", "http://10.0.0.5:8080"),
+    ("client", "Client IP", "203.0.113.7"),
+    ("path", "Path contains", "/api/"),
+    ("model", "Model", "gpt-4o-mini"),
+    ("since", "Since", "2026-11-25T10:00:00Z"),
+    ("until", "Until", "2026-11-25T11:00:00Z"),
+];
+
+#[component]
+pub fn RequestsPage() -> impl IntoView {
+    let live = use_live_feed();
+    let query = use_query_string();
+    let page = Resource::new(
+        move || (query.get(), live.poll.get()),
+        |(query, _)| get_requests(query),
+    );
+    let paused = RwSignal::new(false);
+    let export = move |format: &str| {
+        let filters = filter_query(&query.get());
+        if filters.is_empty() {
+            format!("/api/requests?format={format}")
+        } else {
+            format!("/api/requests?format={format}&{filters}")
+        }
+    };
+
+    view! {
+        <section class="page">
+            <header class="page-header">
+                <h1>"Requests"</h1>
+                <div class="actions">
+                    <button
+                        type="button"
+                        class="button needs-js"
+                        data-testid="pause"
+                        aria-pressed=move || paused.get().to_string()
+                        on:click=move |_| paused.update(|p| *p = !*p)
+                    >
+                        {move || if paused.get() { "Resume" } else { "Pause" }}
+                    </button>
+                    <a class="button" href=move || export("csv") data-testid="export-csv" download>"Export CSV"</a>
+                    <a class="button" href=move || export("json") data-testid="export-json" download>"Export JSON"</a>
+                </div>
+            </header>
+            <FilterForm />
+            <Transition fallback=loading>
+                {move || Suspend::new(async move {
+                    match page.await {
+                        Ok(page) => view! { <RequestTable page paused /> }.into_any(),
+                        Err(error) => view! { <ErrorNote what="Could not read requests" error=error.to_string() /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+/// The query string without paging: what an export or a live match should use.
+fn filter_query(query: &str) -> String {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && !pair.starts_with("cursor="))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A plain GET form: it works without JavaScript and its result is a bookmarkable URL.
+#[component]
+fn FilterForm() -> impl IntoView {
+    let query = use_query_map();
+    let fields = FILTERS
+        .into_iter()
+        .map(|(name, label, placeholder)| {
+            let value = query.with_untracked(|q| q.get(name).unwrap_or_default());
+            let id = format!("filter-{name}");
+            let label_for = id.clone();
+            view! {
+                <label class="field" for=label_for>
+                    <span>{label}</span>
+                    <input id=id name=name type="text" value=value placeholder=placeholder data-testid=format!("filter-{name}") />
+                </label>
+            }
+        })
+        .collect_view();
+    view! {
+        <form class="filters" method="get" action="/requests" role="search" data-testid="filters">
+            {fields}
+            <div class="filter-actions">
+                <button type="submit" class="button primary">"Apply"</button>
+                <a class="button" href="/requests">"Clear"</a>
+            </div>
+        </form>
+    }
+}
+
+#[component]
+fn RequestTable(page: RequestPage, paused: RwSignal<bool>) -> impl IntoView {
+    let live = use_live_feed();
+    let query = use_query_map();
+    let filter = query.with_untracked(|q| {
+        RequestQuery::from_pairs(
+            FILTERS
+                .iter()
+                .filter_map(|(name, _, _)| Some((*name, q.get_str(name)?))),
+        )
+    });
+    // Live requests join the list only on the newest page of an open-ended view.
+    let follows_live = filter.before.is_none() && filter.until.is_none();
+    let newest_rendered = page.requests.first().map_or(0, |r| r.seq);
+    let matching_live = Memo::new(move |_| {
+        if !follows_live {
+            return Vec::new();
+        }
+        live.requests.with(|list| {
+            list.iter()
+                .filter(|r| r.seq > newest_rendered && filter.matches(r))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    });
+    // While paused the list stays as it was; new requests are only counted.
+    let frozen = RwSignal::new(None::<Vec<RequestRecord>>);
+    Effect::new(move |_| {
+        if paused.get() {
+            frozen.set(Some(matching_live.get_untracked()));
+        } else {
+            frozen.set(None);
+        }
+    });
+    let shown_live = move || frozen.get().unwrap_or_else(|| matching_live.get());
+    let waiting = move || {
+        frozen.with(|f| {
+            f.as_ref()
+                .map(|f| matching_live.with(Vec::len).saturating_sub(f.len()))
+        })
+    };
+    let rendered = page.requests.clone();
+    let empty = rendered.is_empty();
+    let older = page.next_cursor.map(|cursor| {
+        let base = query.with_untracked(|q| {
+            crate::app::query::href("/requests", q, &[("cursor", Some(cursor.to_string()))])
+        });
+        view! { <a class="button" href=base data-testid="older">"Older requests →"</a> }
+    });
+
+    view! {
+        <p class="muted small" role="status" data-testid="live-note">
+            {move || match waiting() {
+                Some(n) => format!("Paused · {n} new requests waiting"),
+                None if follows_live => "Newest first · new requests appear as they finish".to_string(),
+                None => "Newest first".to_string(),
+            }}
+        </p>
+        <div class="table-wrap">
+            <table class="requests" data-testid="requests-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Time (UTC)"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">"Method"</th>
+                        <th scope="col">"Path"</th>
+                        <th scope="col">"Route → target"</th>
+                        <th scope="col" class="num">"Latency"</th>
+                        <th scope="col" class="num">"Size"</th>
+                        <th scope="col">"Client"</th>
+                        <th scope="col">"Model · tokens"</th>
+                        <th scope="col">"Error"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    <For each=shown_live key=|r| r.seq let:record>
+                        <RequestRow record />
+                    </For>
+                    {rendered.into_iter().map(|record| view! { <RequestRow record /> }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+        {(empty && !follows_live).then(|| view! {
+            <EmptyState title="No requests match">
+                <p>"Widen the filters or the time range, or " <a href="/requests">"clear them"</a> "."</p>
+            </EmptyState>
+        })}
+        {(empty && follows_live).then(|| view! {
+            <p class="muted" data-testid="no-requests">
+                "No requests yet. Send one through the proxy (e.g. " <code>"curl http://<proxy address>/"</code>
+                ") and it appears here within a second."
+            </p>
+        })}
+        <div class="pager">{older}</div>
+    }
+}
+
+#[component]
+fn RequestRow(record: RequestRecord) -> impl IntoView {
+    let class = format!("row-{}", record.status_class());
+    let href = format!("/requests/{}", encode(&record.request_id));
+    let route = match (&record.route, &record.target) {
+        (Some(route), Some(target)) => format!("{route} → {target}"),
+        (Some(route), None) => route.clone(),
+        _ => "—".to_string(),
+    };
+    let model = record.llm.as_ref().map_or(String::new(), |llm| {
+        format!(
+            "{} · {} in / {} out",
+            llm.model,
+            llm.input_tokens.map_or("?".into(), |n| n.to_string()),
+            llm.output_tokens.map_or("?".into(), |n| n.to_string())
+        )
+    });
+    view! {
+        <tr class=class data-testid="request-row" data-request-id=record.request_id.clone() data-status=record.status>
+            <td class="mono"><a href=href>{format::clock(record.at)}</a></td>
+            <td><StatusBadge status=record.status /></td>
+            <td class="mono">{record.method.clone()}</td>
+            <td class="mono path" title=record.path.clone()>{record.path.clone()}</td>
+            <td class="small">{route}</td>
+            <td class="num">{format::latency(record.latency_us)}</td>
+            <td class="num">{format::bytes(record.bytes_out)}</td>
+            <td class="mono small">{record.client.clone()}</td>
+            <td class="small">{model}</td>
+            <td class="small">{record.error.clone().unwrap_or_default()}</td>
+        </tr>
+    }
+}
+
+/// One request in full.
+#[component]
+pub fn RequestDetailPage() -> impl IntoView {
+    let params = use_params_map();
+    let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
+    let record = Resource::new(move || id.get(), get_request);
+    view! {
+        <section class="page">
+            <header class="page-header">
+                <h1>"Request"</h1>
+                <a class="button" href="/requests">"← All requests"</a>
+            </header>
+            <Transition fallback=loading>
+                {move || Suspend::new(async move {
+                    match record.await {
+                        Ok(record) => view! { <RequestDetail record /> }.into_any(),
+                        Err(error) => view! { <ErrorNote what="Request not found" error=error.to_string() /> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn RequestDetail(record: RequestRecord) -> impl IntoView {
+    let fact =
+        |label: &'static str, value: String| view! { <div><dt>{label}</dt><dd>{value}</dd></div> };
+    let optional_latency = |us: Option<u64>| us.map_or("—".to_string(), format::latency);
+    let llm = record.llm.clone().map(|llm| {
+        view! {
+            <section class="panel">
+                <header class="panel-header"><h2>"LLM"</h2></header>
+                <dl class="facts">
+                    {fact("Model", llm.model.clone())}
+                    {fact("Input tokens", llm.input_tokens.map_or("not reported".into(), |n| n.to_string()))}
+                    {fact("Output tokens", llm.output_tokens.map_or("not reported".into(), |n| n.to_string()))}
+                    {fact("Streamed", if llm.streamed { "yes".into() } else { "no".into() })}
+                    {fact("Time to first token", optional_latency(llm.first_token_us))}
+                </dl>
+            </section>
+        }
+    });
+    view! {
+        <div class="detail" data-testid="request-detail">
+            <p class="detail-line">
+                <StatusBadge status=record.status />
+                " " <span class="mono">{record.method.clone()} " " {record.path.clone()}</span>
+            </p>
+            <section class="panel">
+                <header class="panel-header"><h2>"Timings"</h2></header>
+                <dl class="facts">
+                    {fact("Arrived", format!("{}", record.at.format("%Y-%m-%d %H:%M:%S%.3f UTC")))}
+                    {fact("Total latency", format::latency(record.latency_us))}
+                    {fact("Upstream, time to first byte", optional_latency(record.upstream_us))}
+                    {fact("Attempts", record.attempts.to_string())}
+                </dl>
+            </section>
+            <section class="panel">
+                <header class="panel-header"><h2>"Routing"</h2></header>
+                <dl class="facts">
+                    {fact("Request id", record.request_id.clone())}
+                    {fact("Route", record.route.clone().unwrap_or_else(|| "no route matched".into()))}
+                    {fact("Target", record.target.clone().unwrap_or_else(|| "—".into()))}
+                    {fact("Error kind", record.error.clone().unwrap_or_else(|| "none".into()))}
+                    {fact("Client", record.client.clone())}
+                    {fact("User agent", record.user_agent.clone().unwrap_or_else(|| "—".into()))}
+                    {fact("Bytes in / out", format!("{} / {}", format::bytes(record.bytes_in), format::bytes(record.bytes_out)))}
+                </dl>
+            </section>
+            {llm}
+        </div>
+    }
+}

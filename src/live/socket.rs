@@ -1,0 +1,131 @@
+//! The WebSocket itself (browser only): connects, buffers events, flushes them to the feed every
+//! [`FLUSH_INTERVAL`], reconnects with backoff, and ticks the poll signal while disconnected.
+
+use super::{
+    ConnectionState, FLUSH_INTERVAL, LIVE_SOCKET_PATH, LiveFeed, POLL_INTERVAL, reconnect_delay,
+};
+use crate::views::LiveEvent;
+use leptos::prelude::*;
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+use wasm_bindgen::JsCast;
+use wasm_bindgen::closure::Closure;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+/// Most events waiting for the next flush; beyond it the oldest are dropped.
+const PENDING_EVENTS: usize = 2_000;
+
+/// The open socket and the callbacks it holds; dropping it releases them.
+struct Connection {
+    socket: WebSocket,
+    _on_open: Closure<dyn FnMut()>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
+    _on_close: Closure<dyn FnMut(CloseEvent)>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Connection>> = const { RefCell::new(None) };
+    static PENDING: RefCell<VecDeque<LiveEvent>> = const { RefCell::new(VecDeque::new()) };
+    static STARTED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Opens the socket and starts the flush and poll timers (once per page).
+pub fn start(feed: LiveFeed) {
+    if STARTED.with(|started| started.replace(true)) {
+        return;
+    }
+    set_interval(
+        move || {
+            let events: Vec<LiveEvent> =
+                PENDING.with(|pending| pending.borrow_mut().drain(..).collect());
+            if !events.is_empty() {
+                feed.apply(events);
+            }
+        },
+        FLUSH_INTERVAL,
+    );
+    set_interval(
+        move || {
+            if feed.state.get_untracked() != ConnectionState::Live {
+                feed.poll.update(|n| *n += 1);
+            }
+        },
+        POLL_INTERVAL,
+    );
+    connect(feed, 0);
+}
+
+fn socket_url() -> Option<String> {
+    let location = web_sys::window()?.location();
+    let scheme = if location.protocol().ok()? == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    Some(format!(
+        "{scheme}://{}{LIVE_SOCKET_PATH}",
+        location.host().ok()?
+    ))
+}
+
+/// Opens the socket; on close, schedules the next attempt after [`reconnect_delay`].
+fn connect(feed: LiveFeed, attempt: u32) {
+    let Some(socket) = socket_url().and_then(|url| WebSocket::new(&url).ok()) else {
+        schedule_reconnect(feed, attempt);
+        return;
+    };
+    let attempts = Rc::new(Cell::new(attempt));
+
+    let on_open = Closure::<dyn FnMut()>::new({
+        let attempts = attempts.clone();
+        move || {
+            let reconnected = attempts.get() > 0;
+            attempts.set(0);
+            feed.state.set(ConnectionState::Live);
+            // Whatever happened while disconnected: let pages re-read once.
+            if reconnected {
+                feed.poll.update(|n| *n += 1);
+            }
+        }
+    });
+    let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
+        let Some(text) = message.data().as_string() else {
+            return;
+        };
+        match serde_json::from_str::<LiveEvent>(&text) {
+            Ok(event) => PENDING.with(|pending| {
+                let mut pending = pending.borrow_mut();
+                if pending.len() >= PENDING_EVENTS {
+                    pending.pop_front();
+                }
+                pending.push_back(event);
+            }),
+            Err(error) => leptos::logging::warn!("ignoring live event: {error}"),
+        }
+    });
+    let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
+        feed.state.set(ConnectionState::Reconnecting);
+        schedule_reconnect(feed, attempts.get().saturating_add(1));
+    });
+    socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
+    socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
+    socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
+
+    let previous = CURRENT.with(|current| {
+        current.replace(Some(Connection {
+            socket,
+            _on_open: on_open,
+            _on_message: on_message,
+            _on_close: on_close,
+        }))
+    });
+    if let Some(previous) = previous {
+        previous.socket.set_onclose(None);
+        let _ = previous.socket.close();
+    }
+}
+
+fn schedule_reconnect(feed: LiveFeed, attempt: u32) {
+    set_timeout(move || connect(feed, attempt), reconnect_delay(attempt));
+}
