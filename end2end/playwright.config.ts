@@ -39,13 +39,24 @@ export default defineConfig({
     // The server-rendered page alone, as a browser without JavaScript sees it.
     { name: "no-js", testMatch: /.*\.ssr\.spec\.ts/, use: { javaScriptEnabled: false } },
   ],
-  webServer: {
-    command: `"${binary}" --config end2end/fixtures/gatewatch.e2e.json`,
-    cwd: path.resolve(__dirname, ".."),
-    url: `http://127.0.0.1:${dashboardPort}/`,
-    reuseExistingServer: false,
-    timeout: 60_000,
-    stdout: "pipe",
-    stderr: "pipe",
-  },
+  webServer: [
+    {
+      // Real upstreams on loopback for the routes in the e2e config (see support/upstreams.mjs).
+      command: "node end2end/support/upstreams.mjs",
+      cwd: path.resolve(__dirname, ".."),
+      url: "http://127.0.0.1:3990/health",
+      reuseExistingServer: false,
+      timeout: 20_000,
+      stdout: "pipe",
+    },
+    {
+      command: `"${binary}" --config end2end/fixtures/gatewatch.e2e.json`,
+      cwd: path.resolve(__dirname, ".."),
+      url: `http://127.0.0.1:${dashboardPort}/`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      stdout: "pipe",
+      stderr: "pipe",
+    },
+  ],
 });

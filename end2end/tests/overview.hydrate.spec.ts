@@ -18,16 +18,16 @@ test.describe("overview, hydrated", () => {
     await overview.waitForHydration();
   });
 
-  test("refresh calls the status server function and shows its answer", async ({ overview, page }) => {
+  test("refresh calls the overview server function and shows its answer", async ({ overview, page }) => {
     await overview.goto();
     await overview.waitForHydration();
     const renderedAt = await overview.generatedAt.getAttribute("datetime");
 
-    const response = page.waitForResponse((r) => r.url().endsWith("/api/fn/status"));
+    const response = page.waitForResponse((r) => r.url().endsWith("/api/fn/overview"));
     await overview.refresh.click();
     const answer = await response;
     expect(answer.status()).toBe(200);
-    const status = await answer.json();
+    const { status } = await answer.json();
 
     await expect(overview.generatedAt).not.toHaveAttribute("datetime", renderedAt ?? "");
     const shownAt = await overview.generatedAt.getAttribute("datetime");

@@ -1,0 +1,97 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { test, expect } from "./fixtures/test";
+
+const PROXY = "http://127.0.0.1:3981";
+const UPSTREAM_CONTROL = "http://127.0.0.1:3993";
+const CHECK_INTERVAL_MS = 500;
+
+async function hydrated(page: import("@playwright/test").Page) {
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.getByTestId("live-status")).toHaveAttribute("data-state", "live");
+}
+
+test.describe("the dashboard, hydrated", () => {
+  for (const [url, heading] of [
+    ["/", "Overview"],
+    ["/requests", "Requests"],
+    ["/routes", "Routes & backends"],
+    ["/models", "Models"],
+    ["/logs", "Logs"],
+  ]) {
+    test(`${url} hydrates without console errors`, async ({ page }) => {
+      await page.goto(url);
+      await hydrated(page);
+      await expect(page.getByRole("heading", { name: heading, exact: true })).toBeVisible();
+    });
+  }
+
+  test("a request sent through the proxy appears in the live log within 1 s", async ({ page, request }) => {
+    await page.goto("/requests");
+    await hydrated(page);
+    const sent = await request.get(`${PROXY}/api/live-${Date.now()}`);
+    expect(sent.status()).toBe(200);
+    const sentAt = Date.now();
+    const id = sent.headers()["x-request-id"];
+    await expect(page.locator(`[data-request-id="${id}"]`)).toBeVisible({ timeout: 1_000 });
+    console.log(`request-to-browser: ${Date.now() - sentAt} ms`);
+  });
+
+  test("pause holds the list and resume shows what arrived", async ({ page, request }) => {
+    await page.goto("/requests");
+    await hydrated(page);
+    await page.getByTestId("pause").click();
+    const sent = await request.get(`${PROXY}/api/paused-${Date.now()}`);
+    const id = sent.headers()["x-request-id"];
+    await expect(page.getByTestId("live-note")).toContainText("new requests waiting");
+    await expect(page.locator(`[data-request-id="${id}"]`)).toHaveCount(0);
+    await page.getByTestId("pause").click();
+    await expect(page.locator(`[data-request-id="${id}"]`)).toBeVisible();
+  });
+
+  test("a stopped upstream turns red in the health grid within one check interval", async ({ page, request }) => {
+    await page.goto("/");
+    await hydrated(page);
+    const tile = page.locator('[data-testid="target-tile"][data-target="http://127.0.0.1:3992"]');
+    await expect(tile).toHaveAttribute("data-state", "up");
+    try {
+      expect((await request.post(`${UPSTREAM_CONTROL}/stop/3992`)).ok()).toBe(true);
+      // One check interval, plus the socket's 250 ms batching of updates.
+      await expect(tile).toHaveAttribute("data-state", "down", { timeout: CHECK_INTERVAL_MS + 500 });
+    } finally {
+      await request.post(`${UPSTREAM_CONTROL}/start/3992`);
+    }
+    await expect(tile).toHaveAttribute("data-state", "up", { timeout: CHECK_INTERVAL_MS + 500 });
+  });
+});
+
+test.describe("reconnecting", () => {
+  let server: ChildProcess | undefined;
+  test.afterEach(() => server?.kill("SIGKILL"));
+
+  test("the page reconnects after the server restarts", async ({ page }) => {
+    const binary = process.env.GATEWATCH_BIN ?? path.resolve(__dirname, "../../target/release/gatewatch");
+    const dir = mkdtempSync(path.join(tmpdir(), "gatewatch-e2e-"));
+    const config = path.join(dir, "config.json");
+    writeFileSync(config, JSON.stringify({ listen: "127.0.0.1:3982", dashboard: { listen: "127.0.0.1:3902" } }));
+    const start = () => {
+      server = spawn(binary, ["--config", config], { cwd: path.resolve(__dirname, "../.."), stdio: "ignore" });
+    };
+    const stopped = () => new Promise((resolve) => server?.once("exit", resolve));
+
+    start();
+    await expect.poll(async () => (await fetch("http://127.0.0.1:3902/api/health").catch(() => null))?.status, { timeout: 15_000 }).toBe(200);
+    await page.goto("http://127.0.0.1:3902/");
+    await hydrated(page);
+
+    const exited = stopped();
+    server?.kill("SIGTERM");
+    await exited;
+    await expect(page.getByTestId("live-status")).toHaveAttribute("data-state", "reconnecting");
+
+    start();
+    await expect(page.getByTestId("live-status")).toHaveAttribute("data-state", "live", { timeout: 15_000 });
+  });
+});
