@@ -5,6 +5,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
+pub mod demo;
 pub mod history;
 pub mod live;
 pub mod logs;

@@ -43,6 +43,9 @@ pub struct GatewayStatus {
     pub requests_total: u64,
     /// The outcome of the last config reload, if there was one.
     pub last_reload: Option<ConfigReload>,
+    /// Whether the built-in demo runs: this process started with a `demo` section that has
+    /// upstreams or traffic (demo changes take effect at restart, so reloads do not change it).
+    pub demo: bool,
 }
 
 /// Everything the overview page shows, in one answer.

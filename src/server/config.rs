@@ -3,10 +3,12 @@
 //! Every error names the JSON path of the offending field and the reason, e.g.
 //! `dashboard.listen: not a socket address …`. Unknown fields are errors.
 
+mod demo;
 mod recording;
 mod route;
 mod static_dir;
 
+pub use demo::*;
 pub use recording::*;
 pub use route::*;
 pub use static_dir::*;
@@ -37,6 +39,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// The request history database.
     pub history: HistoryConfig,
+    /// The built-in demo (upstreams and traffic generator); `None`: no demo.
+    pub demo: Option<DemoConfig>,
 }
 
 /// Settings of the dashboard listener.
@@ -61,6 +65,7 @@ pub struct FileConfig {
     pub static_dirs: Vec<FileStatic>,
     pub metrics: Option<FileMetrics>,
     pub history: Option<FileHistory>,
+    pub demo: Option<FileDemo>,
 }
 
 /// `dashboard` as written.
@@ -269,6 +274,11 @@ pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>
         .collect();
     let metrics = validate_metrics(file.metrics);
     let history = validate_history(file.history, base, &mut errors);
+    let taken: Vec<_> = [("listen", listen), ("dashboard.listen", dashboard_listen)]
+        .into_iter()
+        .filter_map(|(path, addr)| Some((path, addr?)))
+        .collect();
+    let demo = validate_demo(file.demo, &taken, &mut errors);
 
     match (listen, dashboard_listen) {
         (Some(listen), Some(dashboard_listen)) if errors.is_empty() => Ok(Config {
@@ -280,6 +290,7 @@ pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>
             static_dirs,
             metrics,
             history,
+            demo,
         }),
         _ => Err(errors.0),
     }

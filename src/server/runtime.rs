@@ -1,6 +1,7 @@
 //! Starting and stopping the gateway: bind both listeners, serve them, run the background tasks
-//! (health checks, config watcher, event recorder, live ticker), and shut down gracefully — stop
-//! accepting, let in-flight requests and WebSocket tunnels finish up to a bound, then cut them.
+//! (health checks, config watcher, event recorder, live ticker, the demo if configured), and shut
+//! down gracefully — stop accepting, let in-flight requests and WebSocket tunnels finish up to a
+//! bound, then cut them.
 
 use crate::server::config::Config;
 use crate::server::config::HistoryConfig;
@@ -8,7 +9,7 @@ use crate::server::history::{History, HistoryWriter};
 use crate::server::proxy::Proxy;
 use crate::server::proxy::event::{EVENT_QUEUE, EventSink};
 use crate::server::state::{AppState, Gateway, HistoryState, Listening, SharedGateway};
-use crate::server::{dashboard, live, proxy, recorder, reload, site};
+use crate::server::{dashboard, demo, live, proxy, recorder, reload, site};
 use crate::views::HistoryStatus;
 use axum::Router;
 use std::io;
@@ -121,6 +122,7 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
     };
     let (history, history_writer) = open_history(&config.history, config.metrics.enabled).await;
     let shutdown = CancellationToken::new();
+    let demo_config = config.demo.clone();
     let (events, event_queue) = EventSink::channel(EVENT_QUEUE);
     let proxy = Proxy::new(&config, events, shutdown.clone());
     let gateway = Gateway::new(
@@ -155,8 +157,12 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
     servers.spawn(serve_dashboard(
         dashboard_listener,
         dashboard::router(state),
-        shutdown,
+        shutdown.clone(),
     ));
+    // Demo changes take effect at restart: the demo runs on the config the gateway started with.
+    if let Some(demo_config) = demo_config.filter(|demo| demo.is_active()) {
+        demo::start(&demo_config, proxy_addr, &shutdown, &mut background).await;
+    }
     Ok(RunningGateway {
         gateway,
         proxy_addr,

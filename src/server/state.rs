@@ -57,6 +57,8 @@ pub struct Gateway {
     metrics: MetricsEngine,
     history: HistoryState,
     last_reload: Mutex<Option<ConfigReload>>,
+    /// Whether this process started the built-in demo (it runs until restart, whatever reloads say).
+    demo: bool,
     shutdown: CancellationToken,
 }
 
@@ -79,6 +81,7 @@ impl Gateway {
         };
         let (live_events, _) = broadcast::channel(LIVE_EVENT_BUFFER);
         let (proxy_events, _) = broadcast::channel(PROXY_EVENT_BUFFER);
+        let demo = config.demo.as_ref().is_some_and(|demo| demo.is_active());
         Arc::new(Self {
             config: ArcSwap::from_pointee(config),
             proxy,
@@ -91,6 +94,7 @@ impl Gateway {
             metrics: MetricsEngine::new(first_seq),
             history,
             last_reload: Mutex::new(None),
+            demo,
             shutdown,
         })
     }
@@ -167,6 +171,7 @@ impl Gateway {
             route_count: self.config().routes.len(),
             requests_total: self.metrics.request_totals().0,
             last_reload: self.last_reload(),
+            demo: self.demo,
         }
     }
 
@@ -194,6 +199,10 @@ impl Gateway {
                 "history: changes to the history database take effect when gatewatch restarts"
                     .to_string(),
             );
+        }
+        if config.demo != current.demo {
+            warnings
+                .push("demo: changes to the demo take effect when gatewatch restarts".to_string());
         }
         self.proxy.apply(&config);
         let routes = config.routes.len();
