@@ -268,6 +268,13 @@ fn OverviewBody(data: OverviewData) -> impl IntoView {
                 {problems.join(" · ")}
             </div>
         })}
+        {status.demo.then(|| view! {
+            <p class="banner banner-info" data-testid="demo-banner">
+                <strong>"Demo: "</strong>
+                "the " <code>"demo-*"</code> " routes go to built-in demo upstreams and a built-in generator is sending them traffic. Remove the "
+                <code>"demo"</code> " section and the " <code>"demo-*"</code> " routes from " <code>{status.config_path.clone()}</code> " to turn it off."
+            </p>
+        })}
         <div class="cards">
             <StatCard label="Requests / s" testid="card-rps" value=rps note=Signal::derive(|| "last 10 s".to_string()) />
             <StatCard label="Error rate" testid="card-error-rate" value=error_rate tone=error_tone note=Signal::derive(|| "last 10 s".to_string()) />

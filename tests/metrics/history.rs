@@ -3,6 +3,7 @@
 
 use crate::WAIT;
 use crate::support::*;
+use gatewatch::server::proxy::event::ProxyEvent;
 use serde_json::Value;
 
 async fn page(gateway: &TestGateway, query: &str) -> Vec<Value> {
@@ -127,9 +128,14 @@ async fn an_unusable_history_file_degrades_history_not_the_proxy() {
         "{body}"
     );
     // The live log still works from memory.
+    // Events of earlier requests may still be on their way: wait for this one's.
     let mut events = gateway.events();
     get(&gateway.url("/again")).await;
-    next_request(&mut events, WAIT).await;
+    next_matching(&mut events, WAIT, |event| match &**event {
+        ProxyEvent::Request(request) if request.uri.path() == "/again" => Some(()),
+        _ => None,
+    })
+    .await;
     assert_eq!(page(&gateway, "&path=/again").await.len(), 1);
     assert!(gateway.stop(WAIT).await);
 }
