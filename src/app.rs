@@ -1,6 +1,7 @@
 //! The dashboard application: the HTML shell, the router, and the page frame around every page.
 
 pub mod chart;
+pub mod config;
 pub mod format;
 pub mod health;
 pub mod logs;
@@ -21,6 +22,7 @@ use leptos_router::{
     path,
 };
 
+pub use config::ConfigPage;
 pub use logs::LogsPage;
 pub use models::ModelsPage;
 pub use overview::OverviewPage;
@@ -77,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <A href="/routes">"Routes & backends"</A>
                     <A href="/models">"Models"</A>
                     <A href="/logs">"Logs"</A>
+                    <A href="/config">"Config"</A>
                 </nav>
                 <div class="topbar-end">
                     <LiveIndicator />
@@ -96,6 +99,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/routes") view=RoutesPage ssr=SsrMode::Async />
                     <Route path=path!("/models") view=ModelsPage ssr=SsrMode::Async />
                     <Route path=path!("/logs") view=LogsPage ssr=SsrMode::Async />
+                    <Route path=path!("/config") view=ConfigPage ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

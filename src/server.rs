@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+pub mod config_edit;
 pub mod dashboard;
 pub mod demo;
 pub mod history;

@@ -3,11 +3,13 @@
 //! Server internals (atomics, `Instant`s, channels) never appear here; the server converts its
 //! state into these types, and the client only ever sees these.
 
+mod config;
 mod history;
 mod metrics;
 mod requests;
 mod stats;
 
+pub use config::{ConfigApplied, ConfigCheck, ConfigDocument, ConfigFieldError, ConfigVersion};
 pub use history::HistoryStatus;
 pub use metrics::{
     GatewayHealth, LatencyPercentiles, LogLine, LogPage, MetricsSnapshot, MetricsTick, ModelView,

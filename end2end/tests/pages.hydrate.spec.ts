@@ -1,8 +1,5 @@
-import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import * as path from "node:path";
 import { test, expect } from "./fixtures/test";
+import { SpawnedGateway } from "./fixtures/spawned";
 
 const PROXY = "http://127.0.0.1:3981";
 const UPSTREAM_CONTROL = "http://127.0.0.1:3993";
@@ -68,30 +65,19 @@ test.describe("the dashboard, hydrated", () => {
 });
 
 test.describe("reconnecting", () => {
-  let server: ChildProcess | undefined;
-  test.afterEach(() => server?.kill("SIGKILL"));
+  let server: SpawnedGateway | undefined;
+  test.afterEach(() => server?.kill());
 
   test("the page reconnects after the server restarts", async ({ page }) => {
-    const binary = process.env.GATEWATCH_BIN ?? path.resolve(__dirname, "../../target/release/gatewatch");
-    const dir = mkdtempSync(path.join(tmpdir(), "gatewatch-e2e-"));
-    const config = path.join(dir, "config.json");
-    writeFileSync(config, JSON.stringify({ listen: "127.0.0.1:3982", dashboard: { listen: "127.0.0.1:3902" } }));
-    const start = () => {
-      server = spawn(binary, ["--config", config], { cwd: path.resolve(__dirname, "../.."), stdio: "ignore" });
-    };
-    const stopped = () => new Promise((resolve) => server?.once("exit", resolve));
-
-    start();
-    await expect.poll(async () => (await fetch("http://127.0.0.1:3902/api/health").catch(() => null))?.status, { timeout: 15_000 }).toBe(200);
-    await page.goto("http://127.0.0.1:3902/");
+    server = new SpawnedGateway(3902, { listen: "127.0.0.1:3982", dashboard: { listen: "127.0.0.1:3902" } });
+    await server.start();
+    await page.goto(server.url);
     await hydrated(page);
 
-    const exited = stopped();
-    server?.kill("SIGTERM");
-    await exited;
+    await server.stop();
     await expect(page.getByTestId("live-status")).toHaveAttribute("data-state", "reconnecting");
 
-    start();
+    await server.start();
     await expect(page.getByTestId("live-status")).toHaveAttribute("data-state", "live", { timeout: 15_000 });
   });
 });

@@ -57,6 +57,8 @@ pub enum Trigger {
     FileChange,
     /// SIGHUP: the operator asked, so the result is always applied and reported.
     Signal,
+    /// An edit applied from the dashboard's config page (always applied and reported).
+    Dashboard,
 }
 
 impl Trigger {
@@ -65,6 +67,7 @@ impl Trigger {
         match self {
             Self::FileChange => "file change",
             Self::Signal => "SIGHUP",
+            Self::Dashboard => "dashboard edit",
         }
     }
 }

@@ -1,0 +1,45 @@
+//! The config page: read `config.json`, check an edit, apply it, and roll back to a version.
+
+use crate::views::{ConfigApplied, ConfigCheck, ConfigDocument};
+use leptos::prelude::*;
+
+/// The config file as it is on disk, with its saved versions.
+#[server(prefix = "/api/fn", endpoint = "config")]
+pub async fn get_config() -> Result<ConfigDocument, ServerFnError> {
+    let path = super::adapter::gateway().config_path().to_path_buf();
+    tokio::task::spawn_blocking(move || crate::server::config_edit::document(&path))
+        .await?
+        .map_err(|error| ServerFnError::new(format!("cannot read the config file: {error}")))
+}
+
+/// Validates `text` and diffs it against the file; changes nothing.
+#[server(prefix = "/api/fn", endpoint = "config/check")]
+pub async fn check_config(text: String) -> Result<ConfigCheck, ServerFnError> {
+    let path = super::adapter::gateway().config_path().to_path_buf();
+    Ok(
+        tokio::task::spawn_blocking(move || crate::server::config_edit::check(&path, &text))
+            .await?,
+    )
+}
+
+/// Writes `text` to the config file (if valid) and applies it.
+#[server(prefix = "/api/fn", endpoint = "config/apply")]
+pub async fn apply_config(text: String) -> Result<ConfigApplied, ServerFnError> {
+    crate::server::config_edit::apply(&super::adapter::gateway(), text)
+        .await
+        .map_err(|error| ServerFnError::new(format!("cannot write the config file: {error}")))
+}
+
+/// Makes saved version `id` the config again (the current content is saved as a version too).
+#[server(prefix = "/api/fn", endpoint = "config/rollback")]
+pub async fn rollback_config(id: String) -> Result<ConfigApplied, ServerFnError> {
+    let gateway = super::adapter::gateway();
+    let path = gateway.config_path().to_path_buf();
+    let text =
+        tokio::task::spawn_blocking(move || crate::server::config_edit::read_version(&path, &id))
+            .await?
+            .map_err(|error| ServerFnError::new(format!("cannot read that version: {error}")))?;
+    crate::server::config_edit::apply(&gateway, text)
+        .await
+        .map_err(|error| ServerFnError::new(format!("cannot write the config file: {error}")))
+}

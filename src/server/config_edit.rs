@@ -1,0 +1,255 @@
+//! Edits to `config.json` from the dashboard: checked like any reload, written atomically (a
+//! temporary file renamed over the old one) with the previous content kept as a version in
+//! `<config>.versions/`, then applied at once. At most [`MAX_VERSIONS`] versions are kept.
+
+use crate::diff::diff_lines;
+use crate::server::config::{self, ConfigError};
+use crate::server::reload::{self, Trigger};
+use crate::server::state::SharedGateway;
+use crate::views::{ConfigApplied, ConfigCheck, ConfigDocument, ConfigFieldError, ConfigVersion};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+/// Versions kept; the oldest go first.
+pub const MAX_VERSIONS: usize = 50;
+/// Largest config accepted from the dashboard.
+pub const MAX_CONFIG_BYTES: usize = 1024 * 1024;
+/// How version files are named: the time the replaced content was saved.
+const VERSION_FORMAT: &str = "%Y%m%dT%H%M%S%.3fZ";
+
+/// One edit at a time writes the file.
+static WRITING: Mutex<()> = Mutex::new(());
+
+/// Where the versions of the config at `path` are kept.
+pub fn versions_dir(path: &Path) -> PathBuf {
+    let name = path.file_name().map_or_else(
+        || "config.json".into(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    path.with_file_name(format!("{name}.versions"))
+}
+
+/// The file as it is on disk, with its versions.
+pub fn document(path: &Path) -> io::Result<ConfigDocument> {
+    Ok(ConfigDocument {
+        path: path.display().to_string(),
+        text: std::fs::read_to_string(path)?,
+        versions: versions(path),
+    })
+}
+
+/// Saved versions, newest first.
+pub fn versions(path: &Path) -> Vec<ConfigVersion> {
+    let Ok(entries) = std::fs::read_dir(versions_dir(path)) else {
+        return Vec::new();
+    };
+    let mut versions: Vec<ConfigVersion> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let stamp = id.strip_suffix(".json")?;
+            let saved_at = NaiveDateTime::parse_from_str(stamp.split('-').next()?, VERSION_FORMAT)
+                .ok()?
+                .and_utc();
+            Some(ConfigVersion {
+                id,
+                saved_at,
+                bytes: entry.metadata().ok()?.len(),
+            })
+        })
+        .collect();
+    versions.sort_by(|a, b| b.id.cmp(&a.id));
+    versions
+}
+
+/// The content of version `id` (a file name from [`versions`]; anything else is refused).
+pub fn read_version(path: &Path, id: &str) -> io::Result<String> {
+    let plain = !id.is_empty()
+        && id.ends_with(".json")
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+        && !id.starts_with('.');
+    if !plain {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("no config version {id:?}"),
+        ));
+    }
+    std::fs::read_to_string(versions_dir(path).join(id))
+}
+
+/// Validates `text` as the config at `path` and diffs it against the file on disk.
+pub fn check(path: &Path, text: &str) -> ConfigCheck {
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    ConfigCheck {
+        errors: validation_errors(path, text),
+        diff: diff_lines(&current, text),
+    }
+}
+
+fn validation_errors(path: &Path, text: &str) -> Vec<ConfigFieldError> {
+    if text.len() > MAX_CONFIG_BYTES {
+        return vec![ConfigFieldError {
+            path: "(root)".into(),
+            reason: format!("larger than {MAX_CONFIG_BYTES} bytes"),
+        }];
+    }
+    match config::parse_file_content(path, text.as_bytes().to_vec()) {
+        Ok(_) => Vec::new(),
+        Err(ConfigError::Invalid(errors)) => errors
+            .into_iter()
+            .map(|e| ConfigFieldError {
+                path: e.path,
+                reason: e.reason,
+            })
+            .collect(),
+        Err(error) => vec![ConfigFieldError {
+            path: "(root)".into(),
+            reason: error.to_string(),
+        }],
+    }
+}
+
+/// Replaces the file at `path` with `text`: the old content is saved as a version, the new one
+/// written to a temporary file beside it and renamed over it. Returns the version's id.
+pub fn write(path: &Path, text: &str, now: DateTime<Utc>) -> io::Result<Option<String>> {
+    let _writing = WRITING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let saved = match std::fs::read(path) {
+        Ok(previous) => Some(save_version(path, &previous, now)?),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => None,
+        Err(error) => return Err(error),
+    };
+    let temporary = path.with_file_name(format!(
+        ".{}.tmp-{}",
+        path.file_name()
+            .map_or_else(|| "config.json".into(), |n| n.to_string_lossy()),
+        std::process::id()
+    ));
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    if let Err(error) = std::fs::rename(&temporary, path) {
+        let _ = std::fs::remove_file(&temporary);
+        return Err(error);
+    }
+    prune(path);
+    Ok(saved)
+}
+
+fn save_version(path: &Path, content: &[u8], now: DateTime<Utc>) -> io::Result<String> {
+    let dir = versions_dir(path);
+    std::fs::create_dir_all(&dir)?;
+    let stamp = now.format(VERSION_FORMAT).to_string();
+    let mut id = format!("{stamp}.json");
+    let mut n = 1;
+    while dir.join(&id).exists() {
+        n += 1;
+        id = format!("{stamp}-{n}.json");
+    }
+    std::fs::write(dir.join(&id), content)?;
+    Ok(id)
+}
+
+fn prune(path: &Path) {
+    let dir = versions_dir(path);
+    for old in versions(path).into_iter().skip(MAX_VERSIONS) {
+        let _ = std::fs::remove_file(dir.join(old.id));
+    }
+}
+
+/// Checks `text`, writes it if valid, and applies it at once (the file watcher then finds the
+/// file already in force). Invalid text changes nothing.
+pub async fn apply(gateway: &SharedGateway, text: String) -> io::Result<ConfigApplied> {
+    let path = gateway.config_path().to_path_buf();
+    let checked = text.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        let errors = validation_errors(&path, &checked);
+        if !errors.is_empty() {
+            return Ok(Err(errors));
+        }
+        write(&path, &checked, Utc::now()).map(Ok)
+    })
+    .await
+    .map_err(io::Error::other)??;
+    match written {
+        Err(errors) => Ok(ConfigApplied {
+            errors,
+            reload: None,
+            saved_previous_as: None,
+        }),
+        Ok(saved) => {
+            let reload = reload::reload(gateway, Trigger::Dashboard, Ok(text.into_bytes())).await;
+            Ok(ConfigApplied {
+                errors: Vec::new(),
+                reload,
+                saved_previous_as: saved,
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writing_keeps_the_previous_content_as_a_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, "{\"listen\": \"127.0.0.1:1\"}").unwrap();
+        let now = Utc::now();
+        let saved = write(&path, "{}", now).unwrap().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "{}");
+        assert_eq!(
+            read_version(&path, &saved).unwrap(),
+            "{\"listen\": \"127.0.0.1:1\"}"
+        );
+        // Two edits within the same millisecond keep both versions.
+        let again = write(&path, "{ }", now).unwrap().unwrap();
+        assert_ne!(again, saved);
+        let listed: Vec<String> = versions(&path).into_iter().map(|v| v.id).collect();
+        assert_eq!(listed.len(), 2, "{listed:?}");
+        assert!(listed.contains(&saved) && listed.contains(&again));
+        // No temporary file is left behind.
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn versions_are_bounded_and_ids_cannot_escape() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, "{}").unwrap();
+        let start = Utc::now();
+        for i in 0..(MAX_VERSIONS + 5) {
+            write(&path, "{}", start + chrono::TimeDelta::seconds(i as i64)).unwrap();
+        }
+        assert_eq!(versions(&path).len(), MAX_VERSIONS);
+        for bad in ["../config.json", "", ".hidden.json", "a/b.json", "x.txt"] {
+            assert!(read_version(&path, bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn checks_name_the_field_and_diff_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, "{\n}\n").unwrap();
+        let bad = r#"{"routes": [{"name": "a", "path": "/*", "targets": ["nope"]}]}"#;
+        let check = check(&path, bad);
+        assert_eq!(check.errors.len(), 1, "{:?}", check.errors);
+        assert_eq!(check.errors[0].path, "routes[0].targets[0]");
+        assert!(!check.diff.is_empty());
+        assert!(super::check(&path, "{\n}\n").errors.is_empty());
+    }
+}
