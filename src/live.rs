@@ -1,8 +1,9 @@
 //! The browser's end of the live event socket: one WebSocket to [`LIVE_SOCKET_PATH`], opened only
 //! once the page is hydrated, exposed to components as signals through a context ([`LiveFeed`]).
 //!
-//! - Events are buffered as they arrive and applied to the signals every [`FLUSH_INTERVAL`], so
-//!   a widget re-renders at most 4 times a second however busy the gateway is.
+//! - Events are buffered as they arrive and applied to the signals at most once per
+//!   [`FLUSH_INTERVAL`] (at once when the last flush is older), so a widget re-renders at most 4
+//!   times a second however busy the gateway is, and a quiet gateway's events show immediately.
 //! - Everything kept is bounded ([`window`]): a tab left open for hours holds the same amount.
 //! - When the socket closes it reconnects with exponential backoff ([`reconnect_delay`]); while it
 //!   is down, [`LiveFeed::poll`] ticks every [`POLL_INTERVAL`] and pages re-read their data.

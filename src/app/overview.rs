@@ -473,7 +473,7 @@ fn live_chart_data(points: &[SecondPoint]) -> ThreeCharts {
                 class: "line-1",
                 values: points.iter().map(|p| p.requests as f64).collect(),
             }],
-            slices: slices.clone(),
+            slices,
         },
         latency: ChartData {
             times: times.clone(),
@@ -494,7 +494,7 @@ fn live_chart_data(points: &[SecondPoint]) -> ThreeCharts {
                     values: ms(|p| p.p99_us),
                 },
             ],
-            slices: slices.clone(),
+            slices: Vec::new(),
         },
         errors: ChartData {
             times,
@@ -512,7 +512,7 @@ fn live_chart_data(points: &[SecondPoint]) -> ThreeCharts {
                     })
                     .collect(),
             }],
-            slices,
+            slices: Vec::new(),
         },
     }
 }
@@ -556,7 +556,7 @@ fn period_chart_data(stats: &PeriodStats, with_previous: bool) -> ThreeCharts {
                 class: "line-1",
                 values: rps(&stats.series),
             }],
-            slices: slices.clone(),
+            slices,
         },
         latency: ChartData {
             times: times.clone(),
@@ -589,7 +589,7 @@ fn period_chart_data(stats: &PeriodStats, with_previous: bool) -> ThreeCharts {
                         .collect(),
                 },
             ],
-            slices: slices.clone(),
+            slices: Vec::new(),
         },
         errors: ChartData {
             times,
@@ -598,7 +598,7 @@ fn period_chart_data(stats: &PeriodStats, with_previous: bool) -> ThreeCharts {
                 class: "line-bad",
                 values: err(&stats.series),
             }],
-            slices,
+            slices: Vec::new(),
         },
     };
     if with_previous {

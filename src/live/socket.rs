@@ -1,5 +1,6 @@
-//! The WebSocket itself (browser only): connects, buffers events, flushes them to the feed every
-//! [`FLUSH_INTERVAL`], reconnects with backoff, and ticks the poll signal while disconnected.
+//! The WebSocket itself (browser only): connects, buffers events, flushes them to the feed at
+//! most once per [`FLUSH_INTERVAL`], reconnects with backoff, and ticks the poll signal while
+//! disconnected.
 
 use super::{
     ConnectionState, FLUSH_INTERVAL, LIVE_SOCKET_PATH, LiveFeed, POLL_INTERVAL, reconnect_delay,
@@ -28,23 +29,15 @@ thread_local! {
     static CURRENT: RefCell<Option<Connection>> = const { RefCell::new(None) };
     static PENDING: RefCell<VecDeque<LiveEvent>> = const { RefCell::new(VecDeque::new()) };
     static STARTED: Cell<bool> = const { Cell::new(false) };
+    static FLUSH_SCHEDULED: Cell<bool> = const { Cell::new(false) };
+    static LAST_FLUSH: Cell<f64> = const { Cell::new(f64::NEG_INFINITY) };
 }
 
-/// Opens the socket and starts the flush and poll timers (once per page).
+/// Opens the socket and starts the poll timer (once per page).
 pub fn start(feed: LiveFeed) {
     if STARTED.with(|started| started.replace(true)) {
         return;
     }
-    set_interval(
-        move || {
-            let events: Vec<LiveEvent> =
-                PENDING.with(|pending| pending.borrow_mut().drain(..).collect());
-            if !events.is_empty() {
-                feed.apply(events);
-            }
-        },
-        FLUSH_INTERVAL,
-    );
     set_interval(
         move || {
             if feed.state.get_untracked() != ConnectionState::Live {
@@ -54,6 +47,35 @@ pub fn start(feed: LiveFeed) {
         POLL_INTERVAL,
     );
     connect(feed, 0);
+}
+
+fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|window| window.performance())
+        .map_or(0.0, |performance| performance.now())
+}
+
+/// Flushes the buffered events to the feed as soon as allowed: at once when the last flush was
+/// at least [`FLUSH_INTERVAL`] ago, else when that interval is up — so a quiet gateway's events
+/// show without delay and a busy one's at most 4 times a second.
+fn schedule_flush(feed: LiveFeed) {
+    if FLUSH_SCHEDULED.with(|scheduled| scheduled.replace(true)) {
+        return;
+    }
+    let since_last = now_ms() - LAST_FLUSH.with(Cell::get);
+    let wait = (FLUSH_INTERVAL.as_millis() as f64 - since_last).max(0.0);
+    set_timeout(
+        move || {
+            FLUSH_SCHEDULED.with(|scheduled| scheduled.set(false));
+            LAST_FLUSH.with(|last| last.set(now_ms()));
+            let events: Vec<LiveEvent> =
+                PENDING.with(|pending| pending.borrow_mut().drain(..).collect());
+            if !events.is_empty() {
+                feed.apply(events);
+            }
+        },
+        std::time::Duration::from_millis(wait as u64),
+    );
 }
 
 fn socket_url() -> Option<String> {
@@ -100,6 +122,7 @@ fn connect(feed: LiveFeed, attempt: u32) {
                     pending.pop_front();
                 }
                 pending.push_back(event);
+                schedule_flush(feed);
             }),
             Err(error) => leptos::logging::warn!("ignoring live event: {error}"),
         }

@@ -176,6 +176,14 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
 }
 
 async fn serve_dashboard(listener: TcpListener, router: Router, stop: CancellationToken) {
+    use axum::serve::ListenerExt;
+    // Live events are small frames: without TCP_NODELAY, Nagle's algorithm holds each one back
+    // until the browser's delayed ACK (~200 ms) arrives.
+    let listener = listener.tap_io(|stream| {
+        if let Err(error) = stream.set_nodelay(true) {
+            tracing::debug!(%error, "cannot set TCP_NODELAY on a dashboard connection");
+        }
+    });
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
     if let Err(error) = axum::serve(listener, service)
         .with_graceful_shutdown(stop.cancelled_owned())
