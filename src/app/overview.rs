@@ -11,9 +11,9 @@ use crate::app::query::{encode, href, use_query_value};
 use crate::app::widgets::{ErrorNote, StatCard, loading};
 use crate::live::use_live_feed;
 use crate::views::{
-    ConfigReload, OverviewData, PeriodStats, SecondPoint, StatsPeriod, format_uptime,
+    ConfigReload, OverviewData, PeriodStats, SecondPoint, StatsPeriod, StatsPoint, format_uptime,
 };
-use chrono::{DurationRound, TimeDelta};
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -430,10 +430,7 @@ fn charts(data: Memo<ThreeCharts>) -> impl IntoView {
     }
 }
 
-fn requests_href(
-    from: chrono::DateTime<chrono::Utc>,
-    until: chrono::DateTime<chrono::Utc>,
-) -> String {
+fn requests_href(from: DateTime<Utc>, until: DateTime<Utc>) -> String {
     format!(
         "/requests?since={}&until={}",
         encode(&from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
@@ -441,14 +438,117 @@ fn requests_href(
     )
 }
 
+/// What a chart needs from one point of a series: a second of the live series or a bucket of
+/// the history.
+struct ChartPoint {
+    requests: u64,
+    errors: u64,
+    p50_us: u64,
+    p95_us: u64,
+    p99_us: u64,
+}
+
+impl From<&SecondPoint> for ChartPoint {
+    fn from(p: &SecondPoint) -> Self {
+        Self {
+            requests: p.requests,
+            errors: p.errors,
+            p50_us: p.p50_us,
+            p95_us: p.p95_us,
+            p99_us: p.p99_us,
+        }
+    }
+}
+
+impl From<&StatsPoint> for ChartPoint {
+    fn from(p: &StatsPoint) -> Self {
+        Self {
+            requests: p.requests,
+            errors: p.errors,
+            p50_us: p.p50_us,
+            p95_us: p.p95_us,
+            p99_us: p.p99_us,
+        }
+    }
+}
+
+/// Requests per second, each point covering `secs` seconds.
+fn per_second(points: &[ChartPoint], secs: f64) -> Vec<f64> {
+    points.iter().map(|p| p.requests as f64 / secs).collect()
+}
+
+/// Errors in percent of requests (0 without requests).
+fn error_percent(points: &[ChartPoint]) -> Vec<f64> {
+    points
+        .iter()
+        .map(|p| {
+            if p.requests == 0 {
+                0.0
+            } else {
+                p.errors as f64 * 100.0 / p.requests as f64
+            }
+        })
+        .collect()
+}
+
+/// A latency field in milliseconds.
+fn millis(points: &[ChartPoint], field: fn(&ChartPoint) -> u64) -> Vec<f64> {
+    points.iter().map(|p| field(p) as f64 / 1000.0).collect()
+}
+
+/// The three charts of a series whose points each cover `secs` seconds; `slices` make the
+/// requests chart clickable.
+fn three_charts(
+    times: Vec<DateTime<Utc>>,
+    points: &[ChartPoint],
+    secs: f64,
+    slices: Vec<Slice>,
+) -> ThreeCharts {
+    ThreeCharts {
+        rps: ChartData {
+            times: times.clone(),
+            lines: vec![Line {
+                name: "requests/s",
+                class: "line-1",
+                values: per_second(points, secs),
+            }],
+            slices,
+        },
+        latency: ChartData {
+            times: times.clone(),
+            lines: vec![
+                Line {
+                    name: "p50",
+                    class: "line-1",
+                    values: millis(points, |p| p.p50_us),
+                },
+                Line {
+                    name: "p95",
+                    class: "line-2",
+                    values: millis(points, |p| p.p95_us),
+                },
+                Line {
+                    name: "p99",
+                    class: "line-3",
+                    values: millis(points, |p| p.p99_us),
+                },
+            ],
+            slices: Vec::new(),
+        },
+        errors: ChartData {
+            times,
+            lines: vec![Line {
+                name: "errors",
+                class: "line-bad",
+                values: error_percent(points),
+            }],
+            slices: Vec::new(),
+        },
+    }
+}
+
 fn live_chart_data(points: &[SecondPoint]) -> ThreeCharts {
     let times: Vec<_> = points.iter().map(|p| p.at).collect();
-    let ms = |f: fn(&SecondPoint) -> u64| {
-        points
-            .iter()
-            .map(|p| f(p) as f64 / 1000.0)
-            .collect::<Vec<_>>()
-    };
     // One clickable slice per minute.
     let mut slices = Vec::new();
     if let (Some(first), Some(last)) = (times.first(), times.last()) {
@@ -465,56 +565,8 @@ fn live_chart_data(points: &[SecondPoint]) -> ThreeCharts {
             start = end;
         }
     }
-    ThreeCharts {
-        rps: ChartData {
-            times: times.clone(),
-            lines: vec![Line {
-                name: "requests/s",
-                class: "line-1",
-                values: points.iter().map(|p| p.requests as f64).collect(),
-            }],
-            slices,
-        },
-        latency: ChartData {
-            times: times.clone(),
-            lines: vec![
-                Line {
-                    name: "p50",
-                    class: "line-1",
-                    values: ms(|p| p.p50_us),
-                },
-                Line {
-                    name: "p95",
-                    class: "line-2",
-                    values: ms(|p| p.p95_us),
-                },
-                Line {
-                    name: "p99",
-                    class: "line-3",
-                    values: ms(|p| p.p99_us),
-                },
-            ],
-            slices: Vec::new(),
-        },
-        errors: ChartData {
-            times,
-            lines: vec![Line {
-                name: "errors",
-                class: "line-bad",
-                values: points
-                    .iter()
-                    .map(|p| {
-                        if p.requests == 0 {
-                            0.0
-                        } else {
-                            p.errors as f64 * 100.0 / p.requests as f64
-                        }
-                    })
-                    .collect(),
-            }],
-            slices: Vec::new(),
-        },
-    }
+    let points: Vec<ChartPoint> = points.iter().map(ChartPoint::from).collect();
+    three_charts(times, &points, 1.0, slices)
 }
 
 fn period_chart_data(stats: &PeriodStats, with_previous: bool) -> ThreeCharts {
@@ -532,94 +584,25 @@ fn period_chart_data(stats: &PeriodStats, with_previous: bool) -> ThreeCharts {
             }
         })
         .collect();
-    let rps = |s: &[crate::views::StatsPoint]| {
-        s.iter()
-            .map(|p| p.requests as f64 / bucket)
-            .collect::<Vec<_>>()
-    };
-    let err = |s: &[crate::views::StatsPoint]| {
-        s.iter()
-            .map(|p| {
-                if p.requests == 0 {
-                    0.0
-                } else {
-                    p.errors as f64 * 100.0 / p.requests as f64
-                }
-            })
-            .collect::<Vec<_>>()
-    };
-    let mut charts = ThreeCharts {
-        rps: ChartData {
-            times: times.clone(),
-            lines: vec![Line {
-                name: "requests/s",
-                class: "line-1",
-                values: rps(&stats.series),
-            }],
-            slices,
-        },
-        latency: ChartData {
-            times: times.clone(),
-            lines: vec![
-                Line {
-                    name: "p50",
-                    class: "line-1",
-                    values: stats
-                        .series
-                        .iter()
-                        .map(|p| p.p50_us as f64 / 1000.0)
-                        .collect(),
-                },
-                Line {
-                    name: "p95",
-                    class: "line-2",
-                    values: stats
-                        .series
-                        .iter()
-                        .map(|p| p.p95_us as f64 / 1000.0)
-                        .collect(),
-                },
-                Line {
-                    name: "p99",
-                    class: "line-3",
-                    values: stats
-                        .series
-                        .iter()
-                        .map(|p| p.p99_us as f64 / 1000.0)
-                        .collect(),
-                },
-            ],
-            slices: Vec::new(),
-        },
-        errors: ChartData {
-            times,
-            lines: vec![Line {
-                name: "errors",
-                class: "line-bad",
-                values: err(&stats.series),
-            }],
-            slices: Vec::new(),
-        },
-    };
+    let current: Vec<ChartPoint> = stats.series.iter().map(ChartPoint::from).collect();
+    let mut charts = three_charts(times, &current, bucket, slices);
     if with_previous {
+        let previous: Vec<ChartPoint> =
+            stats.previous_series.iter().map(ChartPoint::from).collect();
         charts.rps.lines.push(Line {
             name: "previous period",
             class: "line-previous",
-            values: rps(&stats.previous_series),
+            values: per_second(&previous, bucket),
         });
         charts.latency.lines.push(Line {
             name: "p95, previous period",
             class: "line-previous",
-            values: stats
-                .previous_series
-                .iter()
-                .map(|p| p.p95_us as f64 / 1000.0)
-                .collect(),
+            values: millis(&previous, |p| p.p95_us),
         });
         charts.errors.lines.push(Line {
             name: "previous period",
             class: "line-previous",
-            values: err(&stats.previous_series),
+            values: error_percent(&previous),
         });
     }
     charts

@@ -317,7 +317,8 @@ fn socket_addr(
 mod tests {
     use super::*;
 
-    fn errors_of(text: &str) -> Vec<String> {
+    /// The field errors of an invalid config text, as `path: reason` lines.
+    pub(super) fn errors_of(text: &str) -> Vec<String> {
         match parse(text) {
             Ok(config) => panic!("expected errors, got {config:?}"),
             Err(error) => error

@@ -170,18 +170,8 @@ pub fn validate_demo(
 
 #[cfg(test)]
 mod tests {
+    use crate::server::config::tests::errors_of;
     use crate::server::config::{DemoKind, parse};
-
-    fn errors_of(text: &str) -> Vec<String> {
-        match parse(text) {
-            Ok(config) => panic!("expected errors, got {config:?}"),
-            Err(error) => error
-                .field_errors()
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
-        }
-    }
 
     #[test]
     fn absent_means_no_demo() {
