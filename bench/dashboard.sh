@@ -8,9 +8,7 @@
 #
 # Usage: bench/dashboard.sh   (ROUNDS=3 DURATION=10)
 # Output: Markdown on stdout and in bench/results/dashboard-<UTC date and time>.md
-set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-source "$ROOT/scripts/env.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" dashboard
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 
@@ -18,39 +16,15 @@ echo "building the release site and binary…" >&2
 cargo leptos build --release >/dev/null 2>&1
 cargo build --release --features ssr --example live_clients -q
 
-WORK=$(mktemp -d /tmp/gatewatch-dashboard.XXXXXX)
-mkdir -p "$WORK"/{run,logs,www}
-chmod 755 "$WORK"
-printf 'ok' > "$WORK/www/index.txt"
-sed "s|@DIR@|$WORK|g" "$ROOT/bench/conf/nginx-backend.conf" > "$WORK/nginx-backend.conf"
-cat > "$WORK/config.json" <<JSON
-{
-  "listen": "127.0.0.1:8085",
-  "dashboard": {"listen": "127.0.0.1:3985"},
-  "routes": [{"name": "bench", "path": "*", "targets": ["http://127.0.0.1:9001"]}]
-}
-JSON
-
-PIDS=()
-cleanup() {
-  local status=$?
-  [ "$status" -eq 0 ] || tail -n 20 "$WORK"/logs/*.out >&2 || true
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+gatewatch_config "$WORK/config.json" 8085 3985
 
 nginx -p "$WORK" -c "$WORK/nginx-backend.conf" & PIDS+=($!)
-(cd "$ROOT" && GATEWATCH_LOG=warn exec "$GATEWATCH_BIN" --config "$WORK/config.json") > "$WORK/logs/gatewatch.out" 2>&1 & GW_PID=$!; PIDS+=($GW_PID)
-for _ in $(seq 100); do curl -fs -o /dev/null http://127.0.0.1:8085/index.txt && break; sleep 0.1; done
-kill -0 "$GW_PID" || { echo "gatewatch did not start (port taken?)" >&2; exit 1; }
+(cd "$ROOT" && GATEWATCH_LOG=warn exec "$GATEWATCH_BIN" --config "$WORK/config.json") > "$WORK/logs/gatewatch.out" 2>&1 & PIDS+=($!)
+wait_for http://127.0.0.1:8085/index.txt
+check_alive
 [ "$(curl -fs http://127.0.0.1:8085/index.txt)" = ok ] || { echo "the backend does not answer" >&2; exit 1; }
 
-run_wrk() { # url conns secs → rps
-  wrk -t1 -c"$2" -d"$3s" "$1" | awk '/^Requests\/sec/ { printf "%d\n", $2 }'
-}
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+rps_of() { run_wrk "$@" | cut -d" " -f1; }
 quantile() { sort -n | awk -v q="$1" '{ v[NR] = $1 } END { i = int(q * NR + 0.999); if (i < 1) i = 1; print v[i] }'; }
 
 # Some traffic first, so the pages have data to render.
@@ -80,11 +54,11 @@ mkdir -p "$ROOT/bench/results"
   declare -A RPS
   for round in $(seq "$ROUNDS"); do
     echo "round $round: no dashboards" >&2
-    RPS["none|$round"]=$(run_wrk http://127.0.0.1:8085/index.txt 50 "$DURATION")
+    RPS["none|$round"]=$(rps_of http://127.0.0.1:8085/index.txt 50 "$DURATION")
     "$CARGO_TARGET_DIR/release/examples/live_clients" ws://127.0.0.1:3985/api/live 20 > "$WORK/logs/clients.out" 2>&1 & CLIENTS=$!
     for _ in $(seq 50); do grep -q connected "$WORK/logs/clients.out" && break; sleep 0.1; done
     echo "round $round: 20 dashboards" >&2
-    RPS["twenty|$round"]=$(run_wrk http://127.0.0.1:8085/index.txt 50 "$DURATION")
+    RPS["twenty|$round"]=$(rps_of http://127.0.0.1:8085/index.txt 50 "$DURATION")
     kill "$CLIENTS"; wait "$CLIENTS" 2>/dev/null || true
   done
   none=$(for r in $(seq "$ROUNDS"); do echo "${RPS["none|$r"]}"; done | median)

@@ -8,77 +8,29 @@
 #
 # Usage: bench/proxy.sh            (ROUNDS=3 DURATION=10 LAT_DURATION=5 by default)
 # Output: a Markdown table on stdout and in bench/results/proxy-<UTC date and time>.md
-set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-source "$ROOT/scripts/env.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" bench
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 LAT_DURATION=${LAT_DURATION:-5}
 THREADS=${THREADS:-1}
 
-command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk" >&2; exit 1; }
-command -v nginx >/dev/null || { echo "nginx missing: apt-get install nginx" >&2; exit 1; }
-
 echo "building the gatewatch release binary…" >&2
 cargo build --release --features ssr --bin gatewatch -q
 
-WORK=$(mktemp -d /tmp/gatewatch-bench.XXXXXX)
-mkdir -p "$WORK"/{run,logs,www}
-# mktemp makes the directory private; nginx's workers run as another user and must read www/.
-chmod 755 "$WORK"
-printf 'ok' > "$WORK/www/index.txt"
 head -c 16384 /dev/zero | tr '\0' 'x' > "$WORK/www/16k"
-for conf in backend proxy; do
-  sed "s|@DIR@|$WORK|g" "$ROOT/bench/conf/nginx-$conf.conf" > "$WORK/nginx-$conf.conf"
-done
-cat > "$WORK/gatewatch.json" <<JSON
-{
-  "listen": "127.0.0.1:8082",
-  "dashboard": {"listen": "127.0.0.1:3982"},
-  "routes": [{"name": "bench", "path": "*", "targets": ["http://127.0.0.1:9001"]}]
-}
-JSON
-
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+sed "s|@DIR@|$WORK|g" "$ROOT/bench/conf/nginx-proxy.conf" > "$WORK/nginx-proxy.conf"
+gatewatch_config "$WORK/gatewatch.json" 8082 3982
 
 nginx -p "$WORK" -c "$WORK/nginx-backend.conf" & PIDS+=($!)
 nginx -p "$WORK" -c "$WORK/nginx-proxy.conf" & PIDS+=($!)
-GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/gatewatch.json" > "$WORK/logs/gatewatch.out" & PIDS+=($!)
+GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/gatewatch.json" > "$WORK/logs/gatewatch.out" 2>&1 & PIDS+=($!)
 
-wait_for() {
-  for _ in $(seq 100); do
-    curl -fs -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "not answering: $1" >&2
-  exit 1
-}
 declare -A BASE=([direct]=http://127.0.0.1:9001 [nginx]=http://127.0.0.1:8081 [gatewatch]=http://127.0.0.1:8082)
 for name in direct nginx gatewatch; do wait_for "${BASE[$name]}/"; done
-# A server left over from another run would answer in place of ours: ours must be alive.
-for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "a server did not start (port taken?)" >&2; exit 1; }; done
+check_alive
 [ "$(curl -fs http://127.0.0.1:9001/index.txt)" = ok ] || { echo "the backend does not serve index.txt" >&2; exit 1; }
 [ "$(curl -fs http://127.0.0.1:9001/16k | wc -c)" = 16384 ] || { echo "the backend does not serve 16k" >&2; exit 1; }
 [ "$(curl -fs http://127.0.0.1:8082/)" = ok ] || { echo "gatewatch does not proxy" >&2; exit 1; }
-
-# wrk summary → "rps p50_us p99_us"
-run_wrk() {
-  local url=$1 conns=$2 secs=$3
-  wrk -t"$THREADS" -c"$conns" -d"${secs}s" --latency "$url" | awk '
-    function us(v) { if (v ~ /us$/) { sub(/us$/, "", v); return v }
-                     if (v ~ /ms$/) { sub(/ms$/, "", v); return v * 1000 }
-                     if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000000 } return v }
-    /^ +50%/ { p50 = us($2) } /^ +99%/ { p99 = us($2) } /^Requests\/sec/ { rps = $2 }
-    END { printf "%d %d %d\n", rps, p50, p99 }'
-}
-
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 declare -A RESULT
 CASES=("2B /index.txt 50 $DURATION" "16KiB /16k 50 $DURATION" "2B /index.txt 1 $LAT_DURATION" "16KiB /16k 1 $LAT_DURATION")

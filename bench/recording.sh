@@ -8,91 +8,31 @@
 #
 # Usage: bench/recording.sh   (ROUNDS=3 DURATION=10 LAT_DURATION=5 SOAK_REQUESTS=5000000)
 # Output: Markdown on stdout and in bench/results/recording-<UTC date and time>.md
-set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-source "$ROOT/scripts/env.sh"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" recording
 ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 LAT_DURATION=${LAT_DURATION:-5}
 SOAK_REQUESTS=${SOAK_REQUESTS:-5000000}
 SOAK_CHUNK=${SOAK_CHUNK:-15}
 
-command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk" >&2; exit 1; }
-command -v nginx >/dev/null || { echo "nginx missing: apt-get install nginx" >&2; exit 1; }
-
 echo "building the gatewatch release binary…" >&2
 cargo build --release --features ssr --bin gatewatch -q
 
-WORK=$(mktemp -d /tmp/gatewatch-recording.XXXXXX)
-mkdir -p "$WORK"/{run,logs,www}
-# mktemp makes the directory private; nginx's workers run as another user and must read www/.
-chmod 755 "$WORK"
-printf 'ok' > "$WORK/www/index.txt"
-sed "s|@DIR@|$WORK|g" "$ROOT/bench/conf/nginx-backend.conf" > "$WORK/nginx-backend.conf"
-cat > "$WORK/on.json" <<JSON
-{
-  "listen": "127.0.0.1:8082",
-  "dashboard": {"listen": "127.0.0.1:3982"},
-  "history": {"path": "on.db"},
-  "routes": [{"name": "bench", "path": "*", "targets": ["http://127.0.0.1:9001"]}]
-}
-JSON
-cat > "$WORK/mem.json" <<JSON
-{
-  "listen": "127.0.0.1:8084",
-  "dashboard": {"listen": "127.0.0.1:3984"},
-  "history": {"enabled": false},
-  "routes": [{"name": "bench", "path": "*", "targets": ["http://127.0.0.1:9001"]}]
-}
-JSON
-cat > "$WORK/off.json" <<JSON
-{
-  "listen": "127.0.0.1:8083",
-  "dashboard": {"listen": "127.0.0.1:3983"},
-  "metrics": {"enabled": false},
-  "routes": [{"name": "bench", "path": "*", "targets": ["http://127.0.0.1:9001"]}]
-}
-JSON
-
-PIDS=()
-cleanup() {
-  local status=$?
-  [ "$status" -eq 0 ] || tail -n 20 "$WORK"/logs/*.out >&2 || true
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+gatewatch_config "$WORK/on.json" 8082 3982 '"history": {"path": "on.db"},'
+gatewatch_config "$WORK/mem.json" 8084 3984 '"history": {"enabled": false},'
+gatewatch_config "$WORK/off.json" 8083 3983 '"metrics": {"enabled": false},'
 
 nginx -p "$WORK" -c "$WORK/nginx-backend.conf" & PIDS+=($!)
 GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/on.json" > "$WORK/logs/on.out" 2>&1 & ON_PID=$!; PIDS+=($ON_PID)
 GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/mem.json" > "$WORK/logs/mem.out" 2>&1 & PIDS+=($!)
 GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/off.json" > "$WORK/logs/off.out" 2>&1 & PIDS+=($!)
 
-wait_for() {
-  for _ in $(seq 100); do
-    curl -fs -o /dev/null "$1" && return 0
-    sleep 0.1
-  done
-  echo "not answering: $1" >&2
-  exit 1
-}
 declare -A BASE=([on]=http://127.0.0.1:8082 [mem]=http://127.0.0.1:8084 [off]=http://127.0.0.1:8083)
 wait_for http://127.0.0.1:9001/
 for name in on mem off; do wait_for "${BASE[$name]}/index.txt"; done
-# A server left over from another run would answer in place of ours: ours must be alive.
-for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "a server did not start (port taken?)" >&2; exit 1; }; done
+check_alive
 [ "$(curl -fs http://127.0.0.1:9001/index.txt)" = ok ] || { echo "the backend does not serve index.txt" >&2; exit 1; }
 
-run_wrk() { # url conns secs → "rps p50_us p99_us"
-  wrk -t1 -c"$2" -d"$3s" --latency "$1" | awk '
-    function us(v) { if (v ~ /us$/) { sub(/us$/, "", v); return v }
-                     if (v ~ /ms$/) { sub(/ms$/, "", v); return v * 1000 }
-                     if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000000 } return v }
-    /^ +50%/ { p50 = us($2) } /^ +99%/ { p99 = us($2) } /^Requests\/sec/ { rps = $2 }
-    END { printf "%d %d %d\n", rps, p50, p99 }'
-}
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$ON_PID/status"; }
 # A field of the recording instance's JSON API: api <path> <python expression on `j`>
 api() { curl -fs "http://127.0.0.1:3982$1" | python3 -c "import json,sys; j=json.load(sys.stdin); print($2)"; }
