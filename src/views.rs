@@ -16,7 +16,9 @@ pub use metrics::{
     RequestBatch, RequestPage, RouteHealth, RouteView, SecondPoint, SystemStats, TargetTransition,
     TargetView, TrafficStats,
 };
-pub use requests::{LlmUsage, RequestRecord, status_class};
+pub use requests::{
+    ExchangedHeaders, HeaderLine, LlmUsage, RequestDetail, RequestRecord, status_class,
+};
 pub use stats::{PeriodStats, StatsPeriod, StatsPoint, StatsSummary, StatusClasses};
 
 use chrono::{DateTime, Utc};

@@ -5,7 +5,9 @@ const PROXY = "http://127.0.0.1:3981";
 test.describe("every page, server-rendered (JavaScript off)", () => {
   test("each page shows its data without any script", async ({ page, request }) => {
     // A request through the proxy, so the lists have something in them.
-    const sent = await request.get(`${PROXY}/api/ssr-check`);
+    const sent = await request.get(`${PROXY}/api/ssr-check`, {
+      headers: { authorization: "Bearer e2e-s3cret-key", "x-e2e-note": "visible-value" },
+    });
     expect(sent.status()).toBe(200);
     const id = sent.headers()["x-request-id"];
 
@@ -24,6 +26,12 @@ test.describe("every page, server-rendered (JavaScript off)", () => {
     await page.goto(`/requests/${id}`);
     await expect(page.getByTestId("request-detail")).toContainText("e2e-api");
     await expect(page.getByTestId("request-detail")).toContainText(id);
+    // Headers both ways, the credential's scheme shown and its value never.
+    const requestHeaders = page.getByTestId("request-headers");
+    await expect(requestHeaders.locator("tr", { hasText: "x-e2e-note" })).toContainText("visible-value");
+    await expect(requestHeaders.locator("tr", { hasText: "authorization" })).toContainText("Bearer [redacted]");
+    await expect(page.getByTestId("response-headers").locator("tr", { hasText: "x-request-id" })).toContainText(id);
+    expect(await page.content()).not.toContain("e2e-s3cret-key");
 
     await page.goto("/routes");
     await expect(page.locator('[data-route="e2e-api"]')).toBeVisible();

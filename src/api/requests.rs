@@ -1,7 +1,7 @@
 //! Finished requests: filtered pages (recent ones from memory, older ones from the history) and
 //! single requests by id.
 
-use crate::views::{RequestPage, RequestRecord};
+use crate::views::{RequestDetail, RequestPage};
 use leptos::prelude::*;
 
 /// A page of requests for the query string (the parameters of `/api/requests`).
@@ -15,7 +15,7 @@ pub async fn get_requests(query: String) -> Result<RequestPage, ServerFnError> {
 
 /// The newest request with this `X-Request-Id`.
 #[server(prefix = "/api/fn", endpoint = "request")]
-pub async fn get_request(id: String) -> Result<RequestRecord, ServerFnError> {
+pub async fn get_request(id: String) -> Result<RequestDetail, ServerFnError> {
     use super::adapter::{failed, gateway};
     crate::server::admin::find_request(&gateway(), id)
         .await

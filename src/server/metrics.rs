@@ -4,11 +4,13 @@
 //! - [`record`]: a proxy event turned into the shared [`crate::views::RequestRecord`];
 //! - [`aggregate`], [`series`], [`recent`], [`histogram`]: totals, the per-second series, the
 //!   ring of recent requests, HDR latency histograms — all bounded;
+//! - [`headers`]: the headers of the newest requests, secrets redacted, for the detail view;
 //! - [`llm`]: model and token usage read from LLM API answers as they stream past;
 //! - [`query`]: request filters; [`system`]: CPU and memory; [`prometheus`]: `/metrics`.
 
 pub mod aggregate;
 pub mod engine;
+pub mod headers;
 pub mod histogram;
 pub mod llm;
 pub mod prometheus;

@@ -48,7 +48,7 @@ impl Proxy {
     /// `shutdown` is cancelled. Must be called within the Tokio runtime.
     pub fn new(config: &Config, events: EventSink, shutdown: CancellationToken) -> Arc<Self> {
         let table = Arc::new(RouteTable::build(config, None, &events));
-        events.set_requests_enabled(config.metrics.enabled);
+        events.set_recording(config.metrics.enabled, config.metrics.capture_headers);
         let probe_client = health_check::probe_client();
         let checks = shutdown.child_token();
         health_check::start(&table, &probe_client, &checks);
@@ -77,7 +77,7 @@ impl Proxy {
         ));
         self.core
             .events
-            .set_requests_enabled(config.metrics.enabled);
+            .set_recording(config.metrics.enabled, config.metrics.capture_headers);
         let checks = self.shutdown.child_token();
         health_check::start(&table, &self.probe_client, &checks);
         self.core.table.store(table);

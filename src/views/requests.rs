@@ -74,3 +74,35 @@ pub fn status_class(status: u16) -> &'static str {
         _ => "other",
     }
 }
+
+/// One header as shown in a request's detail: secrets are replaced, never shown.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeaderLine {
+    pub name: String,
+    /// The value, cut to a bound; for a secret, only its scheme (`Bearer`) and `[redacted]`.
+    pub value: String,
+    /// The value was a secret and is not shown.
+    pub redacted: bool,
+}
+
+/// The headers of one exchange, as the client sent them and as it got the answer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExchangedHeaders {
+    /// The request's headers as received from the client.
+    pub request: Vec<HeaderLine>,
+    /// The response's headers as sent to the client.
+    pub response: Vec<HeaderLine>,
+    /// Headers beyond the bound that were left out (request, response).
+    pub omitted: (u32, u32),
+}
+
+/// One request in full: its record and, for recent requests, its headers. (`/api/requests/{id}`
+/// answers the record's fields at the top level beside `headers`; this nested form is what the
+/// dashboard's server function sends, sparing the client serde's flatten machinery.)
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestDetail {
+    pub record: RequestRecord,
+    /// `None` when the headers are no longer kept (only the newest requests' are) or header
+    /// capture is off (`metrics.capture_headers: false`).
+    pub headers: Option<ExchangedHeaders>,
+}

@@ -351,3 +351,104 @@ async fn health_and_logs_describe_the_gateway() {
     assert!(errors["lines"].as_array().unwrap().is_empty());
     assert!(gateway.stop(WAIT).await);
 }
+
+/// `/api/requests/{id}` of a request that sent secrets: the value of every header the client
+/// sent and got back, secrets replaced.
+async fn detail_of_secret_request(gateway: &TestGateway) -> Value {
+    let mut events = gateway.events();
+    let response = client()
+        .get(gateway.url("/api/items"))
+        .header("authorization", "Bearer sk-live-4242")
+        .header("cookie", "session=c00kie")
+        .header("x-upstream-token", "t0k3n")
+        .header("x-trace", "trace-7")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    response.bytes().await.unwrap();
+    next_request(&mut events, WAIT).await;
+    let (status, detail) = get_json(&gateway.api(&format!("/api/requests/{id}"))).await;
+    assert_eq!(status, 200, "{detail}");
+    assert_eq!(
+        detail["request_id"],
+        id.as_str(),
+        "the record's fields stay at the top"
+    );
+    detail
+}
+
+fn header<'a>(lines: &'a Value, name: &str) -> Option<&'a Value> {
+    lines.as_array().unwrap().iter().find(|l| l["name"] == name)
+}
+
+#[tokio::test]
+async fn request_detail_shows_the_headers_with_secrets_redacted() {
+    let upstream = Upstream::start("one").await;
+    let gateway = TestGateway::start(json!({
+        "history": {"enabled": false},
+        "routes": [{
+            "name": "api", "path": "/api/*", "strip_prefix": true, "targets": [upstream.url()],
+            "response_headers": {"set": {"set-cookie": "sid=s3cr3t; HttpOnly", "x-served-by": "gw"}},
+        }]
+    }))
+    .await;
+    let detail = detail_of_secret_request(&gateway).await;
+    let headers = &detail["headers"];
+    let (request, response) = (&headers["request"], &headers["response"]);
+
+    let value = |lines: &Value, name: &str| {
+        header(lines, name).map(|l| (l["value"].clone(), l["redacted"].clone()))
+    };
+    assert_eq!(
+        value(request, "x-trace"),
+        Some((json!("trace-7"), json!(false)))
+    );
+    assert_eq!(
+        value(request, "authorization"),
+        Some((json!("Bearer [redacted]"), json!(true)))
+    );
+    assert_eq!(
+        value(request, "cookie"),
+        Some((json!("[redacted]"), json!(true)))
+    );
+    assert_eq!(
+        value(request, "x-upstream-token"),
+        Some((json!("[redacted]"), json!(true)))
+    );
+    // The response as the client got it: the route's rules applied, the request id added.
+    assert_eq!(
+        value(response, "x-served-by"),
+        Some((json!("gw"), json!(false)))
+    );
+    assert_eq!(
+        value(response, "set-cookie"),
+        Some((json!("[redacted]"), json!(true)))
+    );
+    assert_eq!(
+        value(response, "x-request-id").map(|(v, _)| v),
+        Some(detail["request_id"].clone())
+    );
+    let text = detail.to_string();
+    for secret in ["sk-live-4242", "c00kie", "t0k3n", "s3cr3t"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+}
+
+#[tokio::test]
+async fn with_header_capture_off_the_detail_has_no_headers() {
+    let upstream = Upstream::start("one").await;
+    let gateway = TestGateway::start(json!({
+        "history": {"enabled": false},
+        "metrics": {"capture_headers": false},
+        "routes": [{"name": "api", "path": "/api/*", "strip_prefix": true, "targets": [upstream.url()]}]
+    }))
+    .await;
+    let detail = detail_of_secret_request(&gateway).await;
+    assert_eq!(detail["headers"], Value::Null, "{detail}");
+    assert_eq!(detail["status"], 200);
+}

@@ -10,7 +10,7 @@ use super::params::Params;
 use super::stats::history_unavailable;
 use crate::server::metrics::query::{MAX_LIMIT, RequestQuery, StatusFilter};
 use crate::server::state::{AppState, Gateway};
-use crate::views::{RequestPage, RequestRecord};
+use crate::views::{ExchangedHeaders, RequestDetail, RequestPage, RequestRecord};
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::header;
@@ -124,12 +124,31 @@ async fn read_page(
 pub async fn one(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<RequestRecord>, ApiError> {
-    find(&state.gateway, id).await.map(Json)
+) -> Result<Json<RequestDetailJson>, ApiError> {
+    let RequestDetail { record, headers } = find(&state.gateway, id).await?;
+    Ok(Json(RequestDetailJson { record, headers }))
+}
+
+/// `/api/requests/{id}`'s answer: the record's fields with `headers` beside them.
+#[derive(serde::Serialize)]
+pub struct RequestDetailJson {
+    #[serde(flatten)]
+    record: RequestRecord,
+    headers: Option<ExchangedHeaders>,
+}
+
+/// The newest request with this `X-Request-Id` (from the ring, else from the history) with its
+/// headers while they are kept.
+pub async fn find(gateway: &Gateway, id: String) -> Result<RequestDetail, ApiError> {
+    let record = find_record(gateway, id).await?;
+    Ok(RequestDetail {
+        headers: gateway.metrics().request_headers(record.seq),
+        record,
+    })
 }
 
 /// The newest request with this `X-Request-Id`: from the ring, else from the history.
-pub async fn find(gateway: &Gateway, id: String) -> Result<RequestRecord, ApiError> {
+async fn find_record(gateway: &Gateway, id: String) -> Result<RequestRecord, ApiError> {
     if id.len() > MAX_FILTER_LEN {
         return Err(ApiError::bad_parameter("id", "too long"));
     }

@@ -18,6 +18,7 @@ pub const MAX_RETENTION_DAYS: u32 = 3_650;
 #[serde(deny_unknown_fields)]
 pub struct FileMetrics {
     pub enabled: Option<bool>,
+    pub capture_headers: Option<bool>,
 }
 
 /// `history` as written.
@@ -34,6 +35,8 @@ pub struct FileHistory {
 pub struct MetricsConfig {
     /// Off: the proxy reports nothing per request (no metrics, no history, no live log).
     pub enabled: bool,
+    /// Off: the request detail view shows no headers (the proxy does not copy them).
+    pub capture_headers: bool,
 }
 
 /// The request history database.
@@ -52,6 +55,7 @@ pub fn validate_metrics(file: Option<FileMetrics>) -> MetricsConfig {
     let file = file.unwrap_or_default();
     MetricsConfig {
         enabled: file.enabled.unwrap_or(true),
+        capture_headers: file.capture_headers.unwrap_or(true),
     }
 }
 

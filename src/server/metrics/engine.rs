@@ -3,6 +3,7 @@
 //! held only for in-memory updates and copies, never across an await, and never by the proxy.
 
 use super::aggregate::Aggregates;
+use super::headers::{self, HeaderLog};
 use super::prometheus::PrometheusMetrics;
 use super::query::RequestQuery;
 use super::recent::RecentRequests;
@@ -10,7 +11,8 @@ use super::record::request_record;
 use super::series::{Gauges, Series};
 use crate::server::proxy::event::{RequestEvent, WebSocketEvent};
 use crate::views::{
-    ModelView, RequestRecord, SecondPoint, SystemStats, TargetTransition, TrafficStats,
+    ExchangedHeaders, ModelView, RequestRecord, SecondPoint, SystemStats, TargetTransition,
+    TrafficStats,
 };
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
@@ -26,6 +28,7 @@ struct EngineState {
     aggregates: Aggregates,
     series: Series,
     recent: RecentRequests,
+    headers: HeaderLog,
     transitions: VecDeque<TargetTransition>,
     websocket_sessions: u64,
     system: SystemStats,
@@ -66,11 +69,24 @@ impl MetricsEngine {
 
     /// Counts finished requests; returns their records (numbered) for the history and live view.
     pub fn record_requests(&self, events: &[RequestEvent]) -> Vec<RequestRecord> {
+        // Turned into text before the lock is taken.
+        let mut exchanged: Vec<Option<ExchangedHeaders>> = events
+            .iter()
+            .map(|event| {
+                let captured =
+                    !event.request_headers.is_empty() || !event.response_headers.is_empty();
+                captured
+                    .then(|| headers::exchanged(&event.request_headers, &event.response_headers))
+            })
+            .collect();
         let records = {
             let mut state = self.state();
             let mut records = Vec::with_capacity(events.len());
-            for event in events {
+            for (event, headers) in events.iter().zip(exchanged.iter_mut()) {
                 let record = request_record(event, state.next_seq);
+                if let Some(headers) = headers.take() {
+                    state.headers.push(record.seq, headers);
+                }
                 state.next_seq += 1;
                 state.aggregates.add(&record);
                 state.series.add(&record);
@@ -184,6 +200,11 @@ impl MetricsEngine {
     /// The newest recent request with this id.
     pub fn recent_request(&self, request_id: &str) -> Option<RequestRecord> {
         self.state().recent.by_id(request_id)
+    }
+
+    /// The headers of request `seq`, while they are kept (only the newest requests').
+    pub fn request_headers(&self, seq: u64) -> Option<ExchangedHeaders> {
+        self.state().headers.get(seq).cloned()
     }
 
     /// The Prometheus side.

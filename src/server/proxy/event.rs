@@ -3,7 +3,7 @@
 //! when the queue is full the event is dropped and counted.
 
 use crate::views::{LlmUsage, TargetTransition};
-use axum::http::{HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use chrono::{DateTime, Utc};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -78,6 +78,10 @@ pub struct RequestEvent {
     pub attempts: u32,
     /// Model and token usage, on `llm` routes whose answer reported them.
     pub llm: Option<LlmUsage>,
+    /// The request's headers as received, when headers are captured (else empty).
+    pub request_headers: HeaderMap,
+    /// The response's headers as sent, when headers are captured (else empty).
+    pub response_headers: HeaderMap,
 }
 
 /// One WebSocket session, reported when it closes.
@@ -115,6 +119,8 @@ pub struct EventSink {
     dropped: Arc<AtomicU64>,
     /// Off (`metrics.enabled: false`): finished requests are not reported.
     requests_enabled: Arc<AtomicBool>,
+    /// Off (`metrics.capture_headers: false`): requests are reported without their headers.
+    headers_enabled: Arc<AtomicBool>,
 }
 
 impl EventSink {
@@ -125,13 +131,22 @@ impl EventSink {
             sender,
             dropped: Arc::default(),
             requests_enabled: Arc::new(AtomicBool::new(true)),
+            headers_enabled: Arc::new(AtomicBool::new(true)),
         };
         (sink, receiver)
     }
 
-    /// Whether finished requests are reported (`metrics.enabled`).
-    pub fn set_requests_enabled(&self, enabled: bool) {
-        self.requests_enabled.store(enabled, Ordering::Relaxed);
+    /// Whether finished requests are reported (`metrics.enabled`) and with their headers
+    /// (`metrics.capture_headers`).
+    pub fn set_recording(&self, requests: bool, headers: bool) {
+        self.requests_enabled.store(requests, Ordering::Relaxed);
+        self.headers_enabled
+            .store(requests && headers, Ordering::Relaxed);
+    }
+
+    /// Whether requests are reported with their headers.
+    pub fn captures_headers(&self) -> bool {
+        self.headers_enabled.load(Ordering::Relaxed)
     }
 
     /// Hands `event` over without waiting; drops it (and counts it) if the queue is full.

@@ -27,7 +27,7 @@ use crate::server::metrics::llm::LlmTap;
 use axum::http::header::{self, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::uri::{self, PathAndQuery, Scheme};
-use axum::http::{Request, Response, StatusCode, Uri, Version};
+use axum::http::{HeaderMap, Request, Response, StatusCode, Uri, Version};
 use chrono::Utc;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -194,6 +194,12 @@ impl Exchange {
                 bytes_out: 0,
                 attempts: 0,
                 llm: None,
+                request_headers: if sink.captures_headers() {
+                    request.headers().clone()
+                } else {
+                    HeaderMap::new()
+                },
+                response_headers: HeaderMap::new(),
             },
             started: Instant::now(),
             sink,
@@ -226,6 +232,9 @@ impl Exchange {
         parts
             .headers
             .insert(X_REQUEST_ID.clone(), self.event.request_id.clone());
+        if self.sink.captures_headers() {
+            self.event.response_headers = parts.headers.clone();
+        }
         // The tap reads the bytes as sent: compressed answers are passed through unread.
         let encoded = parts
             .headers
