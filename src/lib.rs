@@ -9,6 +9,7 @@
 
 pub mod api;
 pub mod app;
+pub mod config_form;
 pub mod diff;
 pub mod live;
 pub mod query;

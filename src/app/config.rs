@@ -1,12 +1,16 @@
-//! Config: the running `config.json` shown readably and editable as JSON — checked (errors at
-//! their JSON path, a diff against the file) before it is applied; applying writes the file
-//! atomically and hot-reloads it; earlier versions can be rolled back to.
+//! Config: the running `config.json` shown readably and editable in a form (routes and targets,
+//! see [`super::config_form`]) or as JSON — checked (errors at their field and JSON path, a diff
+//! against the file) before it is applied; applying writes the file atomically and hot-reloads
+//! it; earlier versions can be rolled back to.
 
 use crate::api::config::{ApplyConfig, CheckConfig, RollbackConfig, get_config};
+use crate::app::config_form::ConfigFormEditor;
 use crate::app::format;
+use crate::app::resource::page_resource;
 use crate::app::widgets::{ErrorNote, loading};
+use crate::config_form::ConfigForm;
 use crate::diff::DiffLine;
-use crate::views::{ConfigApplied, ConfigDocument};
+use crate::views::{ConfigApplied, ConfigDocument, ConfigFieldError};
 use leptos::prelude::*;
 
 #[component]
@@ -14,7 +18,7 @@ pub fn ConfigPage() -> impl IntoView {
     let apply = ServerAction::<ApplyConfig>::new();
     let rollback = ServerAction::<RollbackConfig>::new();
     // Re-read the file after every apply or rollback.
-    let document = Resource::new(
+    let document = page_resource(
         move || (apply.version().get(), rollback.version().get()),
         |_| get_config(),
     );
@@ -61,7 +65,44 @@ fn ConfigEditor(
             text: text.get_untracked(),
         });
     };
+    let check_errors = Signal::derive(move || match current_check() {
+        Some(Ok(check)) => check.errors,
+        _ => Vec::<ConfigFieldError>::new(),
+    });
+    // The form edits the same text; it is rebuilt from the text when switching back to it.
+    let parsed = ConfigForm::parse(&document.text);
+    let mode = RwSignal::new(if parsed.is_ok() {
+        EditMode::Form
+    } else {
+        EditMode::Json
+    });
+    let form = RwSignal::new(parsed.unwrap_or_default());
+    let form_problem = RwSignal::new(None::<String>);
+    let show_form = move |_| match ConfigForm::parse(&text.get_untracked()) {
+        Ok(parsed) => {
+            form.set(parsed);
+            form_problem.set(None);
+            mode.set(EditMode::Form);
+        }
+        Err(problem) => form_problem.set(Some(problem)),
+    };
     let initial = document.text.clone();
+    let json_editor = move || {
+        view! {
+            <textarea
+                id="config-text"
+                class="config-text mono"
+                spellcheck="false"
+                rows="24"
+                aria-label="config.json"
+                data-testid="config-text"
+                prop:value=move || text.get()
+                on:input=move |ev| text.set(event_target_value(&ev))
+            >
+                {initial.clone()}
+            </textarea>
+        }
+    };
     let versions = document.versions.clone();
     view! {
         <section class="panel">
@@ -73,26 +114,29 @@ fn ConfigEditor(
         </section>
         <section class="panel">
             <header class="panel-header">
-                <h2><label for="config-text">"Edit as JSON"</label></h2>
+                <h2>"Edit"</h2>
+                <div class="tabs needs-js" role="group" aria-label="Editor">
+                    <button type="button" class="button small" data-testid="edit-form" aria-pressed=move || (mode.get() == EditMode::Form).to_string() on:click=show_form>"Form"</button>
+                    <button type="button" class="button small" data-testid="edit-json" aria-pressed=move || (mode.get() == EditMode::Json).to_string() on:click=move |_| mode.set(EditMode::Json)>"JSON"</button>
+                </div>
                 <span class="muted small">"Check shows the errors and a diff; Apply writes the file (the previous version is kept) and reloads it."</span>
             </header>
-            <textarea
-                id="config-text"
-                class="config-text mono"
-                spellcheck="false"
-                rows="24"
-                data-testid="config-text"
-                prop:value=move || text.get()
-                on:input=move |ev| text.set(event_target_value(&ev))
-            >
-                {initial}
-            </textarea>
+            {move || form_problem.get().map(|problem| view! {
+                <p class="field-error" role="alert" data-testid="form-problem">{format!("The form cannot show this text ({problem}); fix it as JSON first.")}</p>
+            })}
+            {move || match mode.get() {
+                EditMode::Form => view! { <ConfigFormEditor form text errors=check_errors /> }.into_any(),
+                EditMode::Json => json_editor().into_any(),
+            }}
             <div class="actions needs-js">
                 <button type="button" class="button" data-testid="config-check" on:click=on_check>"Check"</button>
                 <button type="button" class="button primary" data-testid="config-apply" disabled=move || !can_apply() on:click=on_apply>"Apply"</button>
                 <button type="button" class="button" on:click={
                     let original = document.text.clone();
-                    move |_| text.set(original.clone())
+                    move |_| {
+                        text.set(original.clone());
+                        form.set(ConfigForm::parse(&original).unwrap_or_default());
+                    }
                 }>"Discard edits"</button>
             </div>
             {move || current_check().map(|result| match result {
@@ -136,6 +180,13 @@ fn ConfigEditor(
             {move || rollback.value().get().map(|result| view! { <Outcome result /> })}
         </section>
     }
+}
+
+/// Which editor shows the config text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum EditMode {
+    Form,
+    Json,
 }
 
 /// What an apply or rollback did.
@@ -205,7 +256,7 @@ fn Diff(lines: Vec<DiffLine>) -> impl IntoView {
 /// The routes of a config text, readably (name, path, targets).
 #[component]
 fn RouteSummary(text: String) -> impl IntoView {
-    let parsed: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+    let parsed: Option<serde_json::Value> = serde_json::from_slice(text.as_bytes()).ok();
     let routes = parsed
         .as_ref()
         .and_then(|v| v.get("routes"))
