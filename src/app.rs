@@ -2,6 +2,7 @@
 
 pub mod chart;
 pub mod config;
+pub mod config_form;
 pub mod format;
 pub mod health;
 pub mod logs;
@@ -9,6 +10,7 @@ pub mod models;
 pub mod overview;
 pub mod query;
 pub mod requests;
+pub mod resource;
 pub mod routes;
 pub mod theme;
 pub mod widgets;

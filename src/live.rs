@@ -4,6 +4,8 @@
 //! - Events are buffered as they arrive and applied to the signals at most once per
 //!   [`FLUSH_INTERVAL`] (at once when the last flush is older), so a widget re-renders at most 4
 //!   times a second however busy the gateway is, and a quiet gateway's events show immediately.
+//!   Target transitions (health, breaker) are the exception: they are applied on arrival, being
+//!   rare (at most one per target per health check) and what an operator must see first.
 //! - Everything kept is bounded ([`window`]): a tab left open for hours holds the same amount.
 //! - When the socket closes it reconnects with exponential backoff ([`reconnect_delay`]); while it
 //!   is down, [`LiveFeed::poll`] ticks every [`POLL_INTERVAL`] and pages re-read their data.

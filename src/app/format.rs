@@ -1,6 +1,6 @@
 //! Numbers with units, the way the dashboard shows them.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 
 /// A latency in microseconds: `840 µs`, `12.3 ms`, `1.25 s`.
 pub fn latency(us: u64) -> String {
@@ -64,14 +64,35 @@ pub fn percent(share: f64) -> String {
     }
 }
 
+// Dates are written with plain `format!` rather than chrono's strftime-style `format`, whose
+// pattern parser would otherwise be compiled into the WASM client.
+
 /// A time of day in UTC with seconds: `14:03:27`.
 pub fn clock(at: DateTime<Utc>) -> String {
-    at.format("%H:%M:%S").to_string()
+    format!("{:02}:{:02}:{:02}", at.hour(), at.minute(), at.second())
+}
+
+/// A time of day in UTC with milliseconds: `14:03:27.042 UTC`.
+pub fn clock_millis(at: DateTime<Utc>) -> String {
+    format!(
+        "{}.{:03} UTC",
+        clock(at),
+        at.timestamp_subsec_millis().min(999)
+    )
 }
 
 /// A date and time in UTC: `2026-11-25 14:03:27 UTC`.
 pub fn date_time(at: DateTime<Utc>) -> String {
-    at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+    format!("{} {} UTC", date(at), clock(at))
+}
+
+/// A date and time in UTC with milliseconds: `2026-11-25 14:03:27.042 UTC`.
+pub fn date_time_millis(at: DateTime<Utc>) -> String {
+    format!("{} {}", date(at), clock_millis(at))
+}
+
+fn date(at: DateTime<Utc>) -> String {
+    format!("{:04}-{:02}-{:02}", at.year(), at.month(), at.day())
 }
 
 #[cfg(test)]
@@ -94,5 +115,21 @@ mod tests {
         assert_eq!(percent(0.0), "0%");
         assert_eq!(percent(0.0035), "0.35%");
         assert_eq!(percent(0.125), "12.5%");
+    }
+
+    #[test]
+    fn dates_are_utc_and_zero_padded() {
+        let at = DateTime::parse_from_rfc3339("2026-03-04T05:06:07.042+01:00")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(clock(at), "04:06:07");
+        assert_eq!(clock_millis(at), "04:06:07.042 UTC");
+        assert_eq!(date_time(at), "2026-03-04 04:06:07 UTC");
+        assert_eq!(date_time_millis(at), "2026-03-04 04:06:07.042 UTC");
+        // The same as chrono's own formatting.
+        assert_eq!(
+            date_time(at),
+            at.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+        );
     }
 }

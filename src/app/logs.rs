@@ -3,6 +3,7 @@
 use crate::api::logs::get_logs;
 use crate::app::format;
 use crate::app::query::{use_query_string, use_query_value};
+use crate::app::resource::page_resource;
 use crate::app::widgets::{ErrorNote, loading};
 use crate::live::use_live_feed;
 use crate::views::{LogLine, LogPage};
@@ -12,7 +13,7 @@ use leptos::prelude::*;
 pub fn LogsPage() -> impl IntoView {
     let live = use_live_feed();
     let query = use_query_string();
-    let page = Resource::new(
+    let page = page_resource(
         move || (query.get(), live.poll.get()),
         |(query, _)| get_logs(query),
     );

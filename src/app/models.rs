@@ -3,6 +3,7 @@
 
 use crate::api::traffic::get_models;
 use crate::app::format;
+use crate::app::resource::page_resource;
 use crate::app::widgets::{EmptyState, ErrorNote, loading};
 use crate::live::use_live_feed;
 use crate::views::ModelView;
@@ -12,7 +13,7 @@ use std::collections::BTreeSet;
 #[component]
 pub fn ModelsPage() -> impl IntoView {
     let live = use_live_feed();
-    let models = Resource::new(move || live.poll.get(), |_| get_models());
+    let models = page_resource(move || live.poll.get(), |_| get_models());
     view! {
         <section class="page">
             <header class="page-header"><h1>"Models"</h1></header>

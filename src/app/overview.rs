@@ -8,6 +8,7 @@ use crate::app::chart::{ChartData, Line, LineChart, Slice};
 use crate::app::format;
 use crate::app::health::HealthGrid;
 use crate::app::query::{encode, href, use_query_value};
+use crate::app::resource::page_resource;
 use crate::app::widgets::{ErrorNote, StatCard, loading};
 use crate::live::use_live_feed;
 use crate::views::{
@@ -21,7 +22,7 @@ use leptos_router::hooks::use_query_map;
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let live = use_live_feed();
-    let data = Resource::new(move || live.poll.get(), |_| get_overview());
+    let data = page_resource(move || live.poll.get(), |_| get_overview());
 
     view! {
         <section class="page">
@@ -315,7 +316,7 @@ fn OverviewBody(data: OverviewData) -> impl IntoView {
             <p class="muted small">
                 "Rendered at "
                 <time data-testid="generated-at" datetime=generated_at.to_rfc3339()>
-                    {generated_at.format("%H:%M:%S%.3f UTC").to_string()}
+                    {format::clock_millis(generated_at)}
                 </time>
             </p>
         </section>
@@ -373,7 +374,7 @@ fn Charts(series: Memo<Vec<SecondPoint>>) -> impl IntoView {
     let range = use_query_value("range");
     let compare = use_query_value("compare");
     let period = Memo::new(move |_| range.get().as_deref().and_then(StatsPeriod::parse));
-    let stats = Resource::new(
+    let stats = page_resource(
         move || (period.get(), live.poll.get()),
         |(period, _)| async move {
             match period {
@@ -612,7 +613,7 @@ fn reload_summary(reload: Option<&ConfigReload>) -> String {
     match reload {
         None => "not reloaded since start".to_string(),
         Some(reload) => {
-            let at = reload.at.format("%H:%M:%S UTC");
+            let at = format!("{} UTC", format::clock(reload.at));
             match (reload.applied, reload.errors.first()) {
                 (true, _) => format!("reloaded ({}) at {at}", reload.trigger),
                 (false, Some(first)) => {

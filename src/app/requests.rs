@@ -5,10 +5,11 @@
 use crate::api::requests::{get_request, get_requests};
 use crate::app::format;
 use crate::app::query::{encode, use_query_string};
+use crate::app::resource::page_resource;
 use crate::app::widgets::{EmptyState, ErrorNote, StatusBadge, loading};
 use crate::live::use_live_feed;
 use crate::query::RequestQuery;
-use crate::views::{RequestPage, RequestRecord};
+use crate::views::{ExchangedHeaders, HeaderLine, RequestDetail, RequestPage, RequestRecord};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
@@ -29,11 +30,18 @@ const FILTERS: [(&str, &str, &str); 9] = [
 pub fn RequestsPage() -> impl IntoView {
     let live = use_live_feed();
     let query = use_query_string();
-    let page = Resource::new(
+    let page = page_resource(
         move || (query.get(), live.poll.get()),
         |(query, _)| get_requests(query),
     );
-    let paused = RwSignal::new(false);
+    // Paused: the newest live request's `seq` when Pause was pressed; newer ones wait.
+    let paused = RwSignal::new(None::<u64>);
+    let toggle_pause = move |_| {
+        let newest = live
+            .requests
+            .with_untracked(|list| list.front().map_or(0, |r| r.seq));
+        paused.update(|p| *p = if p.is_some() { None } else { Some(newest) });
+    };
     let export = move |format: &str| {
         let filters = filter_query(&query.get());
         if filters.is_empty() {
@@ -52,10 +60,10 @@ pub fn RequestsPage() -> impl IntoView {
                         type="button"
                         class="button needs-js"
                         data-testid="pause"
-                        aria-pressed=move || paused.get().to_string()
-                        on:click=move |_| paused.update(|p| *p = !*p)
+                        aria-pressed=move || paused.with(Option::is_some).to_string()
+                        on:click=toggle_pause
                     >
-                        {move || if paused.get() { "Resume" } else { "Pause" }}
+                        {move || if paused.with(Option::is_some) { "Resume" } else { "Pause" }}
                     </button>
                     <a class="button" href=move || export("csv") data-testid="export-csv" download>"Export CSV"</a>
                     <a class="button" href=move || export("json") data-testid="export-json" download>"Export JSON"</a>
@@ -113,7 +121,7 @@ fn FilterForm() -> impl IntoView {
 }
 
 #[component]
-fn RequestTable(page: RequestPage, paused: RwSignal<bool>) -> impl IntoView {
+fn RequestTable(page: RequestPage, paused: RwSignal<Option<u64>>) -> impl IntoView {
     let live = use_live_feed();
     let query = use_query_map();
     let filter = query.with_untracked(|q| {
@@ -137,21 +145,20 @@ fn RequestTable(page: RequestPage, paused: RwSignal<bool>) -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     });
-    // While paused the list stays as it was; new requests are only counted.
-    let frozen = RwSignal::new(None::<Vec<RequestRecord>>);
-    Effect::new(move |_| {
-        if paused.get() {
-            frozen.set(Some(matching_live.get_untracked()));
-        } else {
-            frozen.set(None);
-        }
-    });
-    let shown_live = move || frozen.get().unwrap_or_else(|| matching_live.get());
+    // While paused the list stays as it was; newer requests are only counted.
+    let shown_live = move || match paused.get() {
+        Some(newest) => matching_live.with(|list| {
+            list.iter()
+                .filter(|r| r.seq <= newest)
+                .cloned()
+                .collect::<Vec<_>>()
+        }),
+        None => matching_live.get(),
+    };
     let waiting = move || {
-        frozen.with(|f| {
-            f.as_ref()
-                .map(|f| matching_live.with(Vec::len).saturating_sub(f.len()))
-        })
+        paused
+            .get()
+            .map(|newest| matching_live.with(|list| list.iter().filter(|r| r.seq > newest).count()))
     };
     let rendered = page.requests.clone();
     let empty = rendered.is_empty();
@@ -165,7 +172,7 @@ fn RequestTable(page: RequestPage, paused: RwSignal<bool>) -> impl IntoView {
     view! {
         <p class="muted small" role="status" data-testid="live-note">
             {move || match waiting() {
-                Some(n) => format!("Paused · {n} new requests waiting"),
+                Some(n) => format!("Paused · {n} new request{} waiting", if n == 1 { "" } else { "s" }),
                 None if follows_live => "Newest first · new requests appear as they finish".to_string(),
                 None => "Newest first".to_string(),
             }}
@@ -247,7 +254,7 @@ fn RequestRow(record: RequestRecord) -> impl IntoView {
 pub fn RequestDetailPage() -> impl IntoView {
     let params = use_params_map();
     let id = Memo::new(move |_| params.with(|p| p.get("id").unwrap_or_default()));
-    let record = Resource::new(move || id.get(), get_request);
+    let record = page_resource(move || id.get(), get_request);
     view! {
         <section class="page">
             <header class="page-header">
@@ -257,7 +264,7 @@ pub fn RequestDetailPage() -> impl IntoView {
             <Transition fallback=loading>
                 {move || Suspend::new(async move {
                     match record.await {
-                        Ok(record) => view! { <RequestDetail record /> }.into_any(),
+                        Ok(detail) => view! { <RequestDetail detail /> }.into_any(),
                         Err(error) => view! { <ErrorNote what="Request not found" error=error.to_string() /> }.into_any(),
                     }
                 })}
@@ -267,7 +274,8 @@ pub fn RequestDetailPage() -> impl IntoView {
 }
 
 #[component]
-fn RequestDetail(record: RequestRecord) -> impl IntoView {
+fn RequestDetail(detail: RequestDetail) -> impl IntoView {
+    let RequestDetail { record, headers } = detail;
     let fact =
         |label: &'static str, value: String| view! { <div><dt>{label}</dt><dd>{value}</dd></div> };
     let optional_latency = |us: Option<u64>| us.map_or("—".to_string(), format::latency);
@@ -294,7 +302,7 @@ fn RequestDetail(record: RequestRecord) -> impl IntoView {
             <section class="panel">
                 <header class="panel-header"><h2>"Timings"</h2></header>
                 <dl class="facts">
-                    {fact("Arrived", format!("{}", record.at.format("%Y-%m-%d %H:%M:%S%.3f UTC")))}
+                    {fact("Arrived", format::date_time_millis(record.at))}
                     {fact("Total latency", format::latency(record.latency_us))}
                     {fact("Upstream, time to first byte", optional_latency(record.upstream_us))}
                     {fact("Attempts", record.attempts.to_string())}
@@ -313,6 +321,58 @@ fn RequestDetail(record: RequestRecord) -> impl IntoView {
                 </dl>
             </section>
             {llm}
+            <HeaderPanels headers />
         </div>
+    }
+}
+
+/// The request's and the response's headers, or why they are not shown.
+#[component]
+fn HeaderPanels(headers: Option<ExchangedHeaders>) -> impl IntoView {
+    let Some(headers) = headers else {
+        return view! {
+            <section class="panel" data-testid="headers-missing">
+                <header class="panel-header"><h2>"Headers"</h2></header>
+                <p class="muted">
+                    "Headers are kept in memory for the newest requests only, and this one is older "
+                    "(or header capture is off: " <code>"metrics.capture_headers"</code> ")."
+                </p>
+            </section>
+        }
+        .into_any();
+    };
+    let (request_omitted, response_omitted) = headers.omitted;
+    view! {
+        <HeaderTable title="Request headers (from the client)" lines=headers.request omitted=request_omitted testid="request-headers" />
+        <HeaderTable title="Response headers (to the client)" lines=headers.response omitted=response_omitted testid="response-headers" />
+    }
+    .into_any()
+}
+
+#[component]
+fn HeaderTable(
+    title: &'static str,
+    lines: Vec<HeaderLine>,
+    omitted: u32,
+    testid: &'static str,
+) -> impl IntoView {
+    view! {
+        <section class="panel" data-testid=testid>
+            <header class="panel-header"><h2>{title}</h2></header>
+            <table class="headers">
+                <tbody>
+                    {lines.into_iter().map(|line| view! {
+                        <tr>
+                            <th scope="row" class="mono">{line.name}</th>
+                            <td class="mono">
+                                {line.value}
+                                {line.redacted.then(|| view! { " " <span class="badge" title="Secrets are never shown">"secret"</span> })}
+                            </td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+            {(omitted > 0).then(|| view! { <p class="muted small">{format!("{omitted} more not kept")}</p> })}
+        </section>
     }
 }

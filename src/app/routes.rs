@@ -4,6 +4,7 @@
 use crate::api::traffic::get_routes;
 use crate::app::format;
 use crate::app::health::{TargetState, live_target_state};
+use crate::app::resource::page_resource;
 use crate::app::widgets::{EmptyState, ErrorNote, loading};
 use crate::live::use_live_feed;
 use crate::views::{RouteView, StatusClasses, TargetTransition, TargetView, TrafficStats};
@@ -12,7 +13,7 @@ use leptos::prelude::*;
 #[component]
 pub fn RoutesPage() -> impl IntoView {
     let live = use_live_feed();
-    let routes = Resource::new(move || live.poll.get(), |_| get_routes());
+    let routes = page_resource(move || live.poll.get(), |_| get_routes());
     view! {
         <section class="page">
             <header class="page-header"><h1>"Routes & backends"</h1></header>

@@ -67,15 +67,20 @@ fn schedule_flush(feed: LiveFeed) {
     set_timeout(
         move || {
             FLUSH_SCHEDULED.with(|scheduled| scheduled.set(false));
-            LAST_FLUSH.with(|last| last.set(now_ms()));
-            let events: Vec<LiveEvent> =
-                PENDING.with(|pending| pending.borrow_mut().drain(..).collect());
-            if !events.is_empty() {
-                feed.apply(events);
-            }
+            flush(feed);
         },
         std::time::Duration::from_millis(wait as u64),
     );
+}
+
+/// Applies everything buffered now. Used directly for target transitions: they are rare (one per
+/// target per check at most) and an operator watching the health grid should not wait for them.
+fn flush(feed: LiveFeed) {
+    LAST_FLUSH.with(|last| last.set(now_ms()));
+    let events: Vec<LiveEvent> = PENDING.with(|pending| pending.borrow_mut().drain(..).collect());
+    if !events.is_empty() {
+        feed.apply(events);
+    }
 }
 
 fn socket_url() -> Option<String> {
@@ -115,15 +120,22 @@ fn connect(feed: LiveFeed, attempt: u32) {
         let Some(text) = message.data().as_string() else {
             return;
         };
-        match serde_json::from_str::<LiveEvent>(&text) {
-            Ok(event) => PENDING.with(|pending| {
-                let mut pending = pending.borrow_mut();
-                if pending.len() >= PENDING_EVENTS {
-                    pending.pop_front();
+        match serde_json::from_slice::<LiveEvent>(text.as_bytes()) {
+            Ok(event) => {
+                let urgent = matches!(event, LiveEvent::Transition(_));
+                PENDING.with(|pending| {
+                    let mut pending = pending.borrow_mut();
+                    if pending.len() >= PENDING_EVENTS {
+                        pending.pop_front();
+                    }
+                    pending.push_back(event);
+                });
+                if urgent {
+                    flush(feed);
+                } else {
+                    schedule_flush(feed);
                 }
-                pending.push_back(event);
-                schedule_flush(feed);
-            }),
+            }
             Err(error) => leptos::logging::warn!("ignoring live event: {error}"),
         }
     });
