@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # What recording costs, and whether it stays bounded, in one run:
-#   1. throughput with recording on (metrics + SQLite history, the default), metrics only
-#      (`history.enabled: false`) and off (`metrics.enabled: false`), three Gatewatch processes proxying to the same nginx backend,
-#      interleaved rounds, median;
+#   1. throughput with recording on (metrics + SQLite history + header capture, the default),
+#      on without header capture (`metrics.capture_headers: false`), metrics only
+#      (`history.enabled: false`) and off (`metrics.enabled: false`): four Gatewatch processes
+#      proxying to the same nginx backend, interleaved rounds, median;
 #   2. a soak of SOAK_REQUESTS (default 5 000 000) requests through the recording instance,
 #      sampling its RSS and the history writer's progress after every SOAK_CHUNK seconds.
 #
-# Usage: bench/recording.sh   (ROUNDS=3 DURATION=10 LAT_DURATION=5 SOAK_REQUESTS=5000000)
+# Usage: bench/recording.sh   (ROUNDS=3 DURATION=10 LAT_DURATION=5 SOAK_REQUESTS=5000000;
+#        BUILD=0 uses the binary already built, e.g. by `cargo leptos build --release`)
 # Output: Markdown on stdout and in bench/results/recording-<UTC date and time>.md
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" recording
 ROUNDS=${ROUNDS:-3}
@@ -15,21 +17,25 @@ LAT_DURATION=${LAT_DURATION:-5}
 SOAK_REQUESTS=${SOAK_REQUESTS:-5000000}
 SOAK_CHUNK=${SOAK_CHUNK:-15}
 
-echo "building the gatewatch release binary…" >&2
-cargo build --release --features ssr --bin gatewatch -q
+if [ "${BUILD:-1}" = 1 ]; then
+  echo "building the gatewatch release binary…" >&2
+  cargo build --release --features ssr --bin gatewatch -q
+fi
 
 gatewatch_config "$WORK/on.json" 8082 3982 '"history": {"path": "on.db"},'
+gatewatch_config "$WORK/nohdr.json" 8085 3985 '"history": {"path": "nohdr.db"}, "metrics": {"capture_headers": false},'
 gatewatch_config "$WORK/mem.json" 8084 3984 '"history": {"enabled": false},'
 gatewatch_config "$WORK/off.json" 8083 3983 '"metrics": {"enabled": false},'
 
 nginx -p "$WORK" -c "$WORK/nginx-backend.conf" & PIDS+=($!)
 GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/on.json" > "$WORK/logs/on.out" 2>&1 & ON_PID=$!; PIDS+=($ON_PID)
+GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/nohdr.json" > "$WORK/logs/nohdr.out" 2>&1 & PIDS+=($!)
 GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/mem.json" > "$WORK/logs/mem.out" 2>&1 & PIDS+=($!)
 GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/off.json" > "$WORK/logs/off.out" 2>&1 & PIDS+=($!)
 
-declare -A BASE=([on]=http://127.0.0.1:8082 [mem]=http://127.0.0.1:8084 [off]=http://127.0.0.1:8083)
+declare -A BASE=([on]=http://127.0.0.1:8082 [nohdr]=http://127.0.0.1:8085 [mem]=http://127.0.0.1:8084 [off]=http://127.0.0.1:8083)
 wait_for http://127.0.0.1:9001/
-for name in on mem off; do wait_for "${BASE[$name]}/index.txt"; done
+for name in on nohdr mem off; do wait_for "${BASE[$name]}/index.txt"; done
 check_alive
 [ "$(curl -fs http://127.0.0.1:9001/index.txt)" = ok ] || { echo "the backend does not serve index.txt" >&2; exit 1; }
 
@@ -42,7 +48,7 @@ CASES=("50 $DURATION" "1 $LAT_DURATION")
 for round in $(seq "$ROUNDS"); do
   for case in "${CASES[@]}"; do
     read -r conns secs <<< "$case"
-    for name in on mem off; do
+    for name in on nohdr mem off; do
       echo "round $round: recording $name, c=$conns" >&2
       RESULT["$name|$conns|$round"]=$(run_wrk "${BASE[$name]}/index.txt" "$conns" "$secs")
     done
@@ -55,14 +61,15 @@ mkdir -p "$ROOT/bench/results"
 {
   echo "Run $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, wrk -t1, ${ROUNDS} rounds (median), c=50 for ${DURATION}s, c=1 for ${LAT_DURATION}s, 2-byte body."
   echo
-  echo "| c | on rps | metrics only rps | off rps | **on / off** | metrics only / off | p50 on / mem / off (µs) | p99 on / mem / off (µs) |"
-  echo "|---|---|---|---|---|---|---|---|"
+  echo "| c | on rps | on, no headers rps | metrics only rps | off rps | **on / off** | on, no headers / off | metrics only / off | p50 on / mem / off (µs) | p99 on / mem / off (µs) |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
   for case in "${CASES[@]}"; do
     read -r conns _ <<< "$case"
-    on=$(field on "$conns" 1); mem=$(field mem "$conns" 1); off=$(field off "$conns" 1)
+    on=$(field on "$conns" 1); nohdr=$(field nohdr "$conns" 1); mem=$(field mem "$conns" 1); off=$(field off "$conns" 1)
     ratio=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.2f", a / b }')
+    nohdr_ratio=$(awk -v a="$nohdr" -v b="$off" 'BEGIN { printf "%.2f", a / b }')
     mem_ratio=$(awk -v a="$mem" -v b="$off" 'BEGIN { printf "%.2f", a / b }')
-    echo "| $conns | $on | $mem | $off | **${ratio}×** | ${mem_ratio}× | $(field on "$conns" 2) / $(field mem "$conns" 2) / $(field off "$conns" 2) | $(field on "$conns" 3) / $(field mem "$conns" 3) / $(field off "$conns" 3) |"
+    echo "| $conns | $on | $nohdr | $mem | $off | **${ratio}×** | ${nohdr_ratio}× | ${mem_ratio}× | $(field on "$conns" 2) / $(field mem "$conns" 2) / $(field off "$conns" 2) | $(field on "$conns" 3) / $(field mem "$conns" 3) / $(field off "$conns" 3) |"
   done
   echo
   echo "Soak: wrk -c50 in ${SOAK_CHUNK}s chunks through the recording instance until ${SOAK_REQUESTS} requests."

@@ -77,7 +77,7 @@ fn drain_queue(
     };
     let metrics = gateway.metrics();
     if !requests.is_empty() {
-        outbox.add(metrics.record_requests(&requests));
+        outbox.add(metrics.record_requests(&mut requests));
         for event in requests {
             gateway.publish_proxy_event(ProxyEvent::Request(event));
         }

@@ -3,7 +3,7 @@
 //! held only for in-memory updates and copies, never across an await, and never by the proxy.
 
 use super::aggregate::Aggregates;
-use super::headers::{self, HeaderLog};
+use super::headers::HeaderLog;
 use super::prometheus::PrometheusMetrics;
 use super::query::RequestQuery;
 use super::recent::RecentRequests;
@@ -68,23 +68,14 @@ impl MetricsEngine {
     }
 
     /// Counts finished requests; returns their records (numbered) for the history and live view.
-    pub fn record_requests(&self, events: &[RequestEvent]) -> Vec<RequestRecord> {
-        // Turned into text before the lock is taken.
-        let mut exchanged: Vec<Option<ExchangedHeaders>> = events
-            .iter()
-            .map(|event| {
-                let captured =
-                    !event.request_headers.is_empty() || !event.response_headers.is_empty();
-                captured
-                    .then(|| headers::exchanged(&event.request_headers, &event.response_headers))
-            })
-            .collect();
+    /// The events' captured headers are moved into the engine (kept for the newest requests).
+    pub fn record_requests(&self, events: &mut [RequestEvent]) -> Vec<RequestRecord> {
         let records = {
             let mut state = self.state();
             let mut records = Vec::with_capacity(events.len());
-            for (event, headers) in events.iter().zip(exchanged.iter_mut()) {
+            for event in events.iter_mut() {
                 let record = request_record(event, state.next_seq);
-                if let Some(headers) = headers.take() {
+                if let Some(headers) = event.headers.take() {
                     state.headers.push(record.seq, headers);
                 }
                 state.next_seq += 1;
@@ -204,7 +195,9 @@ impl MetricsEngine {
 
     /// The headers of request `seq`, while they are kept (only the newest requests').
     pub fn request_headers(&self, seq: u64) -> Option<ExchangedHeaders> {
-        self.state().headers.get(seq).cloned()
+        let captured = self.state().headers.get(seq).cloned();
+        // Turned into text (and redacted) outside the lock.
+        captured.map(|captured| captured.exchanged())
     }
 
     /// The Prometheus side.

@@ -1,19 +1,24 @@
-//! The headers of recent requests, for the request detail view: captured by the proxy as
-//! `HeaderMap`s (cheap clones of what hyper parsed), turned into bounded text with secrets
-//! redacted on the recorder thread, and kept for the newest [`KEPT_REQUESTS`] requests only.
+//! The headers of recent requests, for the request detail view. The proxy copies each exchange's
+//! headers into one compact buffer ([`CapturedHeaders`]: one allocation, no per-header strings,
+//! nothing pointing into hyper's buffers); the newest [`KEPT_REQUESTS`] are kept, and they are
+//! turned into text — bounded, secrets redacted — only when someone asks for one.
 
 use crate::views::{ExchangedHeaders, HeaderLine};
-use axum::http::{HeaderMap, HeaderName};
+use axum::http::HeaderMap;
 use std::collections::VecDeque;
 
 /// How many requests' headers are kept (the newest).
 pub const KEPT_REQUESTS: usize = 2_000;
 /// Most headers kept per direction; the rest are counted as omitted.
 pub const MAX_HEADERS: usize = 64;
-/// Longest header value kept (in bytes, cut at a character boundary).
+/// Longest header value kept (in bytes; a cut value ends with `…`).
 pub const MAX_VALUE_LEN: usize = 512;
+/// Longest header name kept (in bytes).
+const MAX_NAME_LEN: usize = 255;
 /// What a secret's value is replaced with.
 pub const REDACTED: &str = "[redacted]";
+/// Marks a value cut to [`MAX_VALUE_LEN`] in its stored length.
+const CUT: u16 = 0x8000;
 
 /// Header names whose values are always secrets.
 const SECRET_NAMES: [&str; 6] = [
@@ -29,53 +34,115 @@ const SECRET_WORDS: [&str; 7] = [
     "token", "secret", "password", "passwd", "apikey", "api-key", "session",
 ];
 
-/// Whether the value of header `name` (lower case, as `HeaderName` keeps it) must not be shown.
-pub fn is_secret(name: &HeaderName) -> bool {
-    let name = name.as_str();
+/// Whether the value of header `name` (lower case) must not be shown.
+pub fn is_secret(name: &str) -> bool {
     SECRET_NAMES.contains(&name) || SECRET_WORDS.iter().any(|word| name.contains(word))
 }
 
-/// The headers of one exchange as text, bounded and redacted.
-pub fn exchanged(request: &HeaderMap, response: &HeaderMap) -> ExchangedHeaders {
-    let (request, request_omitted) = lines(request);
-    let (response, response_omitted) = lines(response);
-    ExchangedHeaders {
-        request,
-        response,
-        omitted: (request_omitted, response_omitted),
+/// One exchange's headers, as bytes: for each header, the name's length (1 byte), the name, the
+/// value's length (2 bytes, high bit: cut) and the value — the request's first, then the
+/// response's. Values are kept as received; [`CapturedHeaders::exchanged`] redacts secrets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CapturedHeaders {
+    bytes: Vec<u8>,
+    request_count: u16,
+    response_count: u16,
+    omitted: (u32, u32),
+}
+
+impl CapturedHeaders {
+    /// A capture starting with a request's headers.
+    pub fn request(headers: &HeaderMap) -> Self {
+        let mut captured = Self {
+            bytes: Vec::with_capacity(512),
+            ..Self::default()
+        };
+        (captured.request_count, captured.omitted.0) = captured.push_all(headers);
+        captured
+    }
+
+    /// Adds the response's headers (call once).
+    pub fn add_response(&mut self, headers: &HeaderMap) {
+        (self.response_count, self.omitted.1) = self.push_all(headers);
+    }
+
+    fn push_all(&mut self, headers: &HeaderMap) -> (u16, u32) {
+        let mut count = 0u16;
+        for (name, value) in headers.iter().take(MAX_HEADERS) {
+            let name = &name.as_str().as_bytes()[..name.as_str().len().min(MAX_NAME_LEN)];
+            let value = value.as_bytes();
+            let kept = value.len().min(MAX_VALUE_LEN);
+            let cut = if kept < value.len() { CUT } else { 0 };
+            self.bytes.push(name.len() as u8);
+            self.bytes.extend_from_slice(name);
+            self.bytes
+                .extend_from_slice(&(kept as u16 | cut).to_le_bytes());
+            self.bytes.extend_from_slice(&value[..kept]);
+            count += 1;
+        }
+        let omitted = headers.len().saturating_sub(usize::from(count));
+        (count, u32::try_from(omitted).unwrap_or(u32::MAX))
+    }
+
+    /// The headers as text, secrets redacted.
+    pub fn exchanged(&self) -> ExchangedHeaders {
+        let mut entries = Entries {
+            bytes: &self.bytes,
+            at: 0,
+        };
+        let request = entries.by_ref().take(self.request_count.into()).collect();
+        let response = entries.take(self.response_count.into()).collect();
+        ExchangedHeaders {
+            request,
+            response,
+            omitted: self.omitted,
+        }
     }
 }
 
-/// At most [`MAX_HEADERS`] lines of `headers`, and how many were left out.
-fn lines(headers: &HeaderMap) -> (Vec<HeaderLine>, u32) {
-    let lines: Vec<HeaderLine> = headers
-        .iter()
-        .take(MAX_HEADERS)
-        .map(|(name, value)| {
-            let text = String::from_utf8_lossy(value.as_bytes());
-            if is_secret(name) {
-                HeaderLine {
-                    name: name.to_string(),
-                    value: redacted(name, &text),
-                    redacted: true,
-                }
-            } else {
-                HeaderLine {
-                    name: name.to_string(),
-                    value: bounded(&text),
-                    redacted: false,
-                }
+/// Reads [`CapturedHeaders`]' entries back as [`HeaderLine`]s.
+struct Entries<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Iterator for Entries<'_> {
+    type Item = HeaderLine;
+
+    fn next(&mut self) -> Option<HeaderLine> {
+        let name_len = usize::from(*self.bytes.get(self.at)?);
+        let name = self.bytes.get(self.at + 1..self.at + 1 + name_len)?;
+        let at = self.at + 1 + name_len;
+        let stored = u16::from_le_bytes([*self.bytes.get(at)?, *self.bytes.get(at + 1)?]);
+        let value_len = usize::from(stored & !CUT);
+        let value = self.bytes.get(at + 2..at + 2 + value_len)?;
+        self.at = at + 2 + value_len;
+        let name = String::from_utf8_lossy(name).into_owned();
+        let value = String::from_utf8_lossy(value);
+        Some(if is_secret(&name) {
+            HeaderLine {
+                value: redacted(&name, &value),
+                name,
+                redacted: true,
+            }
+        } else {
+            let mut value = value.into_owned();
+            if stored & CUT != 0 {
+                value.push('…');
+            }
+            HeaderLine {
+                name,
+                value,
+                redacted: false,
             }
         })
-        .collect();
-    let omitted = headers.len().saturating_sub(lines.len());
-    (lines, u32::try_from(omitted).unwrap_or(u32::MAX))
+    }
 }
 
 /// A secret's replacement: an authorization's scheme stays visible (`Bearer [redacted]`), so an
 /// operator can still tell which kind of credential was sent.
-fn redacted(name: &HeaderName, value: &str) -> String {
-    let authorization = name.as_str().ends_with("authorization");
+fn redacted(name: &str, value: &str) -> String {
+    let authorization = name.ends_with("authorization");
     match value.split_once(' ') {
         Some((scheme, _))
             if authorization && scheme.len() <= 16 && scheme.chars().all(char::is_alphanumeric) =>
@@ -86,21 +153,10 @@ fn redacted(name: &HeaderName, value: &str) -> String {
     }
 }
 
-fn bounded(text: &str) -> String {
-    if text.len() <= MAX_VALUE_LEN {
-        return text.to_string();
-    }
-    let mut end = MAX_VALUE_LEN;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &text[..end])
-}
-
 /// The headers of the newest requests, by `seq` (oldest first, `seq` increasing).
 #[derive(Debug)]
 pub struct HeaderLog {
-    entries: VecDeque<(u64, ExchangedHeaders)>,
+    entries: VecDeque<(u64, CapturedHeaders)>,
     capacity: usize,
 }
 
@@ -119,7 +175,7 @@ impl HeaderLog {
     }
 
     /// Keeps the headers of request `seq` (newer than any kept), forgetting the oldest when full.
-    pub fn push(&mut self, seq: u64, headers: ExchangedHeaders) {
+    pub fn push(&mut self, seq: u64, headers: CapturedHeaders) {
         if self.capacity == 0 {
             return;
         }
@@ -130,7 +186,7 @@ impl HeaderLog {
     }
 
     /// The headers of request `seq`, if still kept.
-    pub fn get(&self, seq: u64) -> Option<&ExchangedHeaders> {
+    pub fn get(&self, seq: u64) -> Option<&CapturedHeaders> {
         let index = self
             .entries
             .binary_search_by_key(&seq, |(kept, _)| *kept)
@@ -150,7 +206,13 @@ impl HeaderLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
+    use axum::http::{HeaderName, HeaderValue};
+
+    fn exchanged(request: &HeaderMap, response: &HeaderMap) -> ExchangedHeaders {
+        let mut captured = CapturedHeaders::request(request);
+        captured.add_response(response);
+        captured.exchanged()
+    }
 
     fn map(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
@@ -239,7 +301,7 @@ mod tests {
     fn the_log_keeps_the_newest_and_finds_by_seq() {
         let mut log = HeaderLog::with_capacity(3);
         for seq in [10, 11, 13, 14] {
-            log.push(seq, ExchangedHeaders::default());
+            log.push(seq, CapturedHeaders::default());
         }
         assert_eq!(log.len(), 3);
         assert!(log.get(10).is_none(), "the oldest was forgotten");

@@ -2,8 +2,9 @@
 //! WebSocket session, handed to the metrics side through a bounded queue. Sending never waits:
 //! when the queue is full the event is dropped and counted.
 
+use crate::server::metrics::headers::CapturedHeaders;
 use crate::views::{LlmUsage, TargetTransition};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use chrono::{DateTime, Utc};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -78,10 +79,9 @@ pub struct RequestEvent {
     pub attempts: u32,
     /// Model and token usage, on `llm` routes whose answer reported them.
     pub llm: Option<LlmUsage>,
-    /// The request's headers as received, when headers are captured (else empty).
-    pub request_headers: HeaderMap,
-    /// The response's headers as sent, when headers are captured (else empty).
-    pub response_headers: HeaderMap,
+    /// The request's headers as received and the response's as sent, when headers are
+    /// captured (`metrics.capture_headers`).
+    pub headers: Option<CapturedHeaders>,
 }
 
 /// One WebSocket session, reported when it closes.

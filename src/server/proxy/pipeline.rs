@@ -23,11 +23,12 @@ use super::table::{Handler, Route, RouteTable, StaticService, StaticSite};
 use super::target::{InFlight, Outcome, Target};
 use super::upstream::{self, UpstreamClient};
 use super::websocket::{self, Session};
+use crate::server::metrics::headers::CapturedHeaders;
 use crate::server::metrics::llm::LlmTap;
 use axum::http::header::{self, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::uri::{self, PathAndQuery, Scheme};
-use axum::http::{HeaderMap, Request, Response, StatusCode, Uri, Version};
+use axum::http::{Request, Response, StatusCode, Uri, Version};
 use chrono::Utc;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
@@ -194,12 +195,9 @@ impl Exchange {
                 bytes_out: 0,
                 attempts: 0,
                 llm: None,
-                request_headers: if sink.captures_headers() {
-                    request.headers().clone()
-                } else {
-                    HeaderMap::new()
-                },
-                response_headers: HeaderMap::new(),
+                headers: sink
+                    .captures_headers()
+                    .then(|| CapturedHeaders::request(request.headers())),
             },
             started: Instant::now(),
             sink,
@@ -232,8 +230,8 @@ impl Exchange {
         parts
             .headers
             .insert(X_REQUEST_ID.clone(), self.event.request_id.clone());
-        if self.sink.captures_headers() {
-            self.event.response_headers = parts.headers.clone();
+        if let Some(headers) = self.event.headers.as_mut() {
+            headers.add_response(&parts.headers);
         }
         // The tap reads the bytes as sent: compressed answers are passed through unread.
         let encoded = parts
