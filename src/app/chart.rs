@@ -130,7 +130,7 @@ pub fn LineChart(
                     class="chart-svg"
                     viewBox=format!("0 0 {WIDTH} {HEIGHT}")
                     preserveAspectRatio="none"
-                    role="img"
+                    role="group"
                     aria-label=title
                 >
                     <line class="chart-grid" x1="0" y1=HEIGHT / 2.0 x2=WIDTH y2=HEIGHT / 2.0 />
