@@ -162,27 +162,42 @@ impl ConfigForm {
         }
     }
 
+    /// The text of `field` of `route` (empty if there is no such route).
+    pub fn route_field(&self, route: u64, field: RouteField) -> &str {
+        self.route(route).map_or("", |r| r.field(field))
+    }
+
+    /// The text of `field` of `target` in `route` (empty if there is no such target).
+    pub fn target_field(&self, route: u64, target: u64, field: TargetField) -> &str {
+        self.route(route)
+            .and_then(|r| r.targets.iter().find(|t| t.key == target))
+            .map_or("", |t| t.field(field))
+    }
+
+    /// The keys of `route`'s targets, in order.
+    pub fn target_keys(&self, route: u64) -> Vec<u64> {
+        self.route(route)
+            .map(|r| r.targets.iter().map(|t| t.key).collect())
+            .unwrap_or_default()
+    }
+
     pub fn set_route_field(&mut self, route: u64, field: RouteField, value: String) {
         if let Some(route) = self.route_mut(route) {
-            match field {
-                RouteField::Name => route.name = value,
-                RouteField::Path => route.path = value,
-                RouteField::Strategy => route.strategy = value,
-            }
+            *route.field_mut(field) = value;
         }
     }
 
     pub fn set_target_field(&mut self, route: u64, target: u64, field: TargetField, value: String) {
-        let Some(target) = self
+        if let Some(target) = self
             .route_mut(route)
             .and_then(|r| r.targets.iter_mut().find(|t| t.key == target))
-        else {
-            return;
-        };
-        match field {
-            TargetField::Url => target.url = value,
-            TargetField::Weight => target.weight = value,
+        {
+            *target.field_mut(field) = value;
         }
+    }
+
+    fn route(&self, route: u64) -> Option<&FormRoute> {
+        self.routes.iter().find(|r| r.key == route)
     }
 
     fn route_mut(&mut self, route: u64) -> Option<&mut FormRoute> {
@@ -205,7 +220,39 @@ impl ConfigForm {
     }
 }
 
+impl FormTarget {
+    fn field(&self, field: TargetField) -> &str {
+        match field {
+            TargetField::Url => &self.url,
+            TargetField::Weight => &self.weight,
+        }
+    }
+
+    fn field_mut(&mut self, field: TargetField) -> &mut String {
+        match field {
+            TargetField::Url => &mut self.url,
+            TargetField::Weight => &mut self.weight,
+        }
+    }
+}
+
 impl FormRoute {
+    fn field(&self, field: RouteField) -> &str {
+        match field {
+            RouteField::Name => &self.name,
+            RouteField::Path => &self.path,
+            RouteField::Strategy => &self.strategy,
+        }
+    }
+
+    fn field_mut(&mut self, field: RouteField) -> &mut String {
+        match field {
+            RouteField::Name => &mut self.name,
+            RouteField::Path => &mut self.path,
+            RouteField::Strategy => &mut self.strategy,
+        }
+    }
+
     /// The route's object: as read, with the form's fields put in (in their places).
     fn to_value(&self) -> Value {
         let mut route = self.original.clone();
@@ -333,6 +380,12 @@ mod tests {
         form.add_target(api);
         let added = form.routes[0].targets[2].key;
         form.set_target_field(api, added, TargetField::Url, "http://127.0.0.1:9101".into());
+        assert_eq!(form.route_field(api, RouteField::Path), "/v2/*");
+        assert_eq!(
+            form.target_field(api, added, TargetField::Url),
+            "http://127.0.0.1:9101"
+        );
+        assert_eq!(form.target_keys(api)[2], added);
         form.remove_route(form.routes[1].key);
 
         let mut expected = reparsed(CONFIG);

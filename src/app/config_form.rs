@@ -63,19 +63,7 @@ fn reasons_at(errors: &[ConfigFieldError], paths: &[String]) -> Vec<String> {
 fn RouteFields(route: u64, edit: Editor, errors: Signal<Vec<ConfigFieldError>>) -> impl IntoView {
     let form = edit.form;
     let index = move || form.with(|f| f.route_index(route)).unwrap_or(0);
-    let read = move |field: RouteField| {
-        form.with(|f| {
-            f.routes
-                .iter()
-                .find(|r| r.key == route)
-                .map(|r| match field {
-                    RouteField::Name => r.name.clone(),
-                    RouteField::Path => r.path.clone(),
-                    RouteField::Strategy => r.strategy.clone(),
-                })
-                .unwrap_or_default()
-        })
-    };
+    let read = move |field: RouteField| form.with(|f| f.route_field(route, field).to_string());
     let field_errors = move |field: RouteField| {
         Signal::derive(move || errors.with(|e| reasons_at(e, &[route_field_path(index(), field)])))
     };
@@ -96,15 +84,7 @@ fn RouteFields(route: u64, edit: Editor, errors: Signal<Vec<ConfigFieldError>>) 
             format!("Route {name}")
         }
     };
-    let target_keys = move || {
-        form.with(|f| {
-            f.routes
-                .iter()
-                .find(|r| r.key == route)
-                .map(|r| r.targets.iter().map(|t| t.key).collect::<Vec<_>>())
-                .unwrap_or_default()
-        })
-    };
+    let target_keys = move || form.with(|f| f.target_keys(route));
     view! {
         <fieldset class="route-form" data-testid="form-route" data-index=index>
             <legend>{title}</legend>
@@ -156,19 +136,8 @@ fn TargetFields(
     errors: Signal<Vec<ConfigFieldError>>,
 ) -> impl IntoView {
     let form = edit.form;
-    let read = move |field: TargetField| {
-        form.with(|f| {
-            f.routes
-                .iter()
-                .find(|r| r.key == route)
-                .and_then(|r| r.targets.iter().find(|t| t.key == target))
-                .map(|t| match field {
-                    TargetField::Url => t.url.clone(),
-                    TargetField::Weight => t.weight.clone(),
-                })
-                .unwrap_or_default()
-        })
-    };
+    let read =
+        move |field: TargetField| form.with(|f| f.target_field(route, target, field).to_string());
     let field_errors = move |field: TargetField| {
         Signal::derive(move || {
             let Some((r, t)) = form.with(|f| f.target_index(route, target)) else {
