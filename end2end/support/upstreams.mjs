@@ -1,5 +1,6 @@
 // Real upstream HTTP servers for the end-to-end tests, on loopback ports:
-//   3990, 3991  answer every request with a small JSON body (and /health with 200);
+//   3990, 3991  answer every request with a small JSON body (and /health with 200), with the
+//               status a `status=NNN` query parameter asks for (200 otherwise);
 //   3992        the same, and can be stopped and started (its listener really closes);
 //   3993        control: POST /stop/3992 and POST /start/3992.
 import http from "node:http";
@@ -9,6 +10,8 @@ const servers = new Map();
 function serve(port) {
   const sockets = new Set();
   const server = http.createServer((req, res) => {
+    const status = Number(/[?&]status=(\d{3})\b/.exec(req.url ?? "")?.[1] ?? 200);
+    res.statusCode = status;
     res.setHeader("content-type", "application/json");
     res.end(JSON.stringify({ upstream: port, path: req.url }));
   });
