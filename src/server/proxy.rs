@@ -25,7 +25,6 @@ pub mod websocket;
 
 use crate::server::config::Config;
 use event::EventSink;
-use health_check::ProbeClient;
 use pipeline::ProxyCore;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -37,7 +36,6 @@ use tokio_util::task::TaskTracker;
 /// of the route table in force.
 pub struct Proxy {
     core: Arc<ProxyCore>,
-    probe_client: ProbeClient,
     /// Stops the health checkers of the current table.
     health_checks: Mutex<CancellationToken>,
     shutdown: CancellationToken,
@@ -49,9 +47,8 @@ impl Proxy {
     pub fn new(config: &Config, events: EventSink, shutdown: CancellationToken) -> Arc<Self> {
         let table = Arc::new(RouteTable::build(config, None, &events));
         events.set_recording(config.metrics.enabled, config.metrics.capture_headers);
-        let probe_client = health_check::probe_client();
         let checks = shutdown.child_token();
-        health_check::start(&table, &probe_client, &checks);
+        health_check::start(&table, &checks);
         Arc::new(Self {
             core: Arc::new(ProxyCore {
                 table: arc_swap::ArcSwap::new(table),
@@ -61,7 +58,6 @@ impl Proxy {
                 close_tunnels: CancellationToken::new(),
                 connections: AtomicU64::new(0),
             }),
-            probe_client,
             health_checks: Mutex::new(checks),
             shutdown,
         })
@@ -79,7 +75,7 @@ impl Proxy {
             .events
             .set_recording(config.metrics.enabled, config.metrics.capture_headers);
         let checks = self.shutdown.child_token();
-        health_check::start(&table, &self.probe_client, &checks);
+        health_check::start(&table, &checks);
         self.core.table.store(table);
         let previous = std::mem::replace(
             &mut *self

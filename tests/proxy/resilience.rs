@@ -216,6 +216,62 @@ async fn active_health_checks_take_targets_out_and_back_in() {
 }
 
 #[tokio::test]
+async fn probes_share_one_kept_alive_connection() {
+    let up = Upstream::start("probed").await;
+    let gateway = TestGateway::start(json!({"routes": [{
+        "name": "probed", "path": "*", "targets": [up.url()],
+        "health_check": {"path": "/health", "interval_ms": 100, "timeout_ms": 100},
+    }]}))
+    .await;
+    eventually(WAIT, "four probes", || up.probes() >= 4).await;
+    assert_eq!(up.connections(), 1);
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn a_target_closing_after_each_probe_is_not_probed_early() {
+    let up = Upstream::start("closing").await;
+    let gateway = TestGateway::start(json!({"routes": [{
+        "name": "closing", "path": "*", "targets": [up.url()],
+        "health_check": {"path": "/health/close", "interval_ms": 60_000, "timeout_ms": 500},
+    }]}))
+    .await;
+    eventually(WAIT, "the first probe", || up.probes() == 1).await;
+    // The close that follows each answer is expected, not a sign of trouble: no early probe.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(up.probes(), 1);
+    assert!(target_state(&gateway, "closing", &up.url()).healthy);
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn a_killed_target_is_out_of_rotation_long_before_the_next_check() {
+    let up = Upstream::start("watched").await;
+    // A minute between checks: only the watched connection closing can bring a probe forward.
+    let gateway = TestGateway::start(json!({"routes": [{
+        "name": "watched", "path": "*", "targets": [up.url()],
+        "health_check": {"path": "/health", "interval_ms": 60_000, "timeout_ms": 500,
+                         "unhealthy_threshold": 1},
+    }]}))
+    .await;
+    eventually(WAIT, "the first probe", || up.probes() == 1).await;
+    let mut events = gateway.events();
+    let killed_at = std::time::Instant::now();
+    up.kill().await;
+    let reason = next_matching(&mut events, WAIT, |event| match &**event {
+        ProxyEvent::Transition(t) if t.to == "unhealthy" => Some(t.reason.clone()),
+        _ => None,
+    })
+    .await;
+    let detected = killed_at.elapsed();
+    assert_eq!(reason.as_deref(), Some("connection refused or unreachable"));
+    assert!(detected < Duration::from_secs(1), "took {detected:?}");
+    let (status, _, body) = get(&gateway.url("/")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
 async fn circuit_breaker_opens_half_opens_and_closes() {
     let flaky = Upstream::start("flaky").await;
     let gateway = TestGateway::start(json!({"routes": [{

@@ -26,7 +26,8 @@ use tokio::task::JoinHandle;
 type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 /// A real HTTP upstream on a loopback port. Paths:
-/// `/health` (200, or 503 once [`Upstream::set_healthy`]`(false)`), `/slow/{ms}`,
+/// `/health` (200, or 503 once [`Upstream::set_healthy`]`(false)`; `/health/close` the same,
+/// closing the connection after it), `/slow/{ms}`,
 /// `/status/{code}`, `/bytes/{n}` (streams n bytes), `/upload` (counts the body), `/ws` (WebSocket
 /// echo); anything else echoes the request as JSON `{upstream, method, uri, headers}`.
 pub struct Upstream {
@@ -40,6 +41,8 @@ pub struct Upstream {
 struct UpstreamState {
     name: String,
     requests: AtomicUsize,
+    probes: AtomicUsize,
+    connections: AtomicUsize,
     unhealthy: AtomicBool,
 }
 
@@ -70,6 +73,7 @@ impl Upstream {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                served.connections.fetch_add(1, Ordering::SeqCst);
                 let state = served.clone();
                 let service = service_fn(move |request| {
                     let state = state.clone();
@@ -101,6 +105,16 @@ impl Upstream {
         self.state.requests.load(Ordering::SeqCst)
     }
 
+    /// Health checks (`/health`) served so far.
+    pub fn probes(&self) -> usize {
+        self.state.probes.load(Ordering::SeqCst)
+    }
+
+    /// TCP connections accepted so far (proxied requests and health checks alike).
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
+    }
+
     /// Makes `/health` answer 200 (true) or 503 (false).
     pub fn set_healthy(&self, healthy: bool) {
         self.state.unhealthy.store(!healthy, Ordering::SeqCst);
@@ -122,12 +136,20 @@ fn full(status: StatusCode, body: impl Into<Bytes>) -> Response<Body> {
 
 async fn respond(state: &UpstreamState, mut request: Request<Incoming>) -> Response<Body> {
     let path = request.uri().path().to_string();
-    if path == "/health" {
-        return if state.unhealthy.load(Ordering::SeqCst) {
+    if path == "/health" || path == "/health/close" {
+        state.probes.fetch_add(1, Ordering::SeqCst);
+        let mut response = if state.unhealthy.load(Ordering::SeqCst) {
             full(StatusCode::SERVICE_UNAVAILABLE, "unhealthy")
         } else {
             full(StatusCode::OK, "ok")
         };
+        if path == "/health/close" {
+            // Closes the connection after answering.
+            response
+                .headers_mut()
+                .insert("connection", "close".parse().unwrap());
+        }
+        return response;
     }
     state.requests.fetch_add(1, Ordering::SeqCst);
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -382,10 +404,15 @@ pub async fn next_request(
     .await
 }
 
-/// A port nothing listens on.
+/// A port nothing listens on. Taken below the kernel's ephemeral range (32768 and up), where
+/// `bind(…:0)` never hands ports out: an upstream another test starts meanwhile cannot get it.
 pub async fn closed_port() -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    listener.local_addr().unwrap()
+    loop {
+        let port = fastrand::u16(20_000..32_000);
+        if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)).await {
+            return listener.local_addr().unwrap();
+        }
+    }
 }
 
 /// Sends a GET and returns status, headers and body text.
