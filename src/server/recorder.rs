@@ -77,7 +77,10 @@ fn drain_queue(
     };
     let metrics = gateway.metrics();
     if !requests.is_empty() {
-        outbox.add(metrics.record_requests(&mut requests));
+        outbox.add(
+            metrics.record_requests(&mut requests),
+            gateway.has_live_subscribers(),
+        );
         for event in requests {
             gateway.publish_proxy_event(ProxyEvent::Request(event));
         }
@@ -157,13 +160,17 @@ struct Outbox {
 }
 
 impl Outbox {
-    fn add(&mut self, records: Vec<RequestRecord>) {
+    /// Queues `records` for the history, and for live subscribers if there are any (with nobody
+    /// watching, finished requests are not copied for them).
+    fn add(&mut self, records: Vec<RequestRecord>, live: bool) {
         for record in records {
-            if self.live.len() == LIVE_BATCH_MAX {
-                self.live.pop_front();
-                self.live_omitted += 1;
+            if live {
+                if self.live.len() == LIVE_BATCH_MAX {
+                    self.live.pop_front();
+                    self.live_omitted += 1;
+                }
+                self.live.push_back(record.clone());
             }
-            self.live.push_back(record.clone());
             self.history.push(record);
         }
     }

@@ -256,7 +256,9 @@ impl Gateway {
     /// Passes a proxy event (already counted by the metrics engine) on to proxy-event
     /// subscribers; never waits.
     pub fn publish_proxy_event(&self, event: ProxyEvent) {
-        let _ = self.proxy_events.send(Arc::new(event));
+        if self.proxy_events.receiver_count() > 0 {
+            let _ = self.proxy_events.send(Arc::new(event));
+        }
     }
 
     /// A new subscription to proxy events (finished requests, WebSocket sessions).
@@ -268,6 +270,11 @@ impl Gateway {
     pub fn publish(&self, event: LiveEvent) {
         // An error only means nobody is listening.
         let _ = self.live_events.send(event);
+    }
+
+    /// Whether anyone (a dashboard's socket) is subscribed to live events now.
+    pub fn has_live_subscribers(&self) -> bool {
+        self.live_events.receiver_count() > 0
     }
 
     /// A new subscription to live events.

@@ -148,8 +148,10 @@ impl ModelTraffic {
 pub struct Aggregates {
     pub total: Traffic,
     pub routes: HashMap<String, Traffic>,
-    /// Keyed by (route, target URL): the same URL may serve several routes.
-    pub targets: HashMap<(String, String), Traffic>,
+    /// By route, then target URL: the same URL may serve several routes.
+    targets: HashMap<String, HashMap<String, Traffic>>,
+    /// Entries in `targets`, all routes together.
+    target_count: usize,
     pub models: HashMap<String, ModelTraffic>,
 }
 
@@ -160,20 +162,42 @@ impl Aggregates {
         if let Some(route) = &record.route {
             bounded_entry(&mut self.routes, route).add(record);
             if let Some(target) = &record.target {
-                let key = (route.clone(), target.clone());
-                if self.targets.len() < MAX_KEYS * 4 || self.targets.contains_key(&key) {
-                    self.targets.entry(key).or_default().add(record);
-                } else {
-                    self.targets
-                        .entry((route.clone(), OTHER.to_string()))
-                        .or_default()
-                        .add(record);
-                }
+                self.target_entry(route, target).add(record);
             }
         }
         if let Some(llm) = &record.llm {
             bounded_entry(&mut self.models, &llm.model).add(record);
         }
+    }
+
+    /// The traffic of `target` on `route`.
+    pub fn target(&self, route: &str, target: &str) -> Option<&Traffic> {
+        self.targets.get(route)?.get(target)
+    }
+
+    /// The entry for `target` on `route`, or for [`OTHER`] on that route once there are
+    /// `MAX_KEYS * 4` targets in all. Allocates only for a new entry.
+    fn target_entry(&mut self, route: &str, target: &str) -> &mut Traffic {
+        let route_key = if self.targets.contains_key(route) || self.targets.len() < MAX_KEYS {
+            route
+        } else {
+            OTHER
+        };
+        let known = self
+            .targets
+            .get(route_key)
+            .is_some_and(|targets| targets.contains_key(target));
+        let target_key = if known || self.target_count < MAX_KEYS * 4 {
+            target
+        } else {
+            OTHER
+        };
+        let targets = self.targets.entry(route_key.to_string()).or_default();
+        if !targets.contains_key(target_key) {
+            self.target_count += 1;
+            targets.insert(target_key.to_string(), Traffic::default());
+        }
+        targets.get_mut(target_key).expect("inserted above")
     }
 
     /// The models seen, by name.
@@ -189,13 +213,17 @@ impl Aggregates {
 }
 
 /// The entry for `key`, or for [`OTHER`] once `map` holds [`MAX_KEYS`] other keys.
+/// Allocates only for a new key.
 fn bounded_entry<'a, V: Default>(map: &'a mut HashMap<String, V>, key: &str) -> &'a mut V {
     let key = if map.contains_key(key) || map.len() < MAX_KEYS {
         key
     } else {
         OTHER
     };
-    map.entry(key.to_string()).or_default()
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
 }
 
 #[cfg(test)]
@@ -249,11 +277,11 @@ mod tests {
         assert_eq!(total.bytes_out, 1_200);
         assert_eq!(aggregates.routes["api"].requests, 11);
         assert_eq!(aggregates.routes["web"].requests, 1);
-        let api_a = &aggregates.targets[&("api".to_string(), "http://a".to_string())];
+        let api_a = aggregates.target("api", "http://a").unwrap();
         assert_eq!(api_a.requests, 10);
         assert!(api_a.latency.percentiles().max_us >= 1_009);
         assert_eq!(
-            aggregates.targets[&("web".to_string(), "http://a".to_string())].requests,
+            aggregates.target("web", "http://a").unwrap().requests,
             1,
             "the same URL under another route is its own target"
         );
@@ -304,5 +332,17 @@ mod tests {
         }
         assert_eq!(aggregates.models.len(), MAX_KEYS + 1);
         assert_eq!(aggregates.models[OTHER].requests, 50);
+
+        let mut aggregates = Aggregates::default();
+        let targets = MAX_KEYS * 4;
+        for i in 0..(targets + 10) {
+            aggregates.add(&record("many", &format!("http://t{i}"), 200, 10));
+        }
+        assert_eq!(aggregates.target_count, targets + 1);
+        assert_eq!(aggregates.target("many", OTHER).unwrap().requests, 10);
+        assert_eq!(aggregates.target("many", "http://t0").unwrap().requests, 1);
+        // Known targets keep counting under their own name.
+        aggregates.add(&record("many", "http://t0", 200, 10));
+        assert_eq!(aggregates.target("many", "http://t0").unwrap().requests, 2);
     }
 }

@@ -157,8 +157,7 @@ impl MetricsEngine {
         let state = self.state();
         state
             .aggregates
-            .targets
-            .get(&(route.to_string(), target.to_string()))
+            .target(route, target)
             .map(|t| t.view())
             .unwrap_or_default()
     }

@@ -5,9 +5,9 @@
 
 use super::aggregate::OTHER;
 use crate::views::{RequestRecord, SystemStats, TargetView};
-use metrics::Label;
+use metrics::{Counter, Histogram, Label};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
 /// Most distinct values per label.
@@ -35,7 +35,7 @@ pub struct GaugeValues {
 pub struct PrometheusMetrics {
     recorder: PrometheusRecorder,
     handle: PrometheusHandle,
-    seen: Mutex<SeenLabels>,
+    series: Mutex<Series>,
 }
 
 #[derive(Default)]
@@ -43,6 +43,68 @@ struct SeenLabels {
     routes: HashSet<String>,
     targets: HashSet<String>,
     models: HashSet<String>,
+}
+
+/// The label values seen, and the per-request series' handles, registered on first use and kept:
+/// counting a request is then a few atomic adds instead of a registry lookup (and label strings)
+/// per metric. Keys are label values, which [`SeenLabels`] bounds, so these maps are bounded too.
+#[derive(Default)]
+struct Series {
+    seen: SeenLabels,
+    routes: HashMap<String, RouteSeries>,
+}
+
+/// One route's series.
+struct RouteSeries {
+    duration: Histogram,
+    bytes_in: Counter,
+    bytes_out: Counter,
+    errors: HashMap<String, Counter>,
+    targets: HashMap<String, TargetSeries>,
+}
+
+/// One route and target's series.
+struct TargetSeries {
+    /// By status class: 1xx … 5xx, other.
+    requests: [Option<Counter>; 6],
+    upstream: Histogram,
+}
+
+impl RouteSeries {
+    fn new(route: &str) -> Self {
+        Self {
+            duration: metrics::histogram!("gatewatch_request_duration_seconds",
+                "route" => route.to_string()),
+            bytes_in: metrics::counter!("gatewatch_request_bytes_total",
+                "route" => route.to_string()),
+            bytes_out: metrics::counter!("gatewatch_response_bytes_total",
+                "route" => route.to_string()),
+            errors: HashMap::new(),
+            targets: HashMap::new(),
+        }
+    }
+}
+
+impl TargetSeries {
+    fn new(route: &str, target: &str) -> Self {
+        Self {
+            requests: Default::default(),
+            upstream: metrics::histogram!("gatewatch_upstream_response_seconds",
+                "route" => route.to_string(), "target" => target.to_string()),
+        }
+    }
+}
+
+/// Where a status class is kept in [`TargetSeries::requests`].
+fn class_index(class: &str) -> usize {
+    match class {
+        "1xx" => 0,
+        "2xx" => 1,
+        "3xx" => 2,
+        "4xx" => 3,
+        "5xx" => 4,
+        _ => 5,
+    }
 }
 
 impl Default for PrometheusMetrics {
@@ -55,57 +117,81 @@ impl Default for PrometheusMetrics {
         Self {
             recorder,
             handle,
-            seen: Mutex::default(),
+            series: Mutex::default(),
         }
     }
 }
 
 /// `value` if it is one of the first [`MAX_LABEL_VALUES`] seen, else [`OTHER`].
 fn bounded(seen: &mut HashSet<String>, value: &str) -> String {
+    bounded_str(seen, value).to_string()
+}
+
+/// [`bounded`] without a copy.
+fn bounded_str<'a>(seen: &mut HashSet<String>, value: &'a str) -> &'a str {
     if seen.contains(value) {
-        return value.to_string();
+        return value;
     }
     if seen.len() < MAX_LABEL_VALUES {
         seen.insert(value.to_string());
-        return value.to_string();
+        return value;
     }
-    OTHER.to_string()
+    OTHER
 }
 
 impl PrometheusMetrics {
     /// Counts finished requests.
     pub fn record_requests(&self, records: &[RequestRecord]) {
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        let Series { seen, routes } = &mut *series;
         metrics::with_local_recorder(&self.recorder, || {
             for record in records {
                 let route = record
                     .route
                     .as_deref()
-                    .map_or_else(|| "(none)".to_string(), |r| bounded(&mut seen.routes, r));
+                    .map_or("(none)", |r| bounded_str(&mut seen.routes, r));
                 let target = record
                     .target
                     .as_deref()
-                    .map_or_else(|| "(none)".to_string(), |t| bounded(&mut seen.targets, t));
+                    .map_or("(none)", |t| bounded_str(&mut seen.targets, t));
+                if !routes.contains_key(route) {
+                    routes.insert(route.to_string(), RouteSeries::new(route));
+                }
+                let Some(route_series) = routes.get_mut(route) else {
+                    continue;
+                };
+                if !route_series.targets.contains_key(target) {
+                    let series = TargetSeries::new(route, target);
+                    route_series.targets.insert(target.to_string(), series);
+                }
+                let Some(target_series) = route_series.targets.get_mut(target) else {
+                    continue;
+                };
                 let class = record.status_class();
-                metrics::counter!("gatewatch_requests_total",
-                    "route" => route.clone(), "target" => target.clone(), "status_class" => class)
-                .increment(1);
-                if let Some(kind) = &record.error {
-                    metrics::counter!("gatewatch_request_errors_total",
-                        "route" => route.clone(), "kind" => kind.clone())
+                target_series.requests[class_index(class)]
+                    .get_or_insert_with(|| {
+                        metrics::counter!("gatewatch_requests_total", "route" => route.to_string(),
+                            "target" => target.to_string(), "status_class" => class)
+                    })
                     .increment(1);
-                }
-                metrics::histogram!("gatewatch_request_duration_seconds", "route" => route.clone())
-                    .record(record.latency_us as f64 / 1e6);
                 if let Some(upstream) = record.upstream_us {
-                    metrics::histogram!("gatewatch_upstream_response_seconds",
-                        "route" => route.clone(), "target" => target.clone())
-                    .record(upstream as f64 / 1e6);
+                    target_series.upstream.record(upstream as f64 / 1e6);
                 }
-                metrics::counter!("gatewatch_request_bytes_total", "route" => route.clone())
-                    .increment(record.bytes_in);
-                metrics::counter!("gatewatch_response_bytes_total", "route" => route)
-                    .increment(record.bytes_out);
+                if let Some(kind) = &record.error {
+                    // Error kinds are a small fixed set named by the gateway.
+                    match route_series.errors.get(kind) {
+                        Some(counter) => counter.increment(1),
+                        None => {
+                            let counter = metrics::counter!("gatewatch_request_errors_total",
+                                "route" => route.to_string(), "kind" => kind.clone());
+                            counter.increment(1);
+                            route_series.errors.insert(kind.clone(), counter);
+                        }
+                    }
+                }
+                route_series.duration.record(record.latency_us as f64 / 1e6);
+                route_series.bytes_in.increment(record.bytes_in);
+                route_series.bytes_out.increment(record.bytes_out);
                 if let Some(llm) = &record.llm {
                     let model = bounded(&mut seen.models, &llm.model);
                     metrics::counter!("gatewatch_llm_requests_total", "model" => model.clone())
@@ -130,9 +216,10 @@ impl PrometheusMetrics {
     pub fn record_websocket(&self, route: &str) {
         let route = bounded(
             &mut self
-                .seen
+                .series
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
+                .seen
                 .routes,
             route,
         );
@@ -143,7 +230,8 @@ impl PrometheusMetrics {
 
     /// Sets the gauges and per-target states, and compacts histogram buffers.
     pub fn set_gauges(&self, values: &GaugeValues, targets: &[TargetView]) {
-        let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
+        let seen = &mut series.seen;
         metrics::with_local_recorder(&self.recorder, || {
             metrics::gauge!("gatewatch_active_connections").set(values.active_connections as f64);
             metrics::gauge!("gatewatch_open_websockets").set(values.open_websockets as f64);
@@ -178,12 +266,107 @@ impl PrometheusMetrics {
                 metrics::gauge!("gatewatch_target_breaker_state", labels.iter()).set(breaker);
             }
         });
-        drop(seen);
+        drop(series);
         self.handle.run_upkeep();
     }
 
     /// The Prometheus text exposition of everything recorded.
     pub fn render(&self) -> String {
         self.handle.render()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Utc;
+
+    fn record(route: &str, target: &str, status: u16) -> RequestRecord {
+        RequestRecord {
+            seq: 0,
+            request_id: "r".into(),
+            at: Utc::now(),
+            method: "GET".into(),
+            path: "/".into(),
+            route: Some(route.into()),
+            target: Some(target.into()),
+            status,
+            latency_us: 1_500,
+            upstream_us: Some(1_000),
+            bytes_in: 3,
+            bytes_out: 7,
+            client: "127.0.0.1".into(),
+            user_agent: None,
+            error: (status >= 500).then(|| "upstream_5xx".to_string()),
+            attempts: 1,
+            llm: None,
+        }
+    }
+
+    /// The value of the sample line starting with `series`.
+    fn sample(text: &str, series: &str) -> Option<f64> {
+        text.lines()
+            .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+    }
+
+    #[test]
+    fn requests_are_counted_by_route_target_and_class() {
+        let metrics = PrometheusMetrics::default();
+        metrics.record_requests(&[
+            record("api", "http://a", 200),
+            record("api", "http://a", 200),
+        ]);
+        metrics.record_requests(&[
+            record("api", "http://a", 503),
+            record("api", "http://b", 200),
+        ]);
+        let text = metrics.render();
+        let requests = |target: &str, class: &str| {
+            let series = format!(
+                "gatewatch_requests_total{{route=\"api\",target=\"{target}\",status_class=\"{class}\"}}"
+            );
+            sample(&text, &series)
+        };
+        assert_eq!(requests("http://a", "2xx"), Some(2.0));
+        assert_eq!(requests("http://a", "5xx"), Some(1.0));
+        assert_eq!(requests("http://b", "2xx"), Some(1.0));
+        assert_eq!(
+            sample(
+                &text,
+                "gatewatch_request_errors_total{route=\"api\",kind=\"upstream_5xx\"}"
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&text, "gatewatch_response_bytes_total{route=\"api\"}"),
+            Some(28.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "gatewatch_request_duration_seconds_count{route=\"api\"}"
+            ),
+            Some(4.0)
+        );
+    }
+
+    #[test]
+    fn route_labels_beyond_the_bound_are_other() {
+        let metrics = PrometheusMetrics::default();
+        let records: Vec<_> = (0..MAX_LABEL_VALUES + 20)
+            .map(|i| record(&format!("route-{i}"), "http://a", 200))
+            .collect();
+        metrics.record_requests(&records);
+        let text = metrics.render();
+        let routes: HashSet<&str> = text
+            .lines()
+            .filter(|line| line.starts_with("gatewatch_requests_total{"))
+            .filter_map(|line| line.split("route=\"").nth(1)?.split('"').next())
+            .collect();
+        assert_eq!(routes.len(), MAX_LABEL_VALUES + 1);
+        let other = format!(
+            "gatewatch_requests_total{{route=\"{OTHER}\",target=\"http://a\",status_class=\"2xx\"}}"
+        );
+        assert_eq!(sample(&text, &other), Some(20.0));
     }
 }
