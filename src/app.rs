@@ -70,6 +70,8 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="leptos" href="/pkg/gatewatch.css" />
         <Title text="Gatewatch" />
         <Router>
+            // target=_self: the browser, not the router, follows it, so the focus moves too.
+            <a class="skip-link" href="#main" target="_self">"Skip to content"</a>
             <header class="topbar">
                 <a class="brand" href="/">
                     <span class="brand-mark" aria-hidden="true"></span>
@@ -93,7 +95,7 @@ pub fn App() -> impl IntoView {
                     <ThemeToggle />
                 </div>
             </header>
-            <main class="content">
+            <main class="content" id="main" tabindex="-1">
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async />
                     <Route path=path!("/requests") view=RequestsPage ssr=SsrMode::Async />
