@@ -6,7 +6,8 @@
 # Backend: nginx serving a 2-byte body (/) and a 16 KiB file (/16k).
 # Each case runs ROUNDS times, interleaved across the three; the median is reported.
 #
-# Usage: bench/proxy.sh            (ROUNDS=3 DURATION=10 LAT_DURATION=5 by default)
+# Usage: bench/proxy.sh            (ROUNDS=3 DURATION=10 LAT_DURATION=5 by default;
+#        BUILD=0 uses the binary already built, e.g. by `cargo leptos build --release`)
 # Output: a Markdown table on stdout and in bench/results/proxy-<UTC date and time>.md
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" bench
 ROUNDS=${ROUNDS:-3}
@@ -15,7 +16,9 @@ LAT_DURATION=${LAT_DURATION:-5}
 THREADS=${THREADS:-1}
 
 echo "building the gatewatch release binary…" >&2
-cargo build --release --features ssr --bin gatewatch -q
+if [ "${BUILD:-1}" = 1 ]; then
+  cargo build --release --features ssr --bin gatewatch -q
+fi
 
 head -c 16384 /dev/zero | tr '\0' 'x' > "$WORK/www/16k"
 sed "s|@DIR@|$WORK|g" "$ROOT/bench/conf/nginx-proxy.conf" > "$WORK/nginx-proxy.conf"

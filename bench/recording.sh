@@ -28,10 +28,11 @@ gatewatch_config "$WORK/mem.json" 8084 3984 '"history": {"enabled": false},'
 gatewatch_config "$WORK/off.json" 8083 3983 '"metrics": {"enabled": false},'
 
 nginx -p "$WORK" -c "$WORK/nginx-backend.conf" & PIDS+=($!)
-GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/on.json" > "$WORK/logs/on.out" 2>&1 & ON_PID=$!; PIDS+=($ON_PID)
-GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/nohdr.json" > "$WORK/logs/nohdr.out" 2>&1 & PIDS+=($!)
-GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/mem.json" > "$WORK/logs/mem.out" 2>&1 & PIDS+=($!)
-GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/off.json" > "$WORK/logs/off.out" 2>&1 & PIDS+=($!)
+declare -A PID
+for name in on nohdr mem off; do
+  GATEWATCH_LOG=warn "$GATEWATCH_BIN" --config "$WORK/$name.json" > "$WORK/logs/$name.out" 2>&1 & PID[$name]=$!; PIDS+=($!)
+done
+ON_PID=${PID[on]}
 
 declare -A BASE=([on]=http://127.0.0.1:8082 [nohdr]=http://127.0.0.1:8085 [mem]=http://127.0.0.1:8084 [off]=http://127.0.0.1:8083)
 wait_for http://127.0.0.1:9001/
@@ -43,18 +44,31 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$ON_PID/status"; }
 # A field of the recording instance's JSON API: api <path> <python expression on `j`>
 api() { curl -fs "http://127.0.0.1:3982$1" | python3 -c "import json,sys; j=json.load(sys.stdin); print($2)"; }
 
-declare -A RESULT
+# CPU time (user + system, in clock ticks) a process has used so far.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+
+declare -A RESULT CPU
 CASES=("50 $DURATION" "1 $LAT_DURATION")
 for round in $(seq "$ROUNDS"); do
   for case in "${CASES[@]}"; do
     read -r conns secs <<< "$case"
-    for name in on nohdr mem off; do
+    # The order rotates each round, so no instance always runs right after another's load.
+    names=(on nohdr mem off)
+    shift_by=$(( (round - 1) % ${#names[@]} ))
+    for name in "${names[@]:shift_by}" "${names[@]:0:shift_by}"; do
       echo "round $round: recording $name, c=$conns" >&2
+      before=$(cpu_ticks "${PID[$name]}")
       RESULT["$name|$conns|$round"]=$(run_wrk "${BASE[$name]}/index.txt" "$conns" "$secs")
+      # Gatewatch's own CPU per request served: independent of what wrk and nginx get.
+      CPU["$name|$conns|$round"]=$(awk -v t="$(( $(cpu_ticks "${PID[$name]}") - before ))" -v hz="$HZ" \
+        -v rps="$(echo "${RESULT["$name|$conns|$round"]}" | cut -d' ' -f1)" -v s="$secs" \
+        'BEGIN { printf "%.1f", t / hz / (rps * s) * 1e6 }')
     done
   done
 done
 field() { for round in $(seq "$ROUNDS"); do echo "${RESULT["$1|$2|$round"]}" | cut -d' ' -f"$3"; done | median; }
+cpu() { for round in $(seq "$ROUNDS"); do echo "${CPU["$1|$2|$round"]}"; done | median; }
 
 OUT="$ROOT/bench/results/recording-$(date -u +%Y-%m-%dT%H%M).md"
 mkdir -p "$ROOT/bench/results"
@@ -70,6 +84,16 @@ mkdir -p "$ROOT/bench/results"
     nohdr_ratio=$(awk -v a="$nohdr" -v b="$off" 'BEGIN { printf "%.2f", a / b }')
     mem_ratio=$(awk -v a="$mem" -v b="$off" 'BEGIN { printf "%.2f", a / b }')
     echo "| $conns | $on | $nohdr | $mem | $off | **${ratio}×** | ${nohdr_ratio}× | ${mem_ratio}× | $(field on "$conns" 2) / $(field mem "$conns" 2) / $(field off "$conns" 2) | $(field on "$conns" 3) / $(field mem "$conns" 3) / $(field off "$conns" 3) |"
+  done
+  echo
+  echo "Gatewatch's CPU time per request (user + system, µs; median of the rounds):"
+  echo
+  echo "| c | on | on, no headers | metrics only | off | **on / off** | metrics only / off |"
+  echo "|---|---|---|---|---|---|---|"
+  for case in "${CASES[@]}"; do
+    read -r conns _ <<< "$case"
+    on=$(cpu on "$conns"); off=$(cpu off "$conns"); mem=$(cpu mem "$conns")
+    echo "| $conns | $on | $(cpu nohdr "$conns") | $mem | $off | **$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.2f", a / b }')×** | $(awk -v a="$mem" -v b="$off" 'BEGIN { printf "%.2f", a / b }')× |"
   done
   echo
   echo "Soak: wrk -c50 in ${SOAK_CHUNK}s chunks through the recording instance until ${SOAK_REQUESTS} requests."
