@@ -245,6 +245,29 @@ async fn a_target_closing_after_each_probe_is_not_probed_early() {
 }
 
 #[tokio::test]
+async fn a_health_answer_longer_than_the_probe_reads_counts_by_its_status() {
+    let up = Upstream::start("chatty").await;
+    let gateway = TestGateway::start(json!({"routes": [{
+        "name": "chatty", "path": "*", "targets": [up.url()],
+        "health_check": {"path": "/bytes/1000000", "interval_ms": 100, "timeout_ms": 100,
+                         "healthy_threshold": 1, "unhealthy_threshold": 1},
+    }]}))
+    .await;
+    // The body is not part of a health probe's verdict: three probes later, still healthy.
+    eventually(WAIT, "three probes", || {
+        target_state(&gateway, "chatty", &up.url())
+            .last_check
+            .is_some()
+            && up.connections() >= 3
+    })
+    .await;
+    let state = target_state(&gateway, "chatty", &up.url());
+    assert!(state.healthy, "{:?}", state.last_error);
+    assert_eq!(state.last_error, None);
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
 async fn a_killed_target_is_out_of_rotation_long_before_the_next_check() {
     let up = Upstream::start("watched").await;
     // A minute between checks: only the watched connection closing can bring a probe forward.

@@ -25,7 +25,8 @@ use tokio::sync::Notify;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-/// Most bytes of a probe's response body read (the rest closes the connection).
+/// Most bytes of a probe's response body read; a longer body is not read on, and its connection
+/// is given up (the probe still counts by its status).
 const MAX_PROBE_BODY: usize = 64 * 1024;
 
 /// Starts a checker for every route of `table` that asks for one; all stop when `stop` is cancelled.
@@ -138,7 +139,6 @@ async fn probe(
             .as_ref()
             .is_none_or(|open| open.sender.is_closed())
         {
-            *connection = None;
             *connection = Some(ProbeConnection::open(target, closed).await?);
         }
         let Some(open) = connection.as_mut() else {
@@ -151,12 +151,13 @@ async fn probe(
                 .headers()
                 .get(header::CONNECTION)
                 .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"close"));
-        // Read to the end so the connection can carry the next probe.
-        Limited::new(response.into_body(), MAX_PROBE_BODY)
+        // Read to the end so the connection can carry the next probe. The status is the verdict:
+        // a body too large or cut short only costs the connection.
+        let read = Limited::new(response.into_body(), MAX_PROBE_BODY)
             .collect()
             .await
-            .map_err(|_| "response body unreadable or too large".to_string())?;
-        if kept_alive {
+            .is_ok();
+        if kept_alive && read {
             open.idle.store(true, Ordering::Release);
         } else {
             *connection = None;
