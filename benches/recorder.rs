@@ -53,13 +53,17 @@ fn main() {
         }),
     };
 
+    let batch_of = |batch: usize, headers: bool| -> Vec<RequestEvent> {
+        (0..BATCH)
+            .map(|i| event(batch * BATCH + i, headers))
+            .collect()
+    };
+
     for headers in [true, false] {
         let engine = MetricsEngine::new(0);
         let mut spent = Duration::ZERO;
         for batch in 0..BATCHES {
-            let mut events: Vec<_> = (0..BATCH)
-                .map(|i| event(batch * BATCH + i, headers))
-                .collect();
+            let mut events = batch_of(batch, headers);
             let started = Instant::now();
             let records = engine.record_requests(&mut events);
             drop(black_box((records, events)));
@@ -75,9 +79,7 @@ fn main() {
     let engine = MetricsEngine::new(0);
     let mut spent = Duration::ZERO;
     for batch in 0..BATCHES {
-        let mut events: Vec<_> = (0..BATCH)
-            .map(|i| event(batch * BATCH + i, false))
-            .collect();
+        let mut events = batch_of(batch, false);
         let records = engine.record_requests(&mut events);
         let started = Instant::now();
         prometheus.record_requests(&records);

@@ -20,7 +20,7 @@ mod stats;
 mod writer;
 
 #[cfg(test)]
-mod testing;
+pub(crate) mod testing;
 
 pub use row::truncate_to_micros;
 pub use schema::SCHEMA_VERSION;

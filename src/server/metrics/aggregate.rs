@@ -178,26 +178,18 @@ impl Aggregates {
     /// The entry for `target` on `route`, or for [`OTHER`] on that route once there are
     /// `MAX_KEYS * 4` targets in all. Allocates only for a new entry.
     fn target_entry(&mut self, route: &str, target: &str) -> &mut Traffic {
-        let route_key = if self.targets.contains_key(route) || self.targets.len() < MAX_KEYS {
-            route
-        } else {
-            OTHER
-        };
-        let known = self
-            .targets
-            .get(route_key)
-            .is_some_and(|targets| targets.contains_key(target));
-        let target_key = if known || self.target_count < MAX_KEYS * 4 {
+        let room = self.target_count < MAX_KEYS * 4;
+        let targets = bounded_entry(&mut self.targets, route);
+        let key = if room || targets.contains_key(target) {
             target
         } else {
             OTHER
         };
-        let targets = self.targets.entry(route_key.to_string()).or_default();
-        if !targets.contains_key(target_key) {
+        if !targets.contains_key(key) {
             self.target_count += 1;
-            targets.insert(target_key.to_string(), Traffic::default());
+            targets.insert(key.to_string(), Traffic::default());
         }
-        targets.get_mut(target_key).expect("inserted above")
+        targets.get_mut(key).expect("inserted above")
     }
 
     /// The models seen, by name.

@@ -279,27 +279,16 @@ impl PrometheusMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::history::testing;
     use chrono::Utc;
 
     fn record(route: &str, target: &str, status: u16) -> RequestRecord {
         RequestRecord {
-            seq: 0,
-            request_id: "r".into(),
-            at: Utc::now(),
-            method: "GET".into(),
-            path: "/".into(),
             route: Some(route.into()),
             target: Some(target.into()),
             status,
-            latency_us: 1_500,
-            upstream_us: Some(1_000),
-            bytes_in: 3,
-            bytes_out: 7,
-            client: "127.0.0.1".into(),
-            user_agent: None,
             error: (status >= 500).then(|| "upstream_5xx".to_string()),
-            attempts: 1,
-            llm: None,
+            ..testing::request(0, Utc::now())
         }
     }
 
@@ -339,7 +328,8 @@ mod tests {
         );
         assert_eq!(
             sample(&text, "gatewatch_response_bytes_total{route=\"api\"}"),
-            Some(28.0)
+            Some(400.0),
+            "four answers of 100 bytes"
         );
         assert_eq!(
             sample(
