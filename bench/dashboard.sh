@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What the dashboard costs and how fast it is, in one run:
 #   1. server render time of every page (curl, 20 runs each, median and p95), with traffic recorded;
-#   2. the WASM client's size (raw, gzip, brotli);
+#   2. the WASM client's size: what each page's first load fetches (main module + that page's
+#      lazily loaded chunks), brotli;
 #   3. proxy throughput with 20 live dashboards' sockets open vs none (wrk c=50, interleaved
 #      rounds, median; the sockets are opened by examples/live_clients.rs and read everything);
 #   4. request-to-browser latency in a real Chromium (Playwright, 100 requests, p50/p95/max).
@@ -13,7 +14,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 
 echo "building the release site and binary…" >&2
-cargo leptos build --release >/dev/null 2>&1
+build_release >/dev/null 2>&1
 cargo build --release --features ssr --example live_clients -q
 
 gatewatch_config "$WORK/config.json" 8085 3985
@@ -47,9 +48,26 @@ mkdir -p "$ROOT/bench/results"
     echo "| \`$page\` | $(echo "$times" | median | awk '{ printf "%.1f", $1 * 1000 }') | $(echo "$times" | quantile 0.95 | awk '{ printf "%.1f", $1 * 1000 }') | $size |"
   done
   echo
-  wasm="$ROOT/target/site/pkg/gatewatch.wasm"
-  [ -f "$wasm" ] || wasm="$CARGO_TARGET_DIR/site/pkg/gatewatch.wasm"
-  echo "WASM client: $(stat -c%s "$wasm") B raw, $(gzip -9c "$wasm" | wc -c) B gzip -9, **$(brotli -q 11 -c "$wasm" | wc -c) B brotli -q 11**."
+  pkg="$ROOT/target/site/pkg"
+  echo "WASM client, split per page (\`--split\`); what a page's first load fetches: the main module"
+  echo "and that page's chunks (\`__wasm_split_manifest.json\`), brotli -q 11 as served (\`--precompress\`):"
+  echo
+  python3 - "$pkg" <<'PY'
+import json, os, subprocess, sys
+pkg = sys.argv[1]
+def brotli(name):
+    return len(subprocess.run(["brotli", "-q", "11", "-c", os.path.join(pkg, name)], capture_output=True, check=True).stdout)
+main = brotli("gatewatch.wasm")
+files = [f for f in os.listdir(pkg) if f.endswith(".wasm")]
+print("| page chunk | page's chunks (brotli B) | **first load: main + page (brotli B)** |")
+print("|---|---|---|")
+for name, chunks in sorted(json.load(open(os.path.join(pkg, "__wasm_split_manifest.json"))).items()):
+    page = sum(brotli(c + ".wasm") for c in chunks)
+    print(f"| `{name.strip('_').rsplit('_', 1)[0]}` | {page} | **{main + page}** |")
+print()
+print(f"Main module {main} B brotli ({os.path.getsize(os.path.join(pkg, 'gatewatch.wasm'))} B raw); "
+      f"all {len(files)} WASM files together {sum(brotli(f) for f in files)} B brotli.")
+PY
   echo
   declare -A RPS
   for round in $(seq "$ROUNDS"); do

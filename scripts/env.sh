@@ -8,3 +8,8 @@ export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatewatch/target}"
 export GATEWATCH_BIN="$CARGO_TARGET_DIR/release/gatewatch"
 cd "$ROOT"
+# The release build of server and WASM client: the client split into lazily loaded chunks, one
+# per dashboard page (--split, see src/app/pages.rs), and every site file stored brotli- and
+# gzip-compressed beside the original (--precompress), which the dashboard serves to browsers
+# that accept them.
+build_release() { cargo leptos build --release --split --precompress "$@"; }

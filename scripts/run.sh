@@ -3,5 +3,5 @@
 # Extra arguments go to gatewatch, e.g. `scripts/run.sh --config other.json`.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
-cargo leptos build --release
+build_release
 exec "$GATEWATCH_BIN" "$@"

@@ -20,6 +20,6 @@ step "clippy: server (ssr)" cargo clippy --features ssr --all-targets -- -D warn
 step "clippy: client (hydrate, wasm32)" cargo clippy --lib --no-default-features --features hydrate \
   --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort -- -D warnings
 step "cargo test" cargo test --release --features ssr
-step "release build (server + WASM)" cargo leptos build --release
+step "release build (server + WASM)" build_release
 step "Playwright end-to-end (Chromium)" bash -c 'cd end2end && npx tsc -p . && npx playwright test'
 printf '\nAll checks passed in %ss.\n' $((SECONDS - started))

@@ -8,6 +8,7 @@ pub mod health;
 pub mod logs;
 pub mod models;
 pub mod overview;
+pub mod pages;
 pub mod query;
 pub mod requests;
 pub mod resource;
@@ -19,9 +20,13 @@ use crate::live::{LiveFeed, use_live_feed};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
-    SsrMode,
+    Lazy, SsrMode,
     components::{A, Route, Router, Routes},
     path,
+};
+use pages::{
+    ConfigRoute, LogsRoute, ModelsRoute, OverviewRoute, RequestDetailRoute, RequestsRoute,
+    RoutesRoute,
 };
 
 pub use config::ConfigPage;
@@ -97,13 +102,17 @@ pub fn App() -> impl IntoView {
             </header>
             <main class="content" id="main" tabindex="-1">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=OverviewPage ssr=SsrMode::Async />
-                    <Route path=path!("/requests") view=RequestsPage ssr=SsrMode::Async />
-                    <Route path=path!("/requests/:id") view=RequestDetailPage ssr=SsrMode::Async />
-                    <Route path=path!("/routes") view=RoutesPage ssr=SsrMode::Async />
-                    <Route path=path!("/models") view=ModelsPage ssr=SsrMode::Async />
-                    <Route path=path!("/logs") view=LogsPage ssr=SsrMode::Async />
-                    <Route path=path!("/config") view=ConfigPage ssr=SsrMode::Async />
+                    <Route path=path!("/") view={Lazy::<OverviewRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/requests") view={Lazy::<RequestsRoute>::new()} ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/requests/:id")
+                        view={Lazy::<RequestDetailRoute>::new()}
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/routes") view={Lazy::<RoutesRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/models") view={Lazy::<ModelsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/logs") view={Lazy::<LogsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/config") view={Lazy::<ConfigRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>

@@ -23,12 +23,16 @@ pub mod server;
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
-    // A marker for tests and tools: the WASM ran and the page is interactive.
-    if let Some(body) = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.body())
-    {
+    // Pages are lazily loaded chunks (see `app::pages`): hydration waits for the current page's
+    // chunk, so it runs as a task.
+    let Some(body) = leptos::prelude::document().body() else {
+        return;
+    };
+    wasm_bindgen_futures::spawn_local(async move {
+        let app = leptos::mount::hydrate_from_async(body.clone(), app::App).await;
+        // The app lives as long as the page.
+        app.forget();
+        // A marker for tests and tools: the WASM ran and the page is interactive.
         let _ = body.set_attribute("data-hydrated", "true");
-    }
+    });
 }

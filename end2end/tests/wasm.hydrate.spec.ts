@@ -1,0 +1,99 @@
+// The WASM client is split into one lazily loaded chunk per page (src/app/pages.rs, built with
+// `cargo leptos build --split --precompress`): a page's first load fetches the main module and
+// that page's chunks only, at most 400 KB brotli in all, and another page's code arrives when
+// the user first navigates there.
+import { test, expect } from "./fixtures/test";
+import type { APIRequestContext, Page } from "@playwright/test";
+
+const PROXY = "http://127.0.0.1:3981";
+const BUDGET_BYTES = 400_000;
+
+/** The page's own chunk, as `cargo leptos --split` names it after the route type. */
+const CHUNK_OF_PAGE: Record<string, RegExp> = {
+  overview: /\/split___overview_route_view_\d+\.wasm$/,
+  requests: /\/split___requests_route_view_\d+\.wasm$/,
+  request_detail: /\/split___request_detail_route_view_\d+\.wasm$/,
+  routes: /\/split___routes_route_view_\d+\.wasm$/,
+  models: /\/split___models_route_view_\d+\.wasm$/,
+  logs: /\/split___logs_route_view_\d+\.wasm$/,
+  config: /\/split___config_route_view_\d+\.wasm$/,
+};
+
+/** Every `.wasm` URL the page requests from now on. */
+function recordWasm(page: Page): Set<string> {
+  const urls = new Set<string>();
+  page.on("request", (request) => {
+    if (new URL(request.url()).pathname.endsWith(".wasm")) urls.add(request.url());
+  });
+  return urls;
+}
+
+async function hydrated(page: Page) {
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+  await expect(page.getByTestId("live-status")).toHaveAttribute("data-state", "live");
+}
+
+/** What a browser that accepts brotli downloads for `url`: the precompressed file's length. */
+async function brotliBytes(request: APIRequestContext, url: string): Promise<number> {
+  const response = await request.get(url, { headers: { "accept-encoding": "br" } });
+  expect(response.status(), url).toBe(200);
+  expect(response.headers()["content-encoding"], `${url} is served precompressed`).toBe("br");
+  return Number(response.headers()["content-length"]);
+}
+
+function pagesOf(urls: Set<string>): string[] {
+  return Object.entries(CHUNK_OF_PAGE)
+    .filter(([, chunk]) => [...urls].some((url) => chunk.test(url)))
+    .map(([name]) => name);
+}
+
+test("each page's first load fetches its own code only, at most 400 KB of WASM (brotli)", async ({
+  page,
+  request,
+}) => {
+  const sent = await request.get(`${PROXY}/api/wasm-budget`);
+  const id = sent.headers()["x-request-id"];
+  const pages: [string, string][] = [
+    ["/", "overview"],
+    ["/requests", "requests"],
+    [`/requests/${id}`, "request_detail"],
+    ["/routes", "routes"],
+    ["/models", "models"],
+    ["/logs", "logs"],
+    ["/config", "config"],
+  ];
+  const sizes: Record<string, number> = {};
+  for (const [path, name] of pages) {
+    await page.goto("about:blank");
+    const wasm = recordWasm(page);
+    await page.goto(path);
+    await hydrated(page);
+    expect(pagesOf(wasm), `${path} loads its own page's code and no other's`).toEqual([name]);
+    let total = 0;
+    for (const url of wasm) total += await brotliBytes(request, url);
+    sizes[path.startsWith("/requests/") ? "/requests/:id" : path] = total;
+    expect(total, `${path}: WASM downloaded on first load (brotli bytes)`).toBeLessThanOrEqual(
+      BUDGET_BYTES,
+    );
+  }
+  console.log(`first-load WASM, brotli bytes per page: ${JSON.stringify(sizes)}`);
+});
+
+test("a page's code is fetched when the user first navigates to it, and the page works", async ({
+  page,
+  request,
+}) => {
+  const wasm = recordWasm(page);
+  await page.goto("/");
+  await hydrated(page);
+  expect(pagesOf(wasm)).toEqual(["overview"]);
+
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Requests" }).click();
+  await expect(page).toHaveURL(/\/requests$/);
+  await expect(page.getByRole("heading", { name: "Requests", exact: true })).toBeVisible();
+  expect(pagesOf(wasm)).toEqual(["overview", "requests"]);
+  // The page is live, not just painted: a request sent now shows up in its log.
+  const sent = await request.get(`${PROXY}/api/lazy-${Date.now()}`);
+  const id = sent.headers()["x-request-id"];
+  await expect(page.locator(`[data-request-id="${id}"]`)).toBeVisible();
+});
