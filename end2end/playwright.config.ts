@@ -1,7 +1,7 @@
 import { defineConfig } from "@playwright/test";
 import * as path from "node:path";
 
-// The release binary built by `cargo leptos build --release` (scripts/test.sh passes its path).
+// The release binary built by `build_release` in scripts/env.sh (scripts/test.sh passes its path).
 const binary = process.env.GATEWATCH_BIN ?? path.resolve(__dirname, "../target/release/gatewatch");
 const dashboardPort = 3901;
 

@@ -49,6 +49,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
                 // Applies the remembered theme before first paint (no flash).
                 <script src="/theme-init.js"></script>
+                // Retries WASM fetches while the dashboard is unreachable (before the client loads).
+                <script src="/wasm-fetch.js"></script>
                 <noscript>
                     // Without JavaScript the page still shows current data: it reloads itself.
                     <meta http-equiv="refresh" content="5" />

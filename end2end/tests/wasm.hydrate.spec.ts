@@ -97,3 +97,30 @@ test("a page's code is fetched when the user first navigates to it, and the page
   const id = sent.headers()["x-request-id"];
   await expect(page.locator(`[data-request-id="${id}"]`)).toBeVisible();
 });
+
+test("a page's code that cannot be fetched for a moment is retried, and the navigation completes", async ({
+  page,
+  consoleErrors,
+}) => {
+  // Chromium reports each refused fetch in the console.
+  consoleErrors.expect(/Failed to load resource|ERR_CONNECTION_REFUSED/);
+  await page.goto("/");
+  await hydrated(page);
+  let refused = 0;
+  await page.route(CHUNK_OF_PAGE.logs, async (route) => {
+    if (refused < 2) {
+      refused += 1;
+      await route.abort("connectionrefused");
+    } else {
+      await route.continue();
+    }
+  });
+
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Logs" }).click();
+  await expect(page.getByRole("heading", { name: "Logs", exact: true })).toBeVisible();
+  expect(refused).toBe(2);
+  // The client survived: it still takes live updates.
+  await expect(page.getByTestId("live-status")).toHaveAttribute("data-state", "live");
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview" }).click();
+  await expect(page.getByRole("heading", { name: "Overview", exact: true })).toBeVisible();
+});

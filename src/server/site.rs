@@ -49,7 +49,7 @@ fn find_site_root() -> PathBuf {
         .unwrap_or_else(|| {
             tracing::warn!(
                 "no built dashboard site found (tried target/site and beside the binary); \
-                 pages render but will not hydrate: run `cargo leptos build --release`"
+                 pages render but will not hydrate: run scripts/run.sh (or cargo leptos build --release)"
             );
             PathBuf::from("target/site")
         })
