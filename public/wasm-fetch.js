@@ -1,12 +1,29 @@
-// Makes loading the dashboard's WASM survive a dashboard that is briefly unreachable. Each page's
-// code is a chunk fetched on first use (src/app/pages.rs); a fetch of a `/pkg/*.wasm` file that
-// fails (restart, upgrade, flaky network) is retried with backoff (0.5 s doubling to 10 s, like
-// the live socket) instead of failing the navigation, which would stop the client. A chunk the
-// server no longer has (a newer build is running) reloads the page once, which then gets the new
-// build; a second 404 within a minute is retried like a network failure.
+// Makes loading the dashboard's WASM survive a dashboard that is briefly unreachable or was
+// upgraded. Each page's code is a chunk fetched on first use (src/app/pages.rs). A fetch of a
+// `/pkg/*.wasm` file that fails (restart, flaky network) is retried with backoff (0.5 s doubling
+// to 10 s, like the live socket) instead of failing the navigation, which would stop the client.
+// A chunk the server no longer has, or one of another build than the page's (the server names
+// its build in the `x-gatewatch-site` header; a tab left open across an upgrade must not mix new
+// code into the old page), reloads the page once — or loads the page the user was going to —
+// which then gets the new build. Within a minute of such a reload, a 404 is retried like a
+// network failure and a chunk of another build is taken as it is.
 (function () {
   var fetchOnce = window.fetch.bind(window);
   var RELOADED_AT = "gatewatch-wasm-reloaded-at";
+  var BUILD_HEADER = "x-gatewatch-site";
+  // The build of the page's first WASM file (its main module).
+  var pageBuild = null;
+  // The link the user followed last: a page's code is fetched when the user first goes there,
+  // before the address changes, so a reload for a newer build goes there instead.
+  var followed = null;
+  document.addEventListener(
+    "click",
+    function (event) {
+      var link = event.target instanceof Element ? event.target.closest("a[href]") : null;
+      if (link && link.origin === location.origin) followed = { href: link.href, at: Date.now() };
+    },
+    true,
+  );
 
   function isWasm(input) {
     try {
@@ -29,7 +46,8 @@
     } catch (e) {
       return false;
     }
-    location.reload();
+    if (followed && Date.now() - followed.at < 10000) location.assign(followed.href);
+    else location.reload();
     return true;
   }
 
@@ -40,7 +58,12 @@
       function attempt() {
         fetchOnce(input, init).then(
           function (response) {
-            if (response.ok) return resolve(response);
+            if (response.ok) {
+              var build = response.headers.get(BUILD_HEADER);
+              if (pageBuild === null) pageBuild = build;
+              else if (build !== pageBuild && reloadOnce()) return;
+              return resolve(response);
+            }
             if (response.status === 404 && reloadOnce()) return;
             retry();
           },

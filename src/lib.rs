@@ -7,6 +7,9 @@
 //! Shared by both: the dashboard components ([`app`]), the plain serde view types ([`views`]),
 //! the server functions ([`api`]) and the client side of the live event socket ([`live`]).
 
+// The dashboard's view types nest deeply (a chart inside a page inside a lazily loaded route).
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod app;
 pub mod config_form;

@@ -72,6 +72,27 @@ test.describe("the dashboard, hydrated", () => {
   });
 });
 
+test("a minute of the live chart opens the request log for that minute, also for charts drawn in the browser", async ({
+  page,
+  request,
+}) => {
+  await request.get(`${PROXY}/api/chart-${Date.now()}`);
+  // Reach the overview by the router, so its charts are built in the browser, not hydrated.
+  await page.goto("/logs");
+  await hydrated(page);
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview" }).click();
+  for (const chart of ["chart-rps", "chart-latency", "chart-errors"]) {
+    await expect(page.getByTestId(chart).locator("a.chart-slice").last()).toBeVisible();
+  }
+  await page.getByTestId("chart-errors").locator("a.chart-slice").last().click();
+  await expect(page).toHaveURL(/\/requests\?.*since=.*until=/);
+  await expect(page.getByRole("heading", { name: "Requests", exact: true })).toBeVisible();
+  const since = new Date(new URL(page.url()).searchParams.get("since")!);
+  const until = new Date(new URL(page.url()).searchParams.get("until")!);
+  expect(until.getTime() - since.getTime()).toBe(60_000);
+  expect(since.getUTCSeconds()).toBe(0);
+});
+
 test.describe("reconnecting", () => {
   let server: SpawnedGateway | undefined;
   test.afterEach(() => server?.kill());

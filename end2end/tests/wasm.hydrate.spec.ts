@@ -3,7 +3,11 @@
 // that page's chunks only, at most 400 KB brotli in all, and another page's code arrives when
 // the user first navigates there.
 import { test, expect } from "./fixtures/test";
+import { SpawnedGateway } from "./fixtures/spawned";
 import type { APIRequestContext, Page } from "@playwright/test";
+import { cpSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 
 const PROXY = "http://127.0.0.1:3981";
 const BUDGET_BYTES = 400_000;
@@ -123,4 +127,40 @@ test("a page's code that cannot be fetched for a moment is retried, and the navi
   await expect(page.getByTestId("live-status")).toHaveAttribute("data-state", "live");
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Overview" }).click();
   await expect(page.getByRole("heading", { name: "Overview", exact: true })).toBeVisible();
+});
+
+test.describe("a gateway restarted while the page is open", () => {
+  let server: SpawnedGateway | undefined;
+  test.afterEach(() => server?.kill());
+
+  test("code of the same build is loaded into the page; code of a newer build makes it reload", async ({
+    page,
+  }) => {
+    // A copy of the built site stands for a newer build: its files are newer.
+    const newer = mkdtempSync(path.join(tmpdir(), "gatewatch-site-"));
+    cpSync(path.resolve(__dirname, "../../target/site"), newer, { recursive: true });
+    server = new SpawnedGateway(3903, { listen: "127.0.0.1:3983", dashboard: { listen: "127.0.0.1:3903" } });
+    await server.start();
+    await page.goto(server.url);
+    await hydrated(page);
+    const nav = page.getByRole("navigation", { name: "Main" });
+    const live = page.getByTestId("live-status");
+    const sameDocument = () => page.evaluate(() => (window as { marked?: boolean }).marked === true);
+    await page.evaluate(() => ((window as { marked?: boolean }).marked = true));
+
+    await server.stop();
+    await server.start();
+    await expect(live).toHaveAttribute("data-state", "live", { timeout: 15_000 });
+    await nav.getByRole("link", { name: "Logs" }).click();
+    await expect(page.getByRole("heading", { name: "Logs", exact: true })).toBeVisible();
+    expect(await sameDocument(), "same build: the page's code is loaded without a reload").toBe(true);
+
+    await server.stop();
+    await server.start({ LEPTOS_SITE_ROOT: newer });
+    await expect(live).toHaveAttribute("data-state", "live", { timeout: 15_000 });
+    await nav.getByRole("link", { name: "Models" }).click();
+    await expect.poll(sameDocument, { message: "newer build: the page reloads" }).toBe(false);
+    await hydrated(page);
+    await expect(page.getByRole("heading", { name: "Models", exact: true })).toBeVisible();
+  });
 });

@@ -86,12 +86,17 @@ pub fn LineChart(
                         format::clock(slice.from),
                         format::clock(slice.until)
                     );
+                    // In a <g>, so the view macro makes an SVG <a>: one made on its own would be
+                    // an HTML element, which a browser does not draw inside an <svg> (slices made
+                    // after hydration, e.g. for a new minute, would not show).
                     view! {
-                        <a href=slice.href.clone() class="chart-slice">
-                            <rect x=x y="0" width=(end - x).max(1.0) height=HEIGHT>
-                                <title>{label}</title>
-                            </rect>
-                        </a>
+                        <g>
+                            <a href=slice.href.clone() class="chart-slice">
+                                <rect x=x y="0" width=(end - x).max(1.0) height=HEIGHT>
+                                    <title>{label}</title>
+                                </rect>
+                            </a>
+                        </g>
                     }
                 })
                 .collect::<Vec<_>>()

@@ -497,8 +497,8 @@ fn millis(points: &[ChartPoint], field: fn(&ChartPoint) -> u64) -> Vec<f64> {
     points.iter().map(|p| field(p) as f64 / 1000.0).collect()
 }
 
-/// The three charts of a series whose points each cover `secs` seconds; `slices` make the
-/// requests chart clickable.
+/// The three charts of a series whose points each cover `secs` seconds; `slices` make each of
+/// them clickable (a slice opens the request log for its time).
 fn three_charts(
     times: Vec<DateTime<Utc>>,
     points: &[ChartPoint],
@@ -513,7 +513,7 @@ fn three_charts(
                 class: "line-1",
                 values: per_second(points, secs),
             }],
-            slices,
+            slices: slices.clone(),
         },
         latency: ChartData {
             times: times.clone(),
@@ -534,7 +534,7 @@ fn three_charts(
                     values: millis(points, |p| p.p99_us),
                 },
             ],
-            slices: Vec::new(),
+            slices: slices.clone(),
         },
         errors: ChartData {
             times,
@@ -543,7 +543,7 @@ fn three_charts(
                 class: "line-bad",
                 values: error_percent(points),
             }],
-            slices: Vec::new(),
+            slices,
         },
     }
 }

@@ -55,6 +55,29 @@ fn find_site_root() -> PathBuf {
         })
 }
 
+/// The response header naming the build of the site's files, on every `/pkg/` response. The
+/// browser's WASM loader (`public/wasm-fetch.js`) compares it with the build its page came from:
+/// a page's code is loaded lazily, and code of a newer build must not be mixed into a page of
+/// an older one (after an upgrade, a tab still open reloads instead).
+pub const SITE_BUILD_HEADER: &str = "x-gatewatch-site";
+
+/// Identifies the built site under `site_root`: the size and modification time of its main WASM
+/// module, which every build rewrites. `none` when there is no built site.
+pub fn site_build(site_root: &Path) -> String {
+    let main_module = site_root
+        .join(SITE_PKG_DIR)
+        .join(format!("{OUTPUT_NAME}.wasm"));
+    let Ok(metadata) = std::fs::metadata(main_module) else {
+        return "none".to_owned();
+    };
+    let modified = metadata
+        .modified()
+        .ok()
+        .and_then(|at| at.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |since| since.as_nanos());
+    format!("{:x}-{modified:x}", metadata.len())
+}
+
 /// Whether `root` holds a built site.
 pub fn is_built_site(root: &Path) -> bool {
     root.join(SITE_PKG_DIR)
