@@ -64,10 +64,7 @@ pub const SITE_BUILD_HEADER: &str = "x-gatewatch-site";
 /// Identifies the built site under `site_root`: the size and modification time of its main WASM
 /// module, which every build rewrites. `none` when there is no built site.
 pub fn site_build(site_root: &Path) -> String {
-    let main_module = site_root
-        .join(SITE_PKG_DIR)
-        .join(format!("{OUTPUT_NAME}.wasm"));
-    let Ok(metadata) = std::fs::metadata(main_module) else {
+    let Ok(metadata) = std::fs::metadata(main_module(site_root)) else {
         return "none".to_owned();
     };
     let modified = metadata
@@ -80,7 +77,10 @@ pub fn site_build(site_root: &Path) -> String {
 
 /// Whether `root` holds a built site.
 pub fn is_built_site(root: &Path) -> bool {
-    root.join(SITE_PKG_DIR)
-        .join(format!("{OUTPUT_NAME}.wasm"))
-        .is_file()
+    main_module(root).is_file()
+}
+
+/// The site's main WASM module under `root`.
+fn main_module(root: &Path) -> PathBuf {
+    root.join(SITE_PKG_DIR).join(format!("{OUTPUT_NAME}.wasm"))
 }
