@@ -12,100 +12,30 @@ use super::{
 use leptos::prelude::*;
 use leptos_router::{LazyRoute, lazy_route};
 
-/// `/`
-pub struct OverviewRoute;
+/// `lazy_page!(Route, Page, "doc")`: the route type `Route` whose lazily loaded view is `Page`.
+/// (`#[lazy_route]` names the chunk after `Route`, so every page gets its own.)
+macro_rules! lazy_page {
+    ($route:ident, $page:ident, $doc:literal) => {
+        #[doc = $doc]
+        pub struct $route;
 
-#[lazy_route]
-impl LazyRoute for OverviewRoute {
-    fn data() -> Self {
-        Self
-    }
+        #[lazy_route]
+        impl LazyRoute for $route {
+            fn data() -> Self {
+                Self
+            }
 
-    fn view(_this: Self) -> AnyView {
-        view! { <OverviewPage /> }.into_any()
-    }
+            fn view(_this: Self) -> AnyView {
+                view! { <$page /> }.into_any()
+            }
+        }
+    };
 }
 
-/// `/requests`
-pub struct RequestsRoute;
-
-#[lazy_route]
-impl LazyRoute for RequestsRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <RequestsPage /> }.into_any()
-    }
-}
-
-/// `/requests/:id`
-pub struct RequestDetailRoute;
-
-#[lazy_route]
-impl LazyRoute for RequestDetailRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <RequestDetailPage /> }.into_any()
-    }
-}
-
-/// `/routes`
-pub struct RoutesRoute;
-
-#[lazy_route]
-impl LazyRoute for RoutesRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <RoutesPage /> }.into_any()
-    }
-}
-
-/// `/models`
-pub struct ModelsRoute;
-
-#[lazy_route]
-impl LazyRoute for ModelsRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <ModelsPage /> }.into_any()
-    }
-}
-
-/// `/logs`
-pub struct LogsRoute;
-
-#[lazy_route]
-impl LazyRoute for LogsRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <LogsPage /> }.into_any()
-    }
-}
-
-/// `/config`
-pub struct ConfigRoute;
-
-#[lazy_route]
-impl LazyRoute for ConfigRoute {
-    fn data() -> Self {
-        Self
-    }
-
-    fn view(_this: Self) -> AnyView {
-        view! { <ConfigPage /> }.into_any()
-    }
-}
+lazy_page!(OverviewRoute, OverviewPage, "`/`");
+lazy_page!(RequestsRoute, RequestsPage, "`/requests`");
+lazy_page!(RequestDetailRoute, RequestDetailPage, "`/requests/:id`");
+lazy_page!(RoutesRoute, RoutesPage, "`/routes`");
+lazy_page!(ModelsRoute, ModelsPage, "`/models`");
+lazy_page!(LogsRoute, LogsPage, "`/logs`");
+lazy_page!(ConfigRoute, ConfigPage, "`/config`");
