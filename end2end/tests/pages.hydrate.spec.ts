@@ -1,14 +1,9 @@
-import { test, expect } from "./fixtures/test";
+import { test, expect, hydrated } from "./fixtures/test";
 import { SpawnedGateway } from "./fixtures/spawned";
 
 const PROXY = "http://127.0.0.1:3981";
 const UPSTREAM_CONTROL = "http://127.0.0.1:3993";
 const CHECK_INTERVAL_MS = 500;
-
-async function hydrated(page: import("@playwright/test").Page) {
-  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
-  await expect(page.getByTestId("live-status")).toHaveAttribute("data-state", "live");
-}
 
 test.describe("the dashboard, hydrated", () => {
   for (const [url, heading] of [

@@ -2,7 +2,7 @@
 // `cargo leptos build --split --precompress`): a page's first load fetches the main module and
 // that page's chunks only, at most 400 KB brotli in all, and another page's code arrives when
 // the user first navigates there.
-import { test, expect } from "./fixtures/test";
+import { test, expect, hydrated } from "./fixtures/test";
 import { SpawnedGateway } from "./fixtures/spawned";
 import type { APIRequestContext, Page } from "@playwright/test";
 import { cpSync, mkdtempSync } from "node:fs";
@@ -30,11 +30,6 @@ function recordWasm(page: Page): Set<string> {
     if (new URL(request.url()).pathname.endsWith(".wasm")) urls.add(request.url());
   });
   return urls;
-}
-
-async function hydrated(page: Page) {
-  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
-  await expect(page.getByTestId("live-status")).toHaveAttribute("data-state", "live");
 }
 
 /** What a browser that accepts brotli downloads for `url`: the precompressed file's length. */
