@@ -11,6 +11,12 @@ use std::collections::BTreeMap;
 /// Counts and latency of some traffic since the gateway started.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrafficStats {
+    /// Requests per second over the last 10 seconds.
+    #[serde(default)]
+    pub rps: f64,
+    /// Share of those requests that failed (0–1).
+    #[serde(default)]
+    pub error_rate: f64,
     pub requests: u64,
     /// Requests with an error kind.
     pub errors: u64,

@@ -11,9 +11,55 @@ pub const MAX_KEYS: usize = 256;
 /// The key overflowing entries are counted under.
 pub const OTHER: &str = "(other)";
 
+/// Seconds the recent request and error rates are taken over.
+pub const RATE_SECONDS: usize = 10;
+
+/// Requests and errors in each of the last [`RATE_SECONDS`] closed seconds, and in the second
+/// still open: the recent rate of some traffic, in fixed space.
+#[derive(Clone, Debug, Default)]
+pub struct RecentRate {
+    /// (requests, errors) of closed seconds; `closed[next]` is the oldest once all are filled.
+    closed: [(u64, u64); RATE_SECONDS],
+    next: usize,
+    filled: usize,
+    open: (u64, u64),
+}
+
+impl RecentRate {
+    fn add(&mut self, error: bool) {
+        self.open.0 += 1;
+        self.open.1 += u64::from(error);
+    }
+
+    /// Closes the open second.
+    pub fn close_second(&mut self) {
+        self.closed[self.next] = std::mem::take(&mut self.open);
+        self.next = (self.next + 1) % RATE_SECONDS;
+        self.filled = (self.filled + 1).min(RATE_SECONDS);
+    }
+
+    /// Requests per second and error share over the closed seconds (at most [`RATE_SECONDS`]).
+    pub fn rates(&self) -> (f64, f64) {
+        if self.filled == 0 {
+            return (0.0, 0.0);
+        }
+        let (requests, errors) = self
+            .closed
+            .iter()
+            .fold((0, 0), |(r, e), (sr, se)| (r + sr, e + se));
+        let error_rate = if requests == 0 {
+            0.0
+        } else {
+            errors as f64 / requests as f64
+        };
+        (requests as f64 / self.filled as f64, error_rate)
+    }
+}
+
 /// Counts and latency of some traffic.
 #[derive(Clone, Debug, Default)]
 pub struct Traffic {
+    pub rate: RecentRate,
     pub requests: u64,
     pub errors: u64,
     pub errors_by_kind: BTreeMap<String, u64>,
@@ -30,6 +76,7 @@ impl Traffic {
     /// Counts one request.
     pub fn add(&mut self, record: &RequestRecord) {
         self.requests += 1;
+        self.rate.add(record.error.is_some());
         if let Some(kind) = &record.error {
             self.errors += 1;
             // Error kinds are a fixed, small set named by the gateway.
@@ -50,7 +97,10 @@ impl Traffic {
 
     /// The API's view.
     pub fn view(&self) -> TrafficStats {
+        let (rps, error_rate) = self.rate.rates();
         TrafficStats {
+            rps,
+            error_rate,
             requests: self.requests,
             errors: self.errors,
             errors_by_kind: self.errors_by_kind.clone(),
@@ -170,6 +220,17 @@ impl Aggregates {
         }
     }
 
+    /// Closes the current second of every recent rate.
+    pub fn close_second(&mut self) {
+        self.total.rate.close_second();
+        for traffic in self.routes.values_mut() {
+            traffic.rate.close_second();
+        }
+        for traffic in self.targets.values_mut().flat_map(|t| t.values_mut()) {
+            traffic.rate.close_second();
+        }
+    }
+
     /// The traffic of `target` on `route`.
     pub fn target(&self, route: &str, target: &str) -> Option<&Traffic> {
         self.targets.get(route)?.get(target)
@@ -277,6 +338,42 @@ mod tests {
             1,
             "the same URL under another route is its own target"
         );
+    }
+
+    #[test]
+    fn recent_rates_cover_the_last_closed_seconds() {
+        let mut aggregates = Aggregates::default();
+        assert_eq!(
+            aggregates.total.rate.rates(),
+            (0.0, 0.0),
+            "nothing closed yet"
+        );
+        for _ in 0..4 {
+            aggregates.add(&record("api", "http://a", 200, 10));
+        }
+        aggregates.add(&record("api", "http://b", 503, 10));
+        aggregates.close_second();
+        assert_eq!(aggregates.routes["api"].rate.rates(), (5.0, 0.2));
+        assert_eq!(
+            aggregates.target("api", "http://b").unwrap().rate.rates(),
+            (1.0, 1.0)
+        );
+        aggregates.close_second();
+        assert_eq!(
+            aggregates.routes["api"].rate.rates(),
+            (2.5, 0.2),
+            "5 requests over 2 s"
+        );
+        // The open second is not counted until it closes.
+        aggregates.add(&record("api", "http://a", 200, 10));
+        assert_eq!(aggregates.routes["api"].rate.rates(), (2.5, 0.2));
+        // RATE_SECONDS closes later the first two seconds have left the window: only the one
+        // request of the third is left.
+        for _ in 0..RATE_SECONDS {
+            aggregates.close_second();
+        }
+        let view = aggregates.routes["api"].view();
+        assert_eq!((view.rps, view.error_rate), (0.1, 0.0));
     }
 
     #[test]

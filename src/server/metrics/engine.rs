@@ -114,6 +114,7 @@ impl MetricsEngine {
     ) -> SecondPoint {
         let mut state = self.state();
         let point = state.series.close_second(at, gauges, &system);
+        state.aggregates.close_second();
         state.system = system;
         point
     }
