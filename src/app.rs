@@ -5,6 +5,7 @@ pub mod config;
 pub mod config_form;
 pub mod format;
 pub mod health;
+pub mod live_routes;
 pub mod logs;
 pub mod models;
 pub mod overview;

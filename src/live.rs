@@ -4,8 +4,9 @@
 //! - Events are buffered as they arrive and applied to the signals at most once per
 //!   [`FLUSH_INTERVAL`] (at once when the last flush is older), so a widget re-renders at most 4
 //!   times a second however busy the gateway is, and a quiet gateway's events show immediately.
-//!   Target transitions (health, breaker) are the exception: they are applied on arrival, being
-//!   rare (at most one per target per health check) and what an operator must see first.
+//! - Routes and models arrive whole once a second; a target transition arriving in between
+//!   patches the routes at once ([`patch_target_state`]), so the health grid never waits for
+//!   the next tick.
 //! - Everything kept is bounded ([`window`]): a tab left open for hours holds the same amount.
 //! - When the socket closes it reconnects with exponential backoff ([`reconnect_delay`]); while it
 //!   is down, [`LiveFeed::poll`] ticks every [`POLL_INTERVAL`] and pages re-read their data.
@@ -13,8 +14,8 @@
 pub mod window;
 
 use crate::views::{
-    ConfigReload, LiveEvent, LogLine, MetricsTick, RequestRecord, SecondPoint, TargetTransition,
-    UptimeTick,
+    ConfigReload, LiveEvent, LogLine, MetricsTick, ModelView, RequestRecord, RouteView,
+    SecondPoint, TargetTransition, UptimeTick,
 };
 use leptos::prelude::*;
 use std::collections::VecDeque;
@@ -81,6 +82,11 @@ pub struct LiveFeed {
     pub logs: RwSignal<VecDeque<LogLine>>,
     /// The newest config reload outcome pushed.
     pub last_reload: RwSignal<Option<ConfigReload>>,
+    /// Routes and targets as last pushed (patched by later transitions); `None` until the first
+    /// push and while disconnected, when pages show what they read themselves.
+    pub routes: RwSignal<Option<Vec<RouteView>>>,
+    /// Models as last pushed; `None` like [`LiveFeed::routes`].
+    pub models: RwSignal<Option<Vec<ModelView>>>,
     /// Ticks every [`POLL_INTERVAL`] while the socket is down: pages depending on it re-read.
     pub poll: RwSignal<u64>,
 }
@@ -98,6 +104,8 @@ impl LiveFeed {
             transitions: RwSignal::new(VecDeque::new()),
             logs: RwSignal::new(VecDeque::new()),
             last_reload: RwSignal::new(None),
+            routes: RwSignal::new(None),
+            models: RwSignal::new(None),
             poll: RwSignal::new(0),
         };
         provide_context(feed);
@@ -123,10 +131,27 @@ impl LiveFeed {
                     batch.omitted += requests.omitted;
                     batch.requests.extend(requests.requests);
                 }
-                LiveEvent::Transition(transition) => batch.transitions.push(transition),
+                LiveEvent::Transition(transition) => {
+                    // In arrival order: a transition after the newest routes push patches it.
+                    let routes = batch
+                        .routes
+                        .get_or_insert_with(|| self.routes.get_untracked());
+                    if let Some(routes) = routes {
+                        patch_target_state(routes, &transition);
+                    }
+                    batch.transitions.push(transition);
+                }
                 LiveEvent::Log(line) => batch.logs.push(line),
                 LiveEvent::ConfigReload(reload) => batch.reload = Some(reload),
+                LiveEvent::Routes(tick) => batch.routes = Some(Some(tick.routes)),
+                LiveEvent::Models(tick) => batch.models = Some(tick.models),
             }
+        }
+        if let Some(routes) = batch.routes {
+            self.routes.set(routes);
+        }
+        if let Some(models) = batch.models {
+            self.models.set(Some(models));
         }
         if let Some(tick) = batch.tick {
             self.last_tick.set(Some(tick));
@@ -168,11 +193,46 @@ struct Batch {
     transitions: Vec<TargetTransition>,
     logs: Vec<LogLine>,
     reload: Option<ConfigReload>,
+    /// The routes to show after this batch, if it changes them.
+    routes: Option<Option<Vec<RouteView>>>,
+    models: Option<Vec<ModelView>>,
+}
+
+/// Applies a health or breaker transition to the target it names, and recomputes whether its
+/// route has any target left in rotation.
+pub fn patch_target_state(routes: &mut [RouteView], transition: &TargetTransition) {
+    let Some(route) = routes.iter_mut().find(|r| r.name == transition.route) else {
+        return;
+    };
+    let Some(target) = route
+        .targets
+        .iter_mut()
+        .find(|t| t.url == transition.target)
+    else {
+        return;
+    };
+    match transition.kind.as_str() {
+        "health" => target.healthy = transition.to == "healthy",
+        "breaker" => target.breaker = transition.to.clone(),
+        _ => return,
+    }
+    route.all_targets_down = !route.targets.is_empty()
+        && route
+            .targets
+            .iter()
+            .all(|t| !t.healthy || t.breaker == "open");
 }
 
 /// The [`LiveFeed`] provided by the app shell.
 pub fn use_live_feed() -> LiveFeed {
     expect_context::<LiveFeed>()
+}
+
+/// How long buffered events wait when the last flush was `since_last_flush_ms` ago: until a
+/// whole [`FLUSH_INTERVAL`] has passed since it (rounded up, so flushes are never closer).
+pub fn flush_delay(since_last_flush_ms: f64) -> Duration {
+    let wait = (FLUSH_INTERVAL.as_secs_f64() * 1_000.0 - since_last_flush_ms).max(0.0);
+    Duration::from_millis(wait.ceil() as u64)
 }
 
 /// Delay before reconnection attempt `attempt` (0-based): 500 ms doubling up to
@@ -188,6 +248,100 @@ mod socket;
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::views::{TargetView, TrafficStats};
+    use chrono::Utc;
+
+    fn target(url: &str) -> TargetView {
+        TargetView {
+            route: "api".into(),
+            url: url.into(),
+            weight: 1,
+            healthy: true,
+            breaker: "closed".into(),
+            in_flight: 0,
+            consecutive_failures: 0,
+            last_check: None,
+            last_error: None,
+            share: 0.0,
+            traffic: TrafficStats::default(),
+            transitions: Vec::new(),
+        }
+    }
+
+    fn transition(target: &str, kind: &str, to: &str) -> TargetTransition {
+        TargetTransition {
+            at: Utc::now(),
+            route: "api".into(),
+            target: target.into(),
+            kind: kind.into(),
+            from: String::new(),
+            to: to.into(),
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn transitions_patch_their_target_and_the_route_down_flag() {
+        let mut routes = vec![RouteView {
+            name: "api".into(),
+            path: "/api/*".into(),
+            strategy: "round_robin".into(),
+            traffic: TrafficStats::default(),
+            targets: vec![target("http://a"), target("http://b")],
+            all_targets_down: false,
+        }];
+        patch_target_state(&mut routes, &transition("http://a", "health", "unhealthy"));
+        assert!(!routes[0].targets[0].healthy);
+        assert!(!routes[0].all_targets_down, "b is still up");
+        patch_target_state(&mut routes, &transition("http://b", "breaker", "open"));
+        assert_eq!(routes[0].targets[1].breaker, "open");
+        assert!(routes[0].all_targets_down);
+        patch_target_state(&mut routes, &transition("http://a", "health", "healthy"));
+        assert!(!routes[0].all_targets_down);
+        // Unknown targets and routes change nothing.
+        let before = routes.clone();
+        patch_target_state(
+            &mut routes,
+            &transition("http://zzz", "health", "unhealthy"),
+        );
+        assert_eq!(routes, before);
+    }
+
+    #[test]
+    fn flushes_are_at_least_a_flush_interval_apart() {
+        assert_eq!(flush_delay(f64::INFINITY), Duration::ZERO, "quiet: at once");
+        assert_eq!(flush_delay(300.0), Duration::ZERO);
+        assert_eq!(flush_delay(0.0), FLUSH_INTERVAL);
+        // Rounded up: 249.6 ms would let 5 flushes into one second.
+        assert_eq!(flush_delay(0.4), Duration::from_millis(250));
+        assert_eq!(flush_delay(100.0), Duration::from_millis(150));
+        // At most 4 a second, whatever the arrival times: as the socket schedules them (a
+        // flush is scheduled when an event arrives and none is pending).
+        let (mut flushes, mut last, mut scheduled) = (Vec::new(), f64::NEG_INFINITY, None);
+        let mut now = 0.0f64;
+        while now < 10_000.0 {
+            if let Some(at) = scheduled.filter(|at| now >= *at) {
+                flushes.push(at);
+                last = at;
+                scheduled = None;
+            }
+            if scheduled.is_none() {
+                scheduled = Some(now + flush_delay(now - last).as_secs_f64() * 1_000.0);
+            }
+            now += 7.3; // an event every 7.3 ms
+        }
+        assert!(flushes.len() >= 39, "{} flushes in 10 s", flushes.len());
+        for start in &flushes {
+            let in_second = flushes
+                .iter()
+                .filter(|t| **t >= *start && **t < start + 1_000.0)
+                .count();
+            assert!(
+                in_second <= 4,
+                "{in_second} flushes in the second from {start}"
+            );
+        }
+    }
 
     #[test]
     fn reconnect_delay_doubles_then_caps() {

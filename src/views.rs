@@ -47,8 +47,8 @@ pub struct GatewayStatus {
     pub requests_total: u64,
     /// The outcome of the last config reload, if there was one.
     pub last_reload: Option<ConfigReload>,
-    /// Whether the built-in demo runs: this process started with a `demo` section that has
-    /// upstreams or traffic (demo changes take effect at restart, so reloads do not change it).
+    /// Whether the built-in demo runs: the config in force has a `demo` section with upstreams
+    /// or traffic (a reload that removes it stops the demo).
     pub demo: bool,
 }
 
@@ -92,6 +92,25 @@ pub enum LiveEvent {
     Transition(TargetTransition),
     /// A new line in the gateway's own log.
     Log(LogLine),
+    /// Sent once a second: every route and target with its live state and traffic.
+    Routes(RoutesTick),
+    /// Sent once a second while there is LLM traffic: every model's traffic.
+    Models(ModelsTick),
+}
+
+/// The payload of [`LiveEvent::Routes`] (a struct: an internally tagged enum cannot carry a bare
+/// list).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RoutesTick {
+    /// As `/api/routes` answers, without transitions (each came as [`LiveEvent::Transition`]).
+    pub routes: Vec<RouteView>,
+}
+
+/// The payload of [`LiveEvent::Models`].
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelsTick {
+    /// As `/api/models` answers.
+    pub models: Vec<ModelView>,
 }
 
 /// The payload of [`LiveEvent::Tick`].
@@ -144,5 +163,19 @@ mod tests {
         assert_eq!(json["uptime_secs"], 5);
         let back: LiveEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
+    }
+
+    #[test]
+    fn list_events_round_trip() {
+        // An internally tagged enum cannot serialize a variant holding a bare list: these fail
+        // at run time, not at compile time, so each is tried here.
+        for event in [
+            LiveEvent::Routes(RoutesTick { routes: Vec::new() }),
+            LiveEvent::Models(ModelsTick { models: Vec::new() }),
+        ] {
+            let text = serde_json::to_string(&event).unwrap();
+            let back: LiveEvent = serde_json::from_str(&text).unwrap();
+            assert_eq!(back, event);
+        }
     }
 }

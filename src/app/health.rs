@@ -1,8 +1,9 @@
 //! The health grid: one tile per target, coloured by state, with its last check, consecutive
-//! failures and breaker state; transitions pushed over the socket recolour it at once.
+//! failures and breaker state; kept current by the routes pushed each second, and recoloured by a
+//! transition as soon as it arrives.
 
 use crate::app::format;
-use crate::live::use_live_feed;
+use crate::app::live_routes::{all_targets, live_routes, live_target_in};
 use crate::views::{RouteView, TargetView};
 use leptos::prelude::*;
 
@@ -35,76 +36,63 @@ impl TargetState {
     }
 }
 
-/// A target's health and breaker: as rendered, then as the newest pushed transitions say.
-pub fn live_target_state(target: &TargetView) -> (Signal<bool>, Signal<String>) {
-    let live = use_live_feed();
-    let (route, url) = (target.route.clone(), target.url.clone());
-    let newest = move |kind: &'static str| {
-        let (route, url) = (route.clone(), url.clone());
-        move || {
-            live.transitions.with(|list| {
-                list.iter()
-                    .find(|t| t.kind == kind && t.route == route && t.target == url)
-                    .map(|t| t.to.clone())
-            })
-        }
-    };
-    let rendered_healthy = target.healthy;
-    let health = newest("health");
-    let healthy = Signal::derive(move || health().map_or(rendered_healthy, |to| to == "healthy"));
-    let rendered_breaker = target.breaker.clone();
-    let breaker_of = newest("breaker");
-    let breaker = Signal::derive(move || breaker_of().unwrap_or_else(|| rendered_breaker.clone()));
-    (healthy, breaker)
-}
-
-/// Every target of every route.
+/// Every target of every route, kept current by pushes.
 #[component]
 pub fn HealthGrid(routes: Vec<RouteView>) -> impl IntoView {
-    if routes.is_empty() {
-        return view! {
-            <crate::app::widgets::EmptyState title="No routes yet">
-                <p>"Add a route with targets to " <code>"config.json"</code>
-                " (see the README's configuration section); it is picked up without a restart."</p>
-            </crate::app::widgets::EmptyState>
-        }
-        .into_any();
+    let routes = live_routes(routes);
+    view! {
+        <Show
+            when=move || routes.with(|list| list.iter().any(|r| !r.targets.is_empty()))
+            fallback=|| view! {
+                <crate::app::widgets::EmptyState title="No routes yet">
+                    <p>"Add a route with targets to " <code>"config.json"</code>
+                    " (see the README's configuration section); it is picked up without a restart."</p>
+                </crate::app::widgets::EmptyState>
+            }
+        >
+            <ul class="health-grid" data-testid="health-grid">
+                <For
+                    each=move || all_targets(routes)
+                    key=|target| (target.route.clone(), target.url.clone())
+                    let(target)
+                >
+                    <TargetTile target=live_target_in(routes, target) />
+                </For>
+            </ul>
+        </Show>
     }
-    let tiles = routes
-        .into_iter()
-        .flat_map(|route| route.targets)
-        .map(|target| view! { <TargetTile target /> })
-        .collect_view();
-    view! { <ul class="health-grid" data-testid="health-grid">{tiles}</ul> }.into_any()
 }
 
 #[component]
-fn TargetTile(target: TargetView) -> impl IntoView {
-    let (healthy, breaker) = live_target_state(&target);
-    let state = move || TargetState::of(healthy.get(), &breaker.get());
-    let last_check = target.last_check.map_or_else(
-        || "no check yet".to_string(),
-        |at| format!("checked {}", format::clock(at)),
-    );
-    let title = target.last_error.clone().unwrap_or_default();
+fn TargetTile(target: Memo<TargetView>) -> impl IntoView {
+    let state = move || target.with(|t| TargetState::of(t.healthy, &t.breaker));
+    let (route, url) = target.with_untracked(|t| (t.route.clone(), t.url.clone()));
+    let facts = move || {
+        let t = target.get();
+        let last_check = t.last_check.map_or_else(
+            || "no check yet".to_string(),
+            |at| format!("checked {}", format::clock(at)),
+        );
+        view! {
+            <span class="tile-state">{TargetState::of(t.healthy, &t.breaker).label()}</span>
+            " · breaker " {t.breaker.replace('_', "-")}
+            " · " <span data-testid="tile-failures">{t.consecutive_failures}</span> " consecutive failures"
+            " · " <span data-testid="tile-last-check">{last_check}</span>
+        }
+    };
     view! {
         <li
             class=move || format!("tile state-{}", state().label())
             data-testid="target-tile"
-            data-route=target.route.clone()
-            data-target=target.url.clone()
+            data-route=route.clone()
+            data-target=url.clone()
             data-state=move || state().label()
-            title=title
+            title=move || target.with(|t| t.last_error.clone().unwrap_or_default())
         >
             <span class="tile-dot" aria-hidden="true"></span>
-            <span class="tile-url mono">{target.url.clone()}</span>
-            <span class="tile-route">{target.route.clone()}</span>
-            <span class="tile-facts">
-                <span class="tile-state">{move || state().label()}</span>
-                " · breaker " {move || breaker.get().replace('_', "-")}
-                " · " {target.consecutive_failures} " consecutive failures"
-                " · " {last_check}
-            </span>
+            <span class="tile-url mono">{url.clone()}</span>
+            <span class="tile-route">{route.clone()}</span>
+            <span class="tile-facts">{facts}</span>
         </li>
     }
 }

@@ -1,5 +1,5 @@
 //! Models: LLM traffic per model (requests, tokens in/out, tokens/s, latency, time to first
-//! token) and which targets served which model.
+//! token) and which targets served which model; kept current by the models pushed each second.
 
 use crate::api::traffic::get_models;
 use crate::app::format;
@@ -20,14 +20,7 @@ pub fn ModelsPage() -> impl IntoView {
             <Transition fallback=loading>
                 {move || Suspend::new(async move {
                     match models.await {
-                        Ok(models) if models.is_empty() => view! {
-                            <EmptyState title="No LLM traffic yet">
-                                <p>"Mark a route that fronts an OpenAI-compatible or Anthropic API with "
-                                <code>"\"llm\": true"</code> " in " <code>"config.json"</code>
-                                "; its models and token use show up here as requests pass."</p>
-                            </EmptyState>
-                        }.into_any(),
-                        Ok(models) => view! { <ModelTables models /> }.into_any(),
+                        Ok(models) => view! { <LiveModels rendered=models /> }.into_any(),
                         Err(error) => view! { <ErrorNote what="Could not read the models" error=error.to_string() /> }.into_any(),
                     }
                 })}
@@ -36,47 +29,56 @@ pub fn ModelsPage() -> impl IntoView {
     }
 }
 
+/// The models as read, replaced by each push while the live socket is up.
 #[component]
-fn ModelTables(models: Vec<ModelView>) -> impl IntoView {
-    let targets: BTreeSet<String> = models
-        .iter()
-        .flat_map(|m| m.targets.keys().cloned())
-        .collect();
-    let matrix_head = targets
-        .iter()
-        .map(|t| view! { <th scope="col" class="num mono">{t.clone()}</th> })
-        .collect_view();
-    let matrix_rows = models
-        .iter()
-        .map(|m| {
-            let cells = targets
-                .iter()
-                .map(|t| view! { <td class="num">{m.targets.get(t).map_or("—".to_string(), |n| format::count(*n))}</td> })
-                .collect_view();
-            view! { <tr><th scope="row" class="mono">{m.model.clone()}</th>{cells}</tr> }
-        })
-        .collect_view();
-    let rows = models
-        .iter()
-        .map(|m| {
-            let href = format!("/requests?model={}", crate::app::query::encode(&m.model));
-            view! {
-                <tr data-testid="model-row" data-model=m.model.clone()>
-                    <th scope="row" class="mono"><a href=href>{m.model.clone()}</a></th>
-                    <td class="num">{format::count(m.requests)}</td>
-                    <td class="num">{format::count(m.streamed_requests)}</td>
-                    <td class="num">{format::count(m.errors)}</td>
-                    <td class="num" data-testid="tokens-in">{format::count(m.input_tokens)}</td>
-                    <td class="num" data-testid="tokens-out">{format::count(m.output_tokens)}</td>
-                    <td class="num">{format!("{:.1}", m.output_tokens_per_sec)}</td>
-                    <td class="num">{format!("{} / {}", format::latency(m.latency.p50_us), format::latency(m.latency.p95_us))}</td>
-                    <td class="num">{if m.streamed_requests == 0 { "—".to_string() } else { format!("{} / {}", format::latency(m.first_token.p50_us), format::latency(m.first_token.p95_us)) }}</td>
-                </tr>
-            }
-        })
-        .collect_view();
+fn LiveModels(rendered: Vec<ModelView>) -> impl IntoView {
+    let live = use_live_feed();
+    let models = Memo::new(move |_| live.models.get().unwrap_or_else(|| rendered.clone()));
     view! {
-        <div class="table-wrap">
+        <Show
+            when=move || models.with(|list| !list.is_empty())
+            fallback=|| view! {
+                <EmptyState title="No LLM traffic yet">
+                    <p>"Mark a route that fronts an OpenAI-compatible or Anthropic API with "
+                    <code>"\"llm\": true"</code> " in " <code>"config.json"</code>
+                    "; its models and token use show up here as requests pass."</p>
+                </EmptyState>
+            }
+        >
+            <ModelTables models />
+        </Show>
+    }
+}
+
+#[component]
+fn ModelTables(models: Memo<Vec<ModelView>>) -> impl IntoView {
+    let matrix = move || {
+        let models = models.get();
+        let targets: BTreeSet<String> = models
+            .iter()
+            .flat_map(|m| m.targets.keys().cloned())
+            .collect();
+        let head = targets
+            .iter()
+            .map(|t| view! { <th scope="col" class="num mono">{t.clone()}</th> })
+            .collect_view();
+        let rows = models
+            .iter()
+            .map(|m| {
+                let cells = targets
+                    .iter()
+                    .map(|t| view! { <td class="num">{m.targets.get(t).map_or("—".to_string(), |n| format::count(*n))}</td> })
+                    .collect_view();
+                view! { <tr><th scope="row" class="mono">{m.model.clone()}</th>{cells}</tr> }
+            })
+            .collect_view();
+        view! {
+            <thead><tr><th scope="col">"Model"</th>{head}</tr></thead>
+            <tbody>{rows}</tbody>
+        }
+    };
+    view! {
+        <div class="table-wrap" tabindex="0" role="region" aria-label="Models">
             <table data-testid="models-table">
                 <thead>
                     <tr>
@@ -91,17 +93,52 @@ fn ModelTables(models: Vec<ModelView>) -> impl IntoView {
                         <th scope="col" class="num">"First token p50 / p95"</th>
                     </tr>
                 </thead>
-                <tbody>{rows}</tbody>
+                <tbody>
+                    <For each=move || models.get() key=|m| m.model.clone() let(model)>
+                        <ModelRow model=live_model(models, model) />
+                    </For>
+                </tbody>
             </table>
         </div>
         <section class="panel">
             <header class="panel-header"><h2>"Requests by model and target"</h2></header>
-            <div class="table-wrap">
-                <table data-testid="model-matrix">
-                    <thead><tr><th scope="col">"Model"</th>{matrix_head}</tr></thead>
-                    <tbody>{matrix_rows}</tbody>
-                </table>
+            <div class="table-wrap" tabindex="0" role="region" aria-label="Requests by model and target">
+                <table data-testid="model-matrix">{matrix}</table>
             </div>
         </section>
+    }
+}
+
+/// Model `fallback.model` in `models`; `fallback` once it is gone, while its row leaves.
+fn live_model(models: Memo<Vec<ModelView>>, fallback: ModelView) -> Memo<ModelView> {
+    Memo::new(move |_| {
+        models
+            .with(|list| list.iter().find(|m| m.model == fallback.model).cloned())
+            .unwrap_or_else(|| fallback.clone())
+    })
+}
+
+#[component]
+fn ModelRow(model: Memo<ModelView>) -> impl IntoView {
+    let name = model.with_untracked(|m| m.model.clone());
+    let href = format!("/requests?model={}", crate::app::query::encode(&name));
+    let cells = move || {
+        let m = model.get();
+        view! {
+            <td class="num" data-testid="model-requests">{format::count(m.requests)}</td>
+            <td class="num">{format::count(m.streamed_requests)}</td>
+            <td class="num">{format::count(m.errors)}</td>
+            <td class="num" data-testid="tokens-in">{format::count(m.input_tokens)}</td>
+            <td class="num" data-testid="tokens-out">{format::count(m.output_tokens)}</td>
+            <td class="num">{format!("{:.1}", m.output_tokens_per_sec)}</td>
+            <td class="num">{format!("{} / {}", format::latency(m.latency.p50_us), format::latency(m.latency.p95_us))}</td>
+            <td class="num">{if m.streamed_requests == 0 { "—".to_string() } else { format!("{} / {}", format::latency(m.first_token.p50_us), format::latency(m.first_token.p95_us)) }}</td>
+        }
+    };
+    view! {
+        <tr data-testid="model-row" data-model=name.clone()>
+            <th scope="row" class="mono"><a href=href>{name.clone()}</a></th>
+            {cells}
+        </tr>
     }
 }

@@ -1,9 +1,13 @@
-//! Routes & backends: per route and per target traffic (rps share, errors, percentiles, status
-//! distribution), live health and breaker state, and each target's transitions.
+//! Routes & backends: per route and per target traffic (request rate, errors, percentiles,
+//! status distribution, load-balancing share), health and breaker state, and each target's
+//! transitions. Rendered from the page's read, then kept current by the routes pushed once a
+//! second ([`LiveFeed::routes`](crate::live::LiveFeed)); cards and rows are keyed, so a push
+//! updates their text without rebuilding them.
 
 use crate::api::traffic::get_routes;
 use crate::app::format;
-use crate::app::health::{TargetState, live_target_state};
+use crate::app::health::TargetState;
+use crate::app::live_routes::{live_route, live_routes, live_target};
 use crate::app::resource::page_resource;
 use crate::app::widgets::{EmptyState, ErrorNote, loading};
 use crate::live::use_live_feed;
@@ -20,12 +24,7 @@ pub fn RoutesPage() -> impl IntoView {
             <Transition fallback=loading>
                 {move || Suspend::new(async move {
                     match routes.await {
-                        Ok(routes) if routes.is_empty() => view! {
-                            <EmptyState title="No routes configured">
-                                <p>"Add routes to " <code>"config.json"</code> "; a saved change is applied without a restart."</p>
-                            </EmptyState>
-                        }.into_any(),
-                        Ok(routes) => routes.into_iter().map(|route| view! { <RouteCard route /> }).collect_view().into_any(),
+                        Ok(routes) => view! { <RouteCards rendered=routes /> }.into_any(),
                         Err(error) => view! { <ErrorNote what="Could not read the routes" error=error.to_string() /> }.into_any(),
                     }
                 })}
@@ -35,24 +34,53 @@ pub fn RoutesPage() -> impl IntoView {
 }
 
 #[component]
-fn RouteCard(route: RouteView) -> impl IntoView {
-    let requests_href = format!("/requests?route={}", crate::app::query::encode(&route.name));
-    let targets = route.targets.clone();
+fn RouteCards(rendered: Vec<RouteView>) -> impl IntoView {
+    let routes = live_routes(rendered);
     view! {
-        <section class="panel route" data-testid="route" data-route=route.name.clone()>
+        <Show
+            when=move || routes.with(|list| !list.is_empty())
+            fallback=|| view! {
+                <EmptyState title="No routes configured">
+                    <p>"Add routes to " <code>"config.json"</code> "; a saved change is applied without a restart."</p>
+                </EmptyState>
+            }
+        >
+            <For each=move || routes.get() key=|route| route.name.clone() let(route)>
+                <RouteCard route routes />
+            </For>
+        </Show>
+    }
+}
+
+#[component]
+fn RouteCard(route: RouteView, routes: Memo<Vec<RouteView>>) -> impl IntoView {
+    let requests_href = format!("/requests?route={}", crate::app::query::encode(&route.name));
+    let name = route.name.clone();
+    let name_for_transitions = route.name.clone();
+    let route_attr = route.name.clone();
+    let route_attr_label = route.name.clone();
+    let rendered_transitions: Vec<TargetTransition> = route
+        .targets
+        .iter()
+        .flat_map(|t| t.transitions.iter().cloned())
+        .collect();
+    let current = live_route(routes, route);
+    view! {
+        <section class="panel route" data-testid="route" data-route=route_attr>
             <header class="panel-header">
-                <h2><span class="mono">{route.name.clone()}</span></h2>
-                <span class="muted mono">{route.path.clone()}</span>
-                <span class="badge">{route.strategy.replace('_', " ")}</span>
+                <h2><span class="mono">{name.clone()}</span></h2>
+                <span class="muted mono">{move || current.with(|r| r.path.clone())}</span>
+                <span class="badge">{move || current.with(|r| r.strategy.replace('_', " "))}</span>
                 <a href=requests_href>"Requests →"</a>
             </header>
-            {route.all_targets_down.then(|| view! {
+            {move || current.with(|r| r.all_targets_down).then(|| view! {
                 <p class="banner banner-bad" role="alert" data-testid="all-down">
                     "All targets of this route are down: requests to it get 503 until one recovers."
                 </p>
             })}
-            <TrafficSummary traffic=route.traffic.clone() />
-            <div class="table-wrap">
+            <TrafficSummary traffic=Signal::derive(move || current.with(|r| r.traffic.clone())) />
+            // Focusable, so a keyboard can scroll it when the columns overflow.
+            <div class="table-wrap" tabindex="0" role="region" aria-label=format!("Targets of {}", route_attr_label)>
                 <table class="targets">
                     <thead>
                         <tr>
@@ -60,33 +88,42 @@ fn RouteCard(route: RouteView) -> impl IntoView {
                             <th scope="col">"State"</th>
                             <th scope="col">"Breaker"</th>
                             <th scope="col" class="num">"Share"</th>
+                            <th scope="col" class="num">"Rate"</th>
                             <th scope="col" class="num">"Requests"</th>
                             <th scope="col" class="num">"Errors"</th>
                             <th scope="col" class="num">"p50 / p95 / p99"</th>
+                            <th scope="col">"Status"</th>
                             <th scope="col" class="num">"In flight"</th>
                             <th scope="col">"Last check"</th>
                         </tr>
                     </thead>
                     <tbody>
-                        {targets.into_iter().map(|target| view! { <TargetRow target /> }).collect_view()}
+                        <For each=move || current.with(|r| r.targets.clone()) key=|target| target.url.clone() let(target)>
+                            <TargetRow target=live_target(current, target) />
+                        </For>
                     </tbody>
                 </table>
             </div>
-            <Transitions targets=route.targets />
+            <Transitions route=name_for_transitions rendered=rendered_transitions />
         </section>
     }
 }
 
 #[component]
-fn TrafficSummary(traffic: TrafficStats) -> impl IntoView {
-    let l = traffic.latency;
-    view! {
-        <dl class="facts inline">
-            <div><dt>"Requests"</dt><dd>{format::count(traffic.requests)}</dd></div>
-            <div><dt>"Errors"</dt><dd>{format::count(traffic.errors)}</dd></div>
-            <div><dt>"Latency p50 / p95 / p99"</dt><dd>{format!("{} / {} / {}", format::latency(l.p50_us), format::latency(l.p95_us), format::latency(l.p99_us))}</dd></div>
-            <div><dt>"Status"</dt><dd><StatusBar status=traffic.status /></dd></div>
-        </dl>
+fn TrafficSummary(#[prop(into)] traffic: Signal<TrafficStats>) -> impl IntoView {
+    move || {
+        let traffic = traffic.get();
+        let l = traffic.latency;
+        view! {
+            <dl class="facts inline">
+                <div><dt>"Rate"</dt><dd data-testid="route-rps">{format::rate(traffic.rps)}</dd></div>
+                <div><dt>"Errors (last 10 s)"</dt><dd>{format::percent(traffic.error_rate)}</dd></div>
+                <div><dt>"Requests"</dt><dd data-testid="route-requests">{format::count(traffic.requests)}</dd></div>
+                <div><dt>"Errors"</dt><dd>{format::count(traffic.errors)}</dd></div>
+                <div><dt>"Latency p50 / p95 / p99"</dt><dd>{format!("{} / {} / {}", format::latency(l.p50_us), format::latency(l.p95_us), format::latency(l.p99_us))}</dd></div>
+                <div><dt>"Status"</dt><dd><StatusBar status=traffic.status /></dd></div>
+            </dl>
+        }
     }
 }
 
@@ -126,46 +163,48 @@ pub fn StatusBar(status: StatusClasses) -> impl IntoView {
 }
 
 #[component]
-fn TargetRow(target: TargetView) -> impl IntoView {
-    let (healthy, breaker) = live_target_state(&target);
-    let state = move || TargetState::of(healthy.get(), &breaker.get());
-    let l = target.traffic.latency;
-    let last_check = target
-        .last_check
-        .map_or_else(|| "—".to_string(), format::clock);
-    view! {
-        <tr data-testid="target-row" data-target=target.url.clone() data-state=move || state().label()>
-            <td class="mono">{target.url.clone()} {(target.weight != 1).then(|| format!(" ×{}", target.weight))}</td>
-            <td><span class=move || format!("pill state-{}", state().label())>{move || state().label()}</span></td>
-            <td>{move || breaker.get().replace('_', "-")}</td>
-            <td class="num">{format::percent(target.share)}</td>
-            <td class="num">{format::count(target.traffic.requests)}</td>
-            <td class="num">{format::count(target.traffic.errors)}</td>
+fn TargetRow(target: Memo<TargetView>) -> impl IntoView {
+    let state = move || target.with(|t| TargetState::of(t.healthy, &t.breaker));
+    let url = target.with_untracked(|t| t.url.clone());
+    let cells = move || {
+        let t = target.get();
+        let l = t.traffic.latency;
+        let last_check = t.last_check.map_or_else(|| "—".to_string(), format::clock);
+        let state = TargetState::of(t.healthy, &t.breaker);
+        view! {
+            <td class="mono">{t.url.clone()} {(t.weight != 1).then(|| format!(" ×{}", t.weight))}</td>
+            <td><span class=format!("pill state-{}", state.label())>{state.label()}</span></td>
+            <td>{t.breaker.replace('_', "-")}</td>
+            <td class="num">{format::percent(t.share)}</td>
+            <td class="num" data-testid="target-rps">{format::rate(t.traffic.rps)}</td>
+            <td class="num" data-testid="target-requests">{format::count(t.traffic.requests)}</td>
+            <td class="num" title=format!("{} of the last 10 s", format::percent(t.traffic.error_rate))>{format::count(t.traffic.errors)}</td>
             <td class="num">{format!("{} / {} / {}", format::latency(l.p50_us), format::latency(l.p95_us), format::latency(l.p99_us))}</td>
-            <td class="num">{target.in_flight}</td>
-            <td class="small" title=target.last_error.clone().unwrap_or_default()>
-                {last_check} {(target.consecutive_failures > 0).then(|| format!(" · {} failing", target.consecutive_failures))}
+            <td class="status-cell" data-testid="target-status"><StatusBar status=t.traffic.status /></td>
+            <td class="num">{t.in_flight}</td>
+            <td class="small" title=t.last_error.clone().unwrap_or_default() data-testid="target-last-check">
+                {last_check} {(t.consecutive_failures > 0).then(|| format!(" · {} failing", t.consecutive_failures))}
             </td>
+        }
+    };
+    view! {
+        <tr data-testid="target-row" data-target=url data-state=move || state().label()>
+            {cells}
         </tr>
     }
 }
 
 /// Health and breaker transitions of the route's targets, newest first (rendered, then pushed).
 #[component]
-fn Transitions(targets: Vec<TargetView>) -> impl IntoView {
+fn Transitions(route: String, rendered: Vec<TargetTransition>) -> impl IntoView {
     let live = use_live_feed();
-    let urls: Vec<(String, String)> = targets
-        .iter()
-        .map(|t| (t.route.clone(), t.url.clone()))
-        .collect();
-    let mut rendered: Vec<TargetTransition> =
-        targets.into_iter().flat_map(|t| t.transitions).collect();
+    let mut rendered = rendered;
     rendered.sort_by_key(|t| std::cmp::Reverse(t.at));
     let newest_rendered = rendered.first().map(|t| t.at);
     let list = move || {
         let mut pushed: Vec<TargetTransition> = live.transitions.with(|list| {
             list.iter()
-                .filter(|t| urls.iter().any(|(r, u)| *r == t.route && *u == t.target))
+                .filter(|t| t.route == route)
                 .filter(|t| newest_rendered.is_none_or(|newest| t.at > newest))
                 .cloned()
                 .collect()

@@ -1,9 +1,9 @@
 //! The WebSocket itself (browser only): connects, buffers events, flushes them to the feed at
-//! most once per [`FLUSH_INTERVAL`], reconnects with backoff, and ticks the poll signal while
+//! most once per [`FLUSH_INTERVAL`](super::FLUSH_INTERVAL), reconnects with backoff, and ticks the poll signal while
 //! disconnected.
 
 use super::{
-    ConnectionState, FLUSH_INTERVAL, LIVE_SOCKET_PATH, LiveFeed, POLL_INTERVAL, reconnect_delay,
+    ConnectionState, LIVE_SOCKET_PATH, LiveFeed, POLL_INTERVAL, flush_delay, reconnect_delay,
 };
 use crate::views::LiveEvent;
 use leptos::prelude::*;
@@ -56,25 +56,23 @@ fn now_ms() -> f64 {
 }
 
 /// Flushes the buffered events to the feed as soon as allowed: at once when the last flush was
-/// at least [`FLUSH_INTERVAL`] ago, else when that interval is up — so a quiet gateway's events
+/// at least [`FLUSH_INTERVAL`](super::FLUSH_INTERVAL) ago, else when that interval is up — so a quiet gateway's events
 /// show without delay and a busy one's at most 4 times a second.
 fn schedule_flush(feed: LiveFeed) {
     if FLUSH_SCHEDULED.with(|scheduled| scheduled.replace(true)) {
         return;
     }
     let since_last = now_ms() - LAST_FLUSH.with(Cell::get);
-    let wait = (FLUSH_INTERVAL.as_millis() as f64 - since_last).max(0.0);
     set_timeout(
         move || {
             FLUSH_SCHEDULED.with(|scheduled| scheduled.set(false));
             flush(feed);
         },
-        std::time::Duration::from_millis(wait as u64),
+        flush_delay(since_last),
     );
 }
 
-/// Applies everything buffered now. Used directly for target transitions: they are rare (one per
-/// target per check at most) and an operator watching the health grid should not wait for them.
+/// Applies everything buffered now.
 fn flush(feed: LiveFeed) {
     LAST_FLUSH.with(|last| last.set(now_ms()));
     let events: Vec<LiveEvent> = PENDING.with(|pending| pending.borrow_mut().drain(..).collect());
@@ -122,7 +120,6 @@ fn connect(feed: LiveFeed, attempt: u32) {
         };
         match serde_json::from_slice::<LiveEvent>(text.as_bytes()) {
             Ok(event) => {
-                let urgent = matches!(event, LiveEvent::Transition(_));
                 PENDING.with(|pending| {
                     let mut pending = pending.borrow_mut();
                     if pending.len() >= PENDING_EVENTS {
@@ -130,17 +127,16 @@ fn connect(feed: LiveFeed, attempt: u32) {
                     }
                     pending.push_back(event);
                 });
-                if urgent {
-                    flush(feed);
-                } else {
-                    schedule_flush(feed);
-                }
+                schedule_flush(feed);
             }
             Err(error) => leptos::logging::warn!("ignoring live event: {error}"),
         }
     });
     let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
         feed.state.set(ConnectionState::Reconnecting);
+        // Pushed routes and models stop updating: pages show what they poll instead.
+        feed.routes.set(None);
+        feed.models.set(None);
         schedule_reconnect(feed, attempts.get().saturating_add(1));
     });
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));

@@ -1,6 +1,8 @@
 //! The server's end of the live event socket: a ticker publishing uptime once a second, and the
-//! `/api/live` WebSocket handler forwarding every published event to one browser.
+//! `/api/live` WebSocket handler sending a new browser the current routes and models, then forwarding
+//! every published event to it.
 
+use crate::server::snapshot;
 use crate::server::state::{AppState, SharedGateway};
 use crate::views::{LiveEvent, UptimeTick};
 use axum::extract::State;
@@ -49,8 +51,19 @@ pub async fn run_log_forwarder(gateway: SharedGateway) {
 pub async fn live_socket(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> Response {
     let events = state.gateway.subscribe();
     let shutdown = state.gateway.shutdown_token().clone();
+    let gateway = state.gateway.clone();
     upgrade.on_upgrade(move |socket: WebSocket| async move {
-        let (sink, stream) = socket.split();
+        let (mut sink, stream) = socket.split();
+        // The current routes and models first, so the page is live before the next 1 Hz tick.
+        let routes = snapshot::routes(&gateway);
+        for event in snapshot::live_state(&gateway, &routes) {
+            let Ok(json) = serde_json::to_string(&event) else {
+                continue;
+            };
+            if sink.send(Message::Text(json.into())).await.is_err() {
+                return;
+            }
+        }
         forward_events(events, sink, stream, shutdown).await;
     })
 }

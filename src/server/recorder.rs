@@ -124,10 +124,13 @@ fn close_second(gateway: &Gateway, sampler: &mut SystemSampler) {
         in_flight_requests: activity.in_flight_requests,
     }));
     let history = gateway.history_status();
-    let targets: Vec<_> = snapshot::routes(gateway)
-        .into_iter()
-        .flat_map(|route| route.targets)
-        .collect();
+    let routes = snapshot::routes(gateway);
+    if gateway.has_live_subscribers() {
+        for event in snapshot::live_state(gateway, &routes) {
+            gateway.publish(event);
+        }
+    }
+    let targets: Vec<_> = routes.into_iter().flat_map(|route| route.targets).collect();
     metrics.prometheus().set_gauges(
         &GaugeValues {
             active_connections: activity.active_connections,

@@ -3,7 +3,10 @@
 
 use crate::server::proxy::table::Route;
 use crate::server::state::Gateway;
-use crate::views::{GatewayHealth, MetricsSnapshot, RouteHealth, RouteView, TargetView};
+use crate::views::{
+    GatewayHealth, LiveEvent, MetricsSnapshot, ModelsTick, RouteHealth, RouteView, RoutesTick,
+    TargetView,
+};
 use chrono::Utc;
 use std::sync::atomic::Ordering;
 
@@ -113,6 +116,32 @@ fn route_view(gateway: &Gateway, route: &Route) -> RouteView {
         targets,
         all_targets_down,
     }
+}
+
+/// The live events that carry the routes (their transitions left out: each was pushed as it
+/// happened) and, once there is LLM traffic, the models. Published each second, and sent first
+/// to a new live subscriber so its pages are current before the next second.
+pub fn live_state(gateway: &Gateway, routes: &[RouteView]) -> Vec<LiveEvent> {
+    let routes = routes
+        .iter()
+        .map(|route| RouteView {
+            targets: route
+                .targets
+                .iter()
+                .map(|target| TargetView {
+                    transitions: Vec::new(),
+                    ..target.clone()
+                })
+                .collect(),
+            ..route.clone()
+        })
+        .collect();
+    let mut events = vec![LiveEvent::Routes(RoutesTick { routes })];
+    let models = gateway.metrics().models();
+    if !models.is_empty() {
+        events.push(LiveEvent::Models(ModelsTick { models }));
+    }
+    events
 }
 
 /// `/api/health`.

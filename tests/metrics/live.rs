@@ -46,6 +46,11 @@ async fn requests_metrics_transitions_and_logs_are_pushed_live() {
     .await;
     let url = gateway.api("/api/live").replace("http://", "ws://");
     let (mut socket, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    // A new subscriber gets the routes at once, before any tick.
+    let first = next_event(&mut socket, "first", |event| Some(event.clone())).await;
+    assert_eq!(first["type"], "routes", "{first}");
+    assert_eq!(first["routes"][0]["name"], "web");
+    assert_eq!(first["routes"][0]["targets"][0]["healthy"], true);
 
     let response = client()
         .get(gateway.url("/live-check"))
@@ -79,6 +84,15 @@ async fn requests_metrics_transitions_and_logs_are_pushed_live() {
     .await;
     assert!(tick["requests_total"].as_u64().unwrap() >= 1, "{tick}");
     assert!(tick["point"]["at"].is_string(), "{tick}");
+    // Each second the routes come again with their traffic and recent rates.
+    let target = next_event(&mut socket, "routes with traffic", |event| {
+        let target = &event["routes"][0]["targets"][0];
+        (event["type"] == "routes" && target["traffic"]["requests"] == 1).then(|| target.clone())
+    })
+    .await;
+    assert!(target["traffic"]["rps"].as_f64().unwrap() > 0.0, "{target}");
+    assert_eq!(target["traffic"]["status"]["success"], 1, "{target}");
+    assert!(target["transitions"].as_array().unwrap().is_empty());
 
     up.set_healthy(false);
     // The change arrives as a transition and as a log line, in either order.
