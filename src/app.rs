@@ -14,6 +14,7 @@ pub mod query;
 pub mod requests;
 pub mod resource;
 pub mod routes;
+pub mod running_config;
 pub mod theme;
 pub mod widgets;
 

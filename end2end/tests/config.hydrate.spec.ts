@@ -50,6 +50,23 @@ test.describe("config page", () => {
     const routes = await (await fetch(`${server.url}/api/routes`)).json();
     expect(routes.map((r: { name: string }) => r.name)).toContain("added-in-ui");
     await expect(page.getByTestId("config-version")).toHaveCount(1);
+    await expect(page.getByTestId("config-routes")).toContainText("added-in-ui");
+
+    // Rolling back is reviewed first: the version is checked and its diff shown; nothing changes
+    // until Apply.
+    await page.getByTestId("config-review-version").click();
+    await expect(page.getByTestId("config-reviewing")).toBeVisible();
+    await expect(page.getByTestId("config-valid")).toBeVisible();
+    await expect(page.getByTestId("config-diff")).toContainText('-       "name": "added-in-ui"');
+    await expect(editor).toHaveValue(before);
+    expect(readFileSync(server.configPath, "utf8")).toBe(text);
+    await page.getByTestId("config-apply").click();
+    await expect(page.getByTestId("apply-result")).toHaveAttribute("data-applied", "true");
+    expect(readFileSync(server.configPath, "utf8")).toBe(before);
+    await expect(page.getByTestId("config-routes")).not.toContainText("added-in-ui");
+    await expect(page.getByTestId("config-version")).toHaveCount(2);
+    const rolledBack = await (await fetch(`${server.url}/api/routes`)).json();
+    expect(rolledBack.map((r: { name: string }) => r.name)).toEqual(["first"]);
   });
 
   test("routes and targets edited in the form: errors at the field, then applied", async ({ page }) => {

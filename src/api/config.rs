@@ -1,4 +1,5 @@
-//! The config page: read `config.json`, check an edit, apply it, and roll back to a version.
+//! The config page: read `config.json` and the running config, check an edit, apply it, and
+//! review and roll back to a saved version.
 
 use crate::views::{ConfigApplied, ConfigCheck, ConfigDocument};
 use leptos::prelude::*;
@@ -6,8 +7,10 @@ use leptos::prelude::*;
 /// The config file as it is on disk, with its saved versions.
 #[server(prefix = "/api/fn", endpoint = "config")]
 pub async fn get_config() -> Result<ConfigDocument, ServerFnError> {
-    let path = super::adapter::gateway().config_path().to_path_buf();
-    tokio::task::spawn_blocking(move || crate::server::config_edit::document(&path))
+    let gateway = super::adapter::gateway();
+    let path = gateway.config_path().to_path_buf();
+    let running = gateway.config().source.clone();
+    tokio::task::spawn_blocking(move || crate::server::config_edit::document(&path, &running))
         .await?
         .map_err(|error| ServerFnError::new(format!("cannot read the config file: {error}")))
 }
@@ -28,6 +31,15 @@ pub async fn apply_config(text: String) -> Result<ConfigApplied, ServerFnError> 
     crate::server::config_edit::apply(&super::adapter::gateway(), text)
         .await
         .map_err(|error| ServerFnError::new(format!("cannot write the config file: {error}")))
+}
+
+/// The text of saved version `id`, to review (diff) before rolling back to it.
+#[server(prefix = "/api/fn", endpoint = "config/version")]
+pub async fn get_config_version(id: String) -> Result<String, ServerFnError> {
+    let path = super::adapter::gateway().config_path().to_path_buf();
+    tokio::task::spawn_blocking(move || crate::server::config_edit::read_version(&path, &id))
+        .await?
+        .map_err(|error| ServerFnError::new(format!("cannot read that version: {error}")))
 }
 
 /// Makes saved version `id` the config again (the current content is saved as a version too).

@@ -1,12 +1,14 @@
-//! Config: the running `config.json` shown readably and editable in a form (routes and targets,
-//! see [`super::config_form`]) or as JSON — checked (errors at their field and JSON path, a diff
-//! against the file) before it is applied; applying writes the file atomically and hot-reloads
-//! it; earlier versions can be rolled back to.
+//! Config: the running config shown readably ([`super::running_config`]); the file editable in a
+//! form (routes and targets, see [`super::config_form`]) or as JSON — checked (errors at their
+//! field and JSON path, a diff against the file) before it is applied; applying writes the file
+//! atomically and hot-reloads it. Rolling back to an earlier version loads it into the editor and
+//! checks it, so its diff is reviewed before it is applied.
 
-use crate::api::config::{ApplyConfig, CheckConfig, RollbackConfig, get_config};
+use crate::api::config::{ApplyConfig, CheckConfig, GetConfigVersion, get_config};
 use crate::app::config_form::ConfigFormEditor;
 use crate::app::format;
 use crate::app::resource::page_resource;
+use crate::app::running_config::RunningConfig;
 use crate::app::widgets::{ErrorNote, loading};
 use crate::config_form::ConfigForm;
 use crate::diff::DiffLine;
@@ -16,19 +18,15 @@ use leptos::prelude::*;
 #[component]
 pub fn ConfigPage() -> impl IntoView {
     let apply = ServerAction::<ApplyConfig>::new();
-    let rollback = ServerAction::<RollbackConfig>::new();
-    // Re-read the file after every apply or rollback.
-    let document = page_resource(
-        move || (apply.version().get(), rollback.version().get()),
-        |_| get_config(),
-    );
+    // Re-read the file after every apply (a rollback is an apply of a reviewed version).
+    let document = page_resource(move || apply.version().get(), |_| get_config());
     view! {
         <section class="page">
             <header class="page-header"><h1>"Config"</h1></header>
             <Transition fallback=loading>
                 {move || Suspend::new(async move {
                     match document.await {
-                        Ok(document) => view! { <ConfigEditor document apply rollback /> }.into_any(),
+                        Ok(document) => view! { <ConfigEditor document apply /> }.into_any(),
                         Err(error) => view! { <ErrorNote what="Could not read the config" error=error.to_string() /> }.into_any(),
                     }
                 })}
@@ -38,11 +36,7 @@ pub fn ConfigPage() -> impl IntoView {
 }
 
 #[component]
-fn ConfigEditor(
-    document: ConfigDocument,
-    apply: ServerAction<ApplyConfig>,
-    rollback: ServerAction<RollbackConfig>,
-) -> impl IntoView {
+fn ConfigEditor(document: ConfigDocument, apply: ServerAction<ApplyConfig>) -> impl IntoView {
     let check = ServerAction::<CheckConfig>::new();
     let text = RwSignal::new(document.text.clone());
     // A check describes the text it was made for; editing again makes it stale.
@@ -103,14 +97,32 @@ fn ConfigEditor(
             </textarea>
         }
     };
+    // Rolling back starts as a review: the version's text goes into the editor and is checked,
+    // so its diff against the file shows before Apply.
+    let review = ServerAction::<GetConfigVersion>::new();
+    let reviewing = RwSignal::new(None::<String>);
+    Effect::new(move |_| {
+        if let Some(Ok(version_text)) = review.value().get() {
+            mode.set(EditMode::Json);
+            text.set(version_text.clone());
+            checked_text.set(Some(version_text.clone()));
+            check.dispatch(CheckConfig { text: version_text });
+        }
+    });
     let versions = document.versions.clone();
     view! {
         <section class="panel">
             <header class="panel-header">
-                <h2>"Routes"</h2>
+                <h2>"Running config"</h2>
                 <span class="muted mono small">{document.path.clone()}</span>
             </header>
-            <RouteSummary text=document.text.clone() />
+            {(document.running != document.text).then(|| view! {
+                <p class="banner banner-warn" role="status" data-testid="config-file-differs">
+                    "The file on disk differs from the config in force (its last change was rejected, or is being applied). "
+                    "The gateway runs on the config shown here; the editor below holds the file."
+                </p>
+            })}
+            <RunningConfig text=document.running.clone() />
         </section>
         <section class="panel">
             <header class="panel-header">
@@ -168,16 +180,25 @@ fn ConfigEditor(
                                 <li data-testid="config-version">
                                     <span class="mono">{format::date_time(version.saved_at)}</span>
                                     " · " {format::bytes(version.bytes)}
-                                    <button type="button" class="button needs-js" on:click=move |_| {
-                                        rollback.dispatch(RollbackConfig { id: id.clone() });
-                                    }>"Roll back to this"</button>
+                                    <button type="button" class="button needs-js" data-testid="config-review-version" on:click=move |_| {
+                                        reviewing.set(Some(id.clone()));
+                                        review.dispatch(GetConfigVersion { id: id.clone() });
+                                    }>"Review rollback"</button>
                                 </li>
                             }
                         }).collect_view()}
                     </ul>
                 }.into_any()
             }}
-            {move || rollback.value().get().map(|result| view! { <Outcome result /> })}
+            {move || match review.value().get() {
+                Some(Ok(_)) => reviewing.get().map(|id| view! {
+                    <p class="banner banner-info" role="status" data-testid="config-reviewing">
+                        {format!("Version {id} is in the editor above, checked against the file: review the diff, then Apply to roll back.")}
+                    </p>
+                }).into_any(),
+                Some(Err(error)) => view! { <ErrorNote what="Could not read that version" error=error.to_string() /> }.into_any(),
+                None => ().into_any(),
+            }}
         </section>
     }
 }
@@ -251,53 +272,4 @@ fn Diff(lines: Vec<DiffLine>) -> impl IntoView {
         }
     }
     view! { <pre class="diff mono" data-testid="config-diff">{rows}</pre> }.into_any()
-}
-
-/// The routes of a config text, readably (name, path, targets).
-#[component]
-fn RouteSummary(text: String) -> impl IntoView {
-    let parsed: Option<serde_json::Value> = serde_json::from_slice(text.as_bytes()).ok();
-    let routes = parsed
-        .as_ref()
-        .and_then(|v| v.get("routes"))
-        .and_then(|r| r.as_array())
-        .cloned()
-        .unwrap_or_default();
-    if routes.is_empty() {
-        return view! { <p class="muted">"No routes: add one below (" <code>"name"</code> ", " <code>"path"</code> ", " <code>"targets"</code> ")."</p> }.into_any();
-    }
-    let rows = routes
-        .iter()
-        .map(|route| {
-            let field = |name: &str| route.get(name).and_then(|v| v.as_str()).unwrap_or("").to_string();
-            let targets = route
-                .get("targets")
-                .and_then(|t| t.as_array())
-                .map(|targets| {
-                    targets
-                        .iter()
-                        .filter_map(|t| t.as_str().or_else(|| t.get("url")?.as_str()))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                })
-                .unwrap_or_default();
-            view! {
-                <tr>
-                    <th scope="row" class="mono">{field("name")}</th>
-                    <td class="mono">{field("path")}</td>
-                    <td class="mono small">{targets}</td>
-                    <td>{route.get("strategy").and_then(|s| s.as_str()).unwrap_or("round_robin").replace('_', " ")}</td>
-                </tr>
-            }
-        })
-        .collect_view();
-    view! {
-        <div class="table-wrap">
-            <table data-testid="config-routes">
-                <thead><tr><th scope="col">"Name"</th><th scope="col">"Path"</th><th scope="col">"Targets"</th><th scope="col">"Strategy"</th></tr></thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
-    }
-    .into_any()
 }

@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Default proxy listen address.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
@@ -41,6 +42,8 @@ pub struct Config {
     pub history: HistoryConfig,
     /// The built-in demo (upstreams and traffic generator); `None`: no demo.
     pub demo: Option<DemoConfig>,
+    /// The text this config was read from (the dashboard shows the running config from it).
+    pub source: Arc<str>,
 }
 
 /// Settings of the dashboard listener.
@@ -181,7 +184,11 @@ pub fn parse(text: &str) -> Result<Config, ConfigError> {
 /// Parses and validates config text; relative paths resolve against `base`.
 pub fn parse_in(text: &str, base: &Path) -> Result<Config, ConfigError> {
     let file = parse_file(text).map_err(|error| ConfigError::Invalid(vec![error]))?;
-    validate(file, base).map_err(ConfigError::Invalid)
+    let config = validate(file, base).map_err(ConfigError::Invalid)?;
+    Ok(Config {
+        source: Arc::from(text),
+        ..config
+    })
 }
 
 fn parse_file(text: &str) -> Result<FileConfig, FieldError> {
@@ -291,6 +298,7 @@ pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>
             metrics,
             history,
             demo,
+            source: Arc::from(""),
         }),
         _ => Err(errors.0),
     }

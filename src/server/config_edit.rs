@@ -32,10 +32,11 @@ pub fn versions_dir(path: &Path) -> PathBuf {
 }
 
 /// The file as it is on disk, with its versions.
-pub fn document(path: &Path) -> io::Result<ConfigDocument> {
+pub fn document(path: &Path, running: &str) -> io::Result<ConfigDocument> {
     Ok(ConfigDocument {
         path: path.display().to_string(),
         text: std::fs::read_to_string(path)?,
+        running: running.to_string(),
         versions: versions(path),
     })
 }

@@ -9,7 +9,11 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConfigDocument {
     pub path: String,
+    /// The file's text.
     pub text: String,
+    /// The text of the config in force, which differs from the file after a rejected reload
+    /// (or a change the watcher has not applied yet).
+    pub running: String,
     /// Newest first.
     pub versions: Vec<ConfigVersion>,
 }
