@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { test, expect, hydrated } from "./fixtures/test";
 import { SpawnedGateway } from "./fixtures/spawned";
 
@@ -44,6 +45,33 @@ test.describe("the dashboard, hydrated", () => {
     await expect(page.locator(`[data-request-id="${id}"]`)).toHaveCount(0);
     await page.getByTestId("pause").click();
     await expect(page.locator(`[data-request-id="${id}"]`)).toBeVisible();
+  });
+
+  test("export downloads the current filter as CSV and JSON; Clear empties the filters", async ({ page, request }) => {
+    const path = `/api/export-${Date.now()}`;
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) ids.push((await request.get(`${PROXY}${path}`)).headers()["x-request-id"]);
+    await request.get(`${PROXY}/api/not-exported-${Date.now()}`);
+    await page.goto(`/requests?path=${encodeURIComponent(path)}`);
+    await hydrated(page);
+    await expect(page.locator(`[data-request-id="${ids[2]}"]`)).toBeVisible();
+
+    const [csvDownload] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-csv").click()]);
+    expect(csvDownload.suggestedFilename()).toMatch(/^gatewatch-requests-.*\.csv$/);
+    const csv = readFileSync((await csvDownload.path())!, "utf8").trim().split("\r\n");
+    expect(csv[0]).toMatch(/^seq,request_id,at,method,path,/);
+    expect(csv.slice(1).map((line) => line.split(",")[1]).sort()).toEqual([...ids].sort());
+
+    const [jsonDownload] = await Promise.all([page.waitForEvent("download"), page.getByTestId("export-json").click()]);
+    const rows = JSON.parse(readFileSync((await jsonDownload.path())!, "utf8"));
+    expect(rows.map((r: { request_id: string }) => r.request_id).sort()).toEqual([...ids].sort());
+    expect(rows.every((r: { path: string }) => r.path === path)).toBe(true);
+
+    // Clear goes to the unfiltered log by the router; the field follows the URL.
+    await expect(page.getByTestId("filter-path")).toHaveValue(path);
+    await page.getByRole("link", { name: "Clear" }).click();
+    await expect(page).toHaveURL(/\/requests$/);
+    await expect(page.getByTestId("filter-path")).toHaveValue("");
   });
 
   test("a stopped upstream turns red in the health grid within one check interval", async ({ page, request }) => {

@@ -65,8 +65,8 @@ pub fn RequestsPage() -> impl IntoView {
                     >
                         {move || if paused.with(Option::is_some) { "Resume" } else { "Pause" }}
                     </button>
-                    <a class="button" href=move || export("csv") data-testid="export-csv" download>"Export CSV"</a>
-                    <a class="button" href=move || export("json") data-testid="export-json" download>"Export JSON"</a>
+                    <a class="button" href=move || export("csv") data-testid="export-csv" title=EXPORT_NOTE download>"Export CSV"</a>
+                    <a class="button" href=move || export("json") data-testid="export-json" title=EXPORT_NOTE download>"Export JSON"</a>
                 </div>
             </header>
             <FilterForm />
@@ -81,6 +81,10 @@ pub fn RequestsPage() -> impl IntoView {
         </section>
     }
 }
+
+/// What an export holds, said where the export links are.
+const EXPORT_NOTE: &str = "The newest 10 000 requests matching the filters (add limit= up to 50 000, \
+or narrow the time range, for more)";
 
 /// The query string without paging: what an export or a live match should use.
 fn filter_query(query: &str) -> String {
@@ -104,7 +108,17 @@ fn FilterForm() -> impl IntoView {
             view! {
                 <label class="field" for=label_for>
                     <span>{label}</span>
-                    <input id=id name=name type="text" value=value placeholder=placeholder data-testid=format!("filter-{name}") />
+                    // `value` for the server's render; the property follows the URL, so "Clear" or
+                    // a link to other filters empties or changes the fields without a reload.
+                    <input
+                        id=id
+                        name=name
+                        type="text"
+                        value=value
+                        prop:value=move || query.with(|q| q.get(name).unwrap_or_default())
+                        placeholder=placeholder
+                        data-testid=format!("filter-{name}")
+                    />
                 </label>
             }
         })
@@ -160,6 +174,8 @@ fn RequestTable(page: RequestPage, paused: RwSignal<Option<u64>>) -> impl IntoVi
             .get()
             .map(|newest| matching_live.with(|list| list.iter().filter(|r| r.seq > newest).count()))
     };
+    // Requests the server left out of its live batches before this list was rendered are in it.
+    let omitted_before = live.requests_omitted.get_untracked();
     let rendered = page.requests.clone();
     let empty = rendered.is_empty();
     let older = page.next_cursor.map(|cursor| {
@@ -175,6 +191,14 @@ fn RequestTable(page: RequestPage, paused: RwSignal<Option<u64>>) -> impl IntoVi
                 Some(n) => format!("Paused · {n} new request{} waiting", if n == 1 { "" } else { "s" }),
                 None if follows_live => "Newest first · new requests appear as they finish".to_string(),
                 None => "Newest first".to_string(),
+            }}
+            {move || {
+                let omitted = live.requests_omitted.get().saturating_sub(omitted_before);
+                (follows_live && omitted > 0).then(|| view! {
+                    <span data-testid="live-omitted">
+                        {format!(" · {} finished too fast to list live (traffic is high); all are in the history — reload to see them", format::count(omitted))}
+                    </span>
+                })
             }}
         </p>
         <div class="table-wrap">

@@ -230,6 +230,27 @@ async fn the_api_and_prometheus_report_exactly_the_traffic_sent() {
     );
     let exported: Vec<Value> = serde_json::from_str(&json).unwrap();
     assert_eq!(exported.len(), 5);
+    assert!(
+        !headers.contains_key("x-next-cursor"),
+        "a complete export names no next cursor"
+    );
+    // An export cut short by its limit says where the rest starts.
+    let (status, headers, json) =
+        get(&gateway.api("/api/requests?format=json&status=5xx&limit=2")).await;
+    assert_eq!(status, 200);
+    let first: Vec<Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(first.len(), 2);
+    let cursor = headers["x-next-cursor"].to_str().unwrap().to_string();
+    let (_, _, json) = get(&gateway.api(&format!(
+        "/api/requests?format=json&status=5xx&cursor={cursor}"
+    )))
+    .await;
+    let rest: Vec<Value> = serde_json::from_str(&json).unwrap();
+    assert_eq!(
+        first.len() + rest.len(),
+        5,
+        "the cursor continues the export"
+    );
 
     // Prometheus: the same counts, by route, target and status class.
     let (status, headers, text) = get(&gateway.api("/metrics")).await;

@@ -61,11 +61,13 @@ pub async fn list(
             "application/json",
             "json",
             serde_json::to_vec(&page.requests).unwrap_or_default(),
+            page.next_cursor,
         ),
         Format::Csv => download(
             "text/csv; charset=utf-8",
             "csv",
             to_csv(&page.requests).into_bytes(),
+            page.next_cursor,
         ),
     })
 }
@@ -253,19 +255,32 @@ async fn fetch(gateway: &Gateway, query: &RequestQuery) -> Result<Vec<RequestRec
 }
 
 /// A file download named after the time it was taken.
-fn download(content_type: &'static str, extension: &str, body: Vec<u8>) -> Response {
+/// A file download. When the limit cut it short, `X-Next-Cursor` says where the next export
+/// (`cursor=`) starts, so a truncated export is never mistaken for all matching requests.
+fn download(
+    content_type: &'static str,
+    extension: &str,
+    body: Vec<u8>,
+    next_cursor: Option<u64>,
+) -> Response {
     let name = format!(
         "attachment; filename=\"gatewatch-requests-{}.{extension}\"",
         chrono::Utc::now().format("%Y%m%dT%H%M%SZ")
     );
-    (
+    let mut response = (
         [
             (header::CONTENT_TYPE, content_type.to_string()),
             (header::CONTENT_DISPOSITION, name),
         ],
         body,
     )
-        .into_response()
+        .into_response();
+    if let Some(cursor) = next_cursor {
+        response
+            .headers_mut()
+            .insert("x-next-cursor", header::HeaderValue::from(cursor));
+    }
+    response
 }
 
 /// The CSV columns, in order.
