@@ -262,7 +262,7 @@ async fn without_a_demo_section_nothing_demo_runs() {
 }
 
 #[tokio::test]
-async fn demo_upstreams_without_traffic_answer_but_send_nothing() {
+async fn demo_upstreams_without_traffic_answer_but_send_nothing_and_reloads_switch_the_demo() {
     let (catalog, orders, llm_addr) = free_addrs().await;
     let gateway = TestGateway::start(json!({
         "history": {"enabled": false},
@@ -283,24 +283,80 @@ async fn demo_upstreams_without_traffic_answer_but_send_nothing() {
         "only the test's own request"
     );
 
-    // Changing the demo is reported as needing a restart; the demo keeps running meanwhile.
+    // Reloads switch the demo: turning the generator on starts it at once, no restart.
     let mut live = gateway.live();
-    let mut changed: Value =
+    let original: Value =
         serde_json::from_slice(&std::fs::read(&gateway.config_path).unwrap()).unwrap();
-    changed["demo"]["traffic"] = json!({"requests_per_second": 5});
-    std::fs::write(&gateway.config_path, changed.to_string()).unwrap();
-    let reload = next_matching(&mut live, WAIT, |event| match event {
-        LiveEvent::ConfigReload(reload) => Some(reload.clone()),
+    let mut with_traffic = original.clone();
+    with_traffic["demo"]["traffic"] = json!({"requests_per_second": 20});
+    let reload = reload_to(&gateway, &mut live, &with_traffic).await;
+    assert!(reload.applied && reload.warnings.is_empty(), "{reload:?}");
+    let demo_traffic = next_matching(&mut live, WAIT, |event| match event {
+        LiveEvent::Requests(batch) => batch
+            .requests
+            .iter()
+            .find(|r| r.user_agent.as_deref() == Some(traffic::USER_AGENT))
+            .cloned(),
         _ => None,
     })
     .await;
+    assert!(demo_traffic.route.is_some(), "{demo_traffic:?}");
+
+    // Removing the section stops it: the upstreams' listeners close and the generator stops.
+    let mut without = original.clone();
+    without.as_object_mut().unwrap().remove("demo");
+    let reload = reload_to(&gateway, &mut live, &without).await;
     assert!(reload.applied, "{reload:?}");
+    for addr in [catalog, orders, llm_addr] {
+        wait_until(|| async move { TcpStream::connect(addr).await.is_err() }).await;
+    }
+    assert!(!gateway.running.gateway.status().demo);
+    two_metrics_ticks(&gateway).await;
+    let (_, before) = get_json(&gateway.api("/api/metrics")).await;
+    two_metrics_ticks(&gateway).await;
+    let (_, after) = get_json(&gateway.api("/api/metrics")).await;
     assert_eq!(
-        reload.warnings,
-        vec!["demo: changes to the demo take effect when gatewatch restarts"]
+        before["totals"]["requests"], after["totals"]["requests"],
+        "no traffic once the generator stopped"
     );
+
+    // Putting it back starts the upstreams again, on the same ports.
+    reload_to(&gateway, &mut live, &original).await;
+    wait_until(|| async { TcpStream::connect(llm_addr).await.is_ok() }).await;
+    let (status, _, health) = get(&format!("http://{llm_addr}/health")).await;
+    assert_eq!((status.as_u16(), health.as_str()), (200, "ok"));
     assert!(gateway.running.gateway.status().demo);
     assert!(gateway.stop(WAIT).await);
+}
+
+/// Writes `config` to the gateway's file and returns the reload it caused.
+async fn reload_to(
+    gateway: &TestGateway,
+    live: &mut tokio::sync::broadcast::Receiver<LiveEvent>,
+    config: &Value,
+) -> gatewatch::views::ConfigReload {
+    std::fs::write(&gateway.config_path, config.to_string()).unwrap();
+    next_matching(live, WAIT, |event| match event {
+        LiveEvent::ConfigReload(reload) => Some(reload.clone()),
+        _ => None,
+    })
+    .await
+}
+
+/// Polls `condition` until it holds (a listener closing has no event to wait for).
+async fn wait_until<F, Fut>(condition: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "condition never held"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test]

@@ -4,9 +4,11 @@
 //!
 //! - [`upstream`]: serving one demo upstream, with [`outage`]s for the flaky kind;
 //! - [`api`]: the JSON API of `api` and `flaky` upstreams; [`llm`]: the OpenAI-compatible one;
-//! - [`traffic`]: the generator, which sends its requests through the proxy like any client.
+//! - [`traffic`]: the generator, which sends its requests through the proxy like any client;
+//! - [`control`]: the running demo, switched as reloads change the `demo` section.
 
 pub mod api;
+pub mod control;
 pub mod llm;
 pub mod outage;
 pub mod traffic;

@@ -9,7 +9,7 @@ use crate::server::history::{History, HistoryWriter};
 use crate::server::proxy::Proxy;
 use crate::server::proxy::event::{EVENT_QUEUE, EventSink};
 use crate::server::state::{AppState, Gateway, HistoryState, Listening, SharedGateway};
-use crate::server::{dashboard, demo, live, proxy, recorder, reload, site};
+use crate::server::{dashboard, live, proxy, recorder, reload, site};
 use crate::views::HistoryStatus;
 use axum::Router;
 use std::io;
@@ -159,10 +159,8 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
         dashboard::router(state),
         shutdown.clone(),
     ));
-    // Demo changes take effect at restart: the demo runs on the config the gateway started with.
-    if let Some(demo_config) = demo_config.filter(|demo| demo.is_active()) {
-        demo::start(&demo_config, proxy_addr, &shutdown, &mut background).await;
-    }
+    // Later reloads start, stop or restart it (see `demo::control`).
+    gateway.demo().switch(demo_config).await;
     Ok(RunningGateway {
         gateway,
         proxy_addr,
@@ -212,6 +210,7 @@ impl RunningGateway {
             core.tunnels.wait().await;
         }
         while self.background.join_next().await.is_some() {}
+        self.gateway.demo().stop().await;
         // The recorder flushes its last batches to the history; then the writer stores them.
         self.stop_recorder.cancel();
         let _ = self.recorder.await;

@@ -1,6 +1,7 @@
 //! Shared server state: the [`Gateway`] (one per process) and the axum [`AppState`] around it.
 
 use crate::server::config::Config;
+use crate::server::demo::control::DemoControl;
 use crate::server::history::History;
 use crate::server::metrics::engine::MetricsEngine;
 use crate::server::proxy::Proxy;
@@ -57,8 +58,8 @@ pub struct Gateway {
     metrics: MetricsEngine,
     history: HistoryState,
     last_reload: Mutex<Option<ConfigReload>>,
-    /// Whether this process started the built-in demo (it runs until restart, whatever reloads say).
-    demo: bool,
+    /// The built-in demo, started, stopped and restarted as reloads change it.
+    demo: Arc<DemoControl>,
     shutdown: CancellationToken,
 }
 
@@ -81,7 +82,7 @@ impl Gateway {
         };
         let (live_events, _) = broadcast::channel(LIVE_EVENT_BUFFER);
         let (proxy_events, _) = broadcast::channel(PROXY_EVENT_BUFFER);
-        let demo = config.demo.as_ref().is_some_and(|demo| demo.is_active());
+        let demo = Arc::new(DemoControl::new(listening.proxy, shutdown.clone()));
         Arc::new(Self {
             config: ArcSwap::from_pointee(config),
             proxy,
@@ -122,6 +123,11 @@ impl Gateway {
     /// When this process started.
     pub fn started_at(&self) -> DateTime<Utc> {
         self.started_at
+    }
+
+    /// The built-in demo.
+    pub fn demo(&self) -> &DemoControl {
+        &self.demo
     }
 
     /// The metrics engine.
@@ -171,7 +177,7 @@ impl Gateway {
             route_count: self.config().routes.len(),
             requests_total: self.metrics.request_totals().0,
             last_reload: self.last_reload(),
-            demo: self.demo,
+            demo: self.demo.is_running(),
         }
     }
 
@@ -201,8 +207,8 @@ impl Gateway {
             );
         }
         if config.demo != current.demo {
-            warnings
-                .push("demo: changes to the demo take effect when gatewatch restarts".to_string());
+            let (demo, wanted) = (self.demo.clone(), config.demo.clone());
+            tokio::spawn(async move { demo.switch(wanted).await });
         }
         self.proxy.apply(&config);
         let routes = config.routes.len();
