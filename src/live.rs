@@ -8,6 +8,9 @@
 //!   patches the routes at once ([`patch_target_state`]), so the health grid never waits for
 //!   the next tick.
 //! - Everything kept is bounded ([`window`]): a tab left open for hours holds the same amount.
+//! - Each time the socket opens, the newest requests are read once ([`LiveFeed::catch_up`]):
+//!   those that finished between the page's render and the subscription would otherwise be
+//!   missing from the live log.
 //! - When the socket closes it reconnects with exponential backoff ([`reconnect_delay`]); while it
 //!   is down, [`LiveFeed::poll`] ticks every [`POLL_INTERVAL`] and pages re-read their data.
 
@@ -20,7 +23,7 @@ use crate::views::{
 use leptos::prelude::*;
 use std::collections::VecDeque;
 use std::time::Duration;
-use window::{push_newest, push_oldest_first};
+use window::{merge_newest, push_newest, push_oldest_first};
 
 /// Path of the live event WebSocket on the dashboard address.
 pub const LIVE_SOCKET_PATH: &str = "/api/live";
@@ -115,6 +118,13 @@ impl LiveFeed {
             socket::start(feed);
         });
         feed
+    }
+
+    /// Adds requests read from the server when the socket opened (newest first): those that
+    /// finished while the page loaded, after it was rendered and before the socket subscribed.
+    pub fn catch_up(&self, requests: Vec<RequestRecord>) {
+        self.requests
+            .update(|list| merge_newest(list, requests, LIVE_REQUESTS, |r| r.seq));
     }
 
     /// Applies a batch of events, touching each signal at most once.
@@ -221,6 +231,17 @@ pub fn patch_target_state(routes: &mut [RouteView], transition: &TargetTransitio
             .targets
             .iter()
             .all(|t| !t.healthy || t.breaker == "open");
+}
+
+/// False while the calling component is rendered on the server or hydrated, true once it is on
+/// the page. Live data must wait for it: pushed events that land while a page is still being
+/// hydrated (the socket opens as soon as the shell is) would make the component build other
+/// elements than the server's HTML has, and hydration would fail.
+pub fn mounted() -> Signal<bool> {
+    let mounted = RwSignal::new(false);
+    // Effects run only in the browser, after the component that created them is hydrated.
+    Effect::new(move |_| mounted.set(true));
+    mounted.into()
 }
 
 /// The [`LiveFeed`] provided by the app shell.

@@ -165,7 +165,11 @@ fn ConfigEditor(document: ConfigDocument, apply: ServerAction<ApplyConfig>) -> i
                 }.into_any(),
                 Err(error) => view! { <ErrorNote what="Could not check" error=error.to_string() /> }.into_any(),
             })}
-            {move || apply.value().get().map(|result| view! { <Outcome result /> })}
+            {move || if apply.pending().get() {
+                view! { <p class="muted" role="status" data-testid="applying">"Applying…"</p> }.into_any()
+            } else {
+                apply.value().get().map(|result| view! { <Outcome result /> }).into_any()
+            }}
         </section>
         <section class="panel">
             <header class="panel-header"><h2>"Versions"</h2></header>

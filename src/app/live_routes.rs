@@ -2,14 +2,21 @@
 //! is up ([`LiveFeed::routes`](crate::live::LiveFeed)). One memo per card, row or tile, so a
 //! push re-renders only what changed, and keyed lists keep their elements (and focus).
 
-use crate::live::use_live_feed;
+use crate::live::{mounted, use_live_feed};
 use crate::views::{RouteView, TargetView};
 use leptos::prelude::*;
 
 /// The routes as read by the page, replaced by each push while the live socket is up.
 pub fn live_routes(rendered: Vec<RouteView>) -> Memo<Vec<RouteView>> {
     let live = use_live_feed();
-    Memo::new(move |_| live.routes.get().unwrap_or_else(|| rendered.clone()))
+    let mounted = mounted();
+    Memo::new(move |_| {
+        mounted
+            .get()
+            .then(|| live.routes.get())
+            .flatten()
+            .unwrap_or_else(|| rendered.clone())
+    })
 }
 
 /// Route `fallback.name` in `routes`; `fallback` (as first shown) once it is gone, while its

@@ -75,7 +75,11 @@ fn LogList(page: LogPage, level: Option<String>, search: Option<String>) -> impl
     let min_rank = rank(level.as_deref().unwrap_or("info"));
     let needle = search.map(|s| s.to_lowercase());
     let newest = page.lines.first().map_or(0, |l| l.seq);
+    let mounted = crate::live::mounted();
     let pushed = move || {
+        if !mounted.get() {
+            return Vec::new();
+        }
         live.logs.with(|lines| {
             lines
                 .iter()

@@ -33,7 +33,14 @@ pub fn ModelsPage() -> impl IntoView {
 #[component]
 fn LiveModels(rendered: Vec<ModelView>) -> impl IntoView {
     let live = use_live_feed();
-    let models = Memo::new(move |_| live.models.get().unwrap_or_else(|| rendered.clone()));
+    let mounted = crate::live::mounted();
+    let models = Memo::new(move |_| {
+        mounted
+            .get()
+            .then(|| live.models.get())
+            .flatten()
+            .unwrap_or_else(|| rendered.clone())
+    });
     view! {
         <Show
             when=move || models.with(|list| !list.is_empty())

@@ -115,8 +115,12 @@ fn OverviewBody(data: OverviewData) -> impl IntoView {
         health,
     } = data;
     let rendered_series = metrics.series.clone();
+    let mounted = crate::live::mounted();
     // The rendered series, continued by the seconds pushed since (oldest first).
     let series = Memo::new(move |_| {
+        if !mounted.get() {
+            return rendered_series.clone();
+        }
         live.series.with(|pushed| {
             let first_pushed = pushed.front().map(|p| p.at);
             let mut merged: Vec<SecondPoint> = rendered_series
@@ -134,7 +138,7 @@ fn OverviewBody(data: OverviewData) -> impl IntoView {
     let latest = move || series.with(|s| s.last().cloned());
     let rendered_rps = metrics.rps;
     let rendered_error_rate = metrics.error_rate;
-    let has_live = move || live.series.with(|s| !s.is_empty());
+    let has_live = move || mounted.get() && live.series.with(|s| !s.is_empty());
 
     let rps = Signal::derive(move || {
         format::rate(if has_live() {
@@ -228,21 +232,22 @@ fn OverviewBody(data: OverviewData) -> impl IntoView {
         Signal::derive(move || format!("resident · host has {}", format::bytes(host_memory)));
     let rendered_uptime = status.uptime_secs;
     let uptime_secs = move || {
-        live.last_tick.get().map_or(rendered_uptime, |tick| {
+        let tick = mounted.get().then(|| live.last_tick.get()).flatten();
+        tick.map_or(rendered_uptime, |tick| {
             tick.uptime_secs.max(rendered_uptime)
         })
     };
     let rendered_requests = totals.requests;
     let rendered_errors = totals.errors;
     let requests_total = move || {
-        live.metrics.get().map_or(rendered_requests, |t| {
+        let tick = mounted.get().then(|| live.metrics.get()).flatten();
+        tick.map_or(rendered_requests, |t| {
             t.requests_total.max(rendered_requests)
         })
     };
     let errors_total = move || {
-        live.metrics
-            .get()
-            .map_or(rendered_errors, |t| t.errors_total.max(rendered_errors))
+        let tick = mounted.get().then(|| live.metrics.get()).flatten();
+        tick.map_or(rendered_errors, |t| t.errors_total.max(rendered_errors))
     };
     let totals_value = Signal::derive(move || format::count(requests_total()));
     let totals_note = Signal::derive({
@@ -258,7 +263,10 @@ fn OverviewBody(data: OverviewData) -> impl IntoView {
     });
 
     let reload = status.last_reload.clone();
-    let last_reload = Signal::derive(move || live.last_reload.get().or_else(|| reload.clone()));
+    let last_reload = Signal::derive(move || {
+        let pushed = mounted.get().then(|| live.last_reload.get()).flatten();
+        pushed.or_else(|| reload.clone())
+    });
     let generated_at = status.generated_at;
     let problems = health.problems.clone();
 

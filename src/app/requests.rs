@@ -148,8 +148,9 @@ fn RequestTable(page: RequestPage, paused: RwSignal<Option<u64>>) -> impl IntoVi
     // Live requests join the list only on the newest page of an open-ended view.
     let follows_live = filter.before.is_none() && filter.until.is_none();
     let newest_rendered = page.requests.first().map_or(0, |r| r.seq);
+    let mounted = crate::live::mounted();
     let matching_live = Memo::new(move |_| {
-        if !follows_live {
+        if !follows_live || !mounted.get() {
             return Vec::new();
         }
         live.requests.with(|list| {
@@ -194,7 +195,7 @@ fn RequestTable(page: RequestPage, paused: RwSignal<Option<u64>>) -> impl IntoVi
             }}
             {move || {
                 let omitted = live.requests_omitted.get().saturating_sub(omitted_before);
-                (follows_live && omitted > 0).then(|| view! {
+                (follows_live && mounted.get() && omitted > 0).then(|| view! {
                     <span data-testid="live-omitted">
                         {format!(" · {} finished too fast to list live (traffic is high); all are in the history — reload to see them", format::count(omitted))}
                     </span>

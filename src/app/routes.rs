@@ -11,7 +11,9 @@ use crate::app::live_routes::{live_route, live_routes, live_target};
 use crate::app::resource::page_resource;
 use crate::app::widgets::{EmptyState, ErrorNote, loading};
 use crate::live::use_live_feed;
-use crate::views::{RouteView, StatusClasses, TargetTransition, TargetView, TrafficStats};
+use crate::views::{
+    LatencyPercentiles, RouteView, StatusClasses, TargetTransition, TargetView, TrafficStats,
+};
 use leptos::prelude::*;
 
 #[component]
@@ -120,11 +122,24 @@ fn TrafficSummary(#[prop(into)] traffic: Signal<TrafficStats>) -> impl IntoView 
                 <div><dt>"Errors (last 10 s)"</dt><dd>{format::percent(traffic.error_rate)}</dd></div>
                 <div><dt>"Requests"</dt><dd data-testid="route-requests">{format::count(traffic.requests)}</dd></div>
                 <div><dt>"Errors"</dt><dd>{format::count(traffic.errors)}</dd></div>
-                <div><dt>"Latency p50 / p95 / p99"</dt><dd>{format!("{} / {} / {}", format::latency(l.p50_us), format::latency(l.p95_us), format::latency(l.p99_us))}</dd></div>
+                <div><dt>"Latency p50 / p95 / p99"</dt><dd>{percentiles(traffic.requests, l)}</dd></div>
                 <div><dt>"Status"</dt><dd><StatusBar status=traffic.status /></dd></div>
             </dl>
         }
     }
+}
+
+/// p50 / p95 / p99, or a dash before the first request.
+fn percentiles(requests: u64, l: LatencyPercentiles) -> String {
+    if requests == 0 {
+        return "—".to_string();
+    }
+    format!(
+        "{} / {} / {}",
+        format::latency(l.p50_us),
+        format::latency(l.p95_us),
+        format::latency(l.p99_us)
+    )
 }
 
 /// The status classes as a stacked bar with counts.
@@ -179,7 +194,7 @@ fn TargetRow(target: Memo<TargetView>) -> impl IntoView {
             <td class="num" data-testid="target-rps">{format::rate(t.traffic.rps)}</td>
             <td class="num" data-testid="target-requests">{format::count(t.traffic.requests)}</td>
             <td class="num" title=format!("{} of the last 10 s", format::percent(t.traffic.error_rate))>{format::count(t.traffic.errors)}</td>
-            <td class="num">{format!("{} / {} / {}", format::latency(l.p50_us), format::latency(l.p95_us), format::latency(l.p99_us))}</td>
+            <td class="num">{percentiles(t.traffic.requests, l)}</td>
             <td class="status-cell" data-testid="target-status"><StatusBar status=t.traffic.status /></td>
             <td class="num">{t.in_flight}</td>
             <td class="small" title=t.last_error.clone().unwrap_or_default() data-testid="target-last-check">
@@ -198,10 +213,14 @@ fn TargetRow(target: Memo<TargetView>) -> impl IntoView {
 #[component]
 fn Transitions(route: String, rendered: Vec<TargetTransition>) -> impl IntoView {
     let live = use_live_feed();
+    let mounted = crate::live::mounted();
     let mut rendered = rendered;
     rendered.sort_by_key(|t| std::cmp::Reverse(t.at));
     let newest_rendered = rendered.first().map(|t| t.at);
     let list = move || {
+        if !mounted.get() {
+            return rendered.iter().take(20).cloned().collect();
+        }
         let mut pushed: Vec<TargetTransition> = live.transitions.with(|list| {
             list.iter()
                 .filter(|t| t.route == route)

@@ -71,9 +71,9 @@ fn RouteTable(routes: Vec<Value>) -> impl IntoView {
                 <tr>
                     <th scope="row" class="mono">{text("name")}</th>
                     <td class="mono">{text("path")}</td>
-                    <td class="mono small">{targets}</td>
+                    <td class="mono small config-targets">{targets}</td>
                     <td>{strategy}</td>
-                    <td><ul class="settings mono small">{settings}</ul></td>
+                    <td class="config-settings"><ul class="settings mono small">{settings}</ul></td>
                 </tr>
             }
         })

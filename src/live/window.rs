@@ -18,9 +18,28 @@ pub fn push_oldest_first<T>(list: &mut VecDeque<T>, items: Vec<T>, cap: usize) {
     list.drain(..excess);
 }
 
+/// Merges `items` into `list`, both newest first by `key`, without duplicates, keeping the
+/// newest `cap`.
+pub fn merge_newest<T>(list: &mut VecDeque<T>, items: Vec<T>, cap: usize, key: impl Fn(&T) -> u64) {
+    let mut all: Vec<T> = list.drain(..).chain(items).collect();
+    all.sort_by_key(|item| std::cmp::Reverse(key(item)));
+    all.dedup_by_key(|item| key(item));
+    all.truncate(cap);
+    list.extend(all);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn merged_lists_stay_newest_first_without_duplicates() {
+        let mut list = VecDeque::from([9, 7, 6]);
+        merge_newest(&mut list, vec![8, 7, 5, 4], 5, |n| *n);
+        assert_eq!(list, [9, 8, 7, 6, 5]);
+        merge_newest(&mut list, Vec::new(), 2, |n| *n);
+        assert_eq!(list, [9, 8]);
+    }
 
     #[test]
     fn newest_first_lists_keep_the_newest() {
