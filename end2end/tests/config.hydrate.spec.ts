@@ -61,8 +61,8 @@ test.describe("config page", () => {
     await expect(editor).toHaveValue(before);
     expect(readFileSync(server.configPath, "utf8")).toBe(text);
     await page.getByTestId("config-apply").click();
+    await expect.poll(() => readFileSync(server!.configPath, "utf8")).toBe(before);
     await expect(page.getByTestId("apply-result")).toHaveAttribute("data-applied", "true");
-    expect(readFileSync(server.configPath, "utf8")).toBe(before);
     await expect(page.getByTestId("config-routes")).not.toContainText("added-in-ui");
     await expect(page.getByTestId("config-version")).toHaveCount(2);
     const rolledBack = await (await fetch(`${server.url}/api/routes`)).json();
