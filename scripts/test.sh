@@ -21,5 +21,7 @@ step "clippy: client (hydrate, wasm32)" cargo clippy --lib --no-default-features
   --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort -- -D warnings
 step "cargo test" cargo test --release --features ssr
 step "release build (server + WASM)" build_release
-step "Playwright end-to-end (Chromium)" bash -c 'cd end2end && npx tsc -p . && npx playwright test'
+# Screenshots too: every page at three widths in both themes, hydrated without console errors
+# (the images land in end2end/test-results/screenshots/ for a person to look at).
+step "Playwright end-to-end (Chromium)" bash -c 'cd end2end && npx tsc -p . && SCREENSHOTS=1 npx playwright test'
 printf '\nAll checks passed in %ss.\n' $((SECONDS - started))

@@ -36,11 +36,26 @@ pub fn LogsPage() -> impl IntoView {
             <form class="filters" method="get" action="/logs" role="search">
                 <label class="field" for="log-level">
                     <span>"Level"</span>
-                    <select id="log-level" name="level" data-testid="log-level">{options}</select>
+                    <select
+                        id="log-level"
+                        name="level"
+                        data-testid="log-level"
+                        prop:value=move || level.get().unwrap_or_else(|| "info".to_string())
+                    >
+                        {options}
+                    </select>
                 </label>
                 <label class="field" for="log-search">
                     <span>"Search"</span>
-                    <input id="log-search" name="search" type="search" value=search.get_untracked().unwrap_or_default() placeholder="text in the message or module" data-testid="log-search" />
+                    <input
+                        id="log-search"
+                        name="search"
+                        type="search"
+                        value=search.get_untracked().unwrap_or_default()
+                        prop:value=move || search.get().unwrap_or_default()
+                        placeholder="text in the message or module"
+                        data-testid="log-search"
+                    />
                 </label>
                 <div class="filter-actions">
                     <button type="submit" class="button primary">"Apply"</button>
@@ -94,6 +109,10 @@ fn LogList(page: LogPage, level: Option<String>, search: Option<String>) -> impl
         })
     };
     let empty = page.lines.is_empty();
+    let pushed_empty = {
+        let pushed = pushed.clone();
+        move || pushed().is_empty()
+    };
     view! {
         <ol class="log" data-testid="log-lines">
             <For each=pushed key=|l| l.seq let:line>
@@ -101,7 +120,7 @@ fn LogList(page: LogPage, level: Option<String>, search: Option<String>) -> impl
             </For>
             {page.lines.into_iter().map(|line| view! { <LogRow line /> }).collect_view()}
         </ol>
-        {empty.then(|| view! { <p class="muted">"No log lines match. Lines at info level and above appear here as the gateway writes them."</p> })}
+        {move || (empty && pushed_empty()).then(|| view! { <p class="muted">"No log lines match. Lines at info level and above appear here as the gateway writes them."</p> })}
     }
 }
 

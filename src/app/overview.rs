@@ -268,15 +268,37 @@ fn OverviewBody(data: OverviewData) -> impl IntoView {
         pushed.or_else(|| reload.clone())
     });
     let generated_at = status.generated_at;
-    let problems = health.problems.clone();
+    // Route problems follow the pushed routes; the others (history, dropped events) are as read.
+    let other_problems: Vec<String> = health
+        .problems
+        .iter()
+        .filter(|p| !p.starts_with("route "))
+        .cloned()
+        .collect();
+    let live_routes = crate::app::live_routes::live_routes(routes.clone());
+    let problems = move || {
+        let mut list: Vec<String> = live_routes.with(|routes| {
+            routes
+                .iter()
+                .filter(|r| !r.targets.iter().any(|t| t.healthy))
+                .map(|r| format!("route {}: no healthy target", r.name))
+                .collect()
+        });
+        list.extend(other_problems.iter().cloned());
+        list
+    };
+    let route_count = move || live_routes.with(Vec::len);
 
     view! {
-        {(!problems.is_empty()).then(|| view! {
-            <div class="banner banner-warn" role="status" data-testid="problems">
-                <strong>"Needs attention: "</strong>
-                {problems.join(" · ")}
-            </div>
-        })}
+        {move || {
+            let problems = problems();
+            (!problems.is_empty()).then(|| view! {
+                <div class="banner banner-warn" role="status" data-testid="problems">
+                    <strong>"Needs attention: "</strong>
+                    {problems.join(" · ")}
+                </div>
+            })
+        }}
         {status.demo.then(|| view! {
             <p class="banner banner-info" data-testid="demo-banner">
                 <strong>"Demo: "</strong>
@@ -314,7 +336,7 @@ fn OverviewBody(data: OverviewData) -> impl IntoView {
             <dl class="facts">
                 <div><dt>"Proxy"</dt><dd class="mono" data-testid="proxy-listen">{status.proxy_listen}</dd></div>
                 <div><dt>"Dashboard & API"</dt><dd class="mono" data-testid="dashboard-listen">{status.dashboard_listen}</dd></div>
-                <div><dt>"Routes"</dt><dd data-testid="proxy-summary">{route_summary(status.route_count)}</dd></div>
+                <div><dt>"Routes"</dt><dd data-testid="proxy-summary">{move || route_summary(route_count())}</dd></div>
                 <div><dt>"Config"</dt><dd class="mono" data-testid="config-path">{status.config_path}</dd></div>
                 <div><dt>"Last reload"</dt><dd data-testid="last-reload" data-applied=move || last_reload.get().map(|r| r.applied.to_string())>
                     {move || reload_summary(last_reload.get().as_ref())}

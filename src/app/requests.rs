@@ -231,7 +231,7 @@ fn RequestTable(page: RequestPage, paused: RwSignal<Option<u64>>) -> impl IntoVi
                 <p>"Widen the filters or the time range, or " <a href="/requests">"clear them"</a> "."</p>
             </EmptyState>
         })}
-        {(empty && follows_live).then(|| view! {
+        {move || (empty && follows_live && matching_live.with(Vec::is_empty)).then(|| view! {
             <p class="muted" data-testid="no-requests">
                 "No requests yet. Send one through the proxy (e.g. " <code>"curl http://<proxy address>/"</code>
                 ") and it appears here within a second."

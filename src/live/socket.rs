@@ -14,6 +14,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
+/// A live socket silent for this long (the server ticks every second) is given up and replaced.
+const SILENT_LIMIT_MS: f64 = 5_000.0;
+
 /// Name of the User Timing mark set at each flush.
 const FLUSH_MARK: &str = "gatewatch:live-flush";
 
@@ -37,6 +40,7 @@ thread_local! {
     static STARTED: Cell<bool> = const { Cell::new(false) };
     static FLUSH_SCHEDULED: Cell<bool> = const { Cell::new(false) };
     static LAST_FLUSH: Cell<f64> = const { Cell::new(f64::NEG_INFINITY) };
+    static LAST_MESSAGE: Cell<f64> = const { Cell::new(f64::NEG_INFINITY) };
 }
 
 /// Opens the socket and starts the poll timer (once per page).
@@ -48,6 +52,10 @@ pub fn start(feed: LiveFeed) {
         move || {
             if feed.state.get_untracked() != ConnectionState::Live {
                 feed.poll.update(|n| *n += 1);
+            } else if now_ms() - LAST_MESSAGE.with(Cell::get) > SILENT_LIMIT_MS {
+                // The server ticks every second: a socket this quiet is dead without having
+                // closed (a half-open connection after a network change or a sleeping laptop).
+                abandon(feed);
             }
         },
         POLL_INTERVAL,
@@ -117,6 +125,7 @@ fn connect(feed: LiveFeed, attempt: u32) {
     let on_open = Closure::<dyn FnMut()>::new({
         let attempts = attempts.clone();
         move || {
+            LAST_MESSAGE.with(|last| last.set(now_ms()));
             let reconnected = attempts.get() > 0;
             attempts.set(0);
             feed.state.set(ConnectionState::Live);
@@ -134,6 +143,7 @@ fn connect(feed: LiveFeed, attempt: u32) {
         }
     });
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |message: MessageEvent| {
+        LAST_MESSAGE.with(|last| last.set(now_ms()));
         let Some(text) = message.data().as_string() else {
             return;
         };
@@ -174,6 +184,18 @@ fn connect(feed: LiveFeed, attempt: u32) {
         previous.socket.set_onclose(None);
         let _ = previous.socket.close();
     }
+}
+
+/// Drops the current socket as if it had closed, and schedules a new one.
+fn abandon(feed: LiveFeed) {
+    if let Some(dead) = CURRENT.with(|current| current.borrow_mut().take()) {
+        dead.socket.set_onclose(None);
+        let _ = dead.socket.close();
+    }
+    feed.state.set(ConnectionState::Reconnecting);
+    feed.routes.set(None);
+    feed.models.set(None);
+    schedule_reconnect(feed, 1);
 }
 
 fn schedule_reconnect(feed: LiveFeed, attempt: u32) {

@@ -91,7 +91,7 @@ async fn requests_metrics_transitions_and_logs_are_pushed_live() {
     })
     .await;
     assert!(target["traffic"]["rps"].as_f64().unwrap() > 0.0, "{target}");
-    assert_eq!(target["traffic"]["status"]["success"], 1, "{target}");
+    assert_eq!(target["traffic"]["status"]["2xx"], 1, "{target}");
     assert!(target["transitions"].as_array().unwrap().is_empty());
 
     up.set_healthy(false);
