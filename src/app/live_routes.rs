@@ -19,38 +19,55 @@ pub fn live_routes(rendered: Vec<RouteView>) -> Memo<Vec<RouteView>> {
     })
 }
 
-/// Route `fallback.name` in `routes`; `fallback` (as first shown) once it is gone, while its
-/// card leaves.
+/// The item of `list` with `fallback`'s key, or `fallback` (as first shown) once it is gone,
+/// while its card, row or tile leaves.
+pub fn keyed_item<T, K>(
+    list: impl Fn(&dyn Fn(&T) -> bool) -> Option<T> + Send + Sync + 'static,
+    fallback: T,
+    key: impl Fn(&T) -> K + Send + Sync + 'static,
+) -> Memo<T>
+where
+    T: Clone + PartialEq + Send + Sync + 'static,
+    K: PartialEq,
+{
+    Memo::new(move |_| {
+        let wanted = key(&fallback);
+        list(&|item| key(item) == wanted).unwrap_or_else(|| fallback.clone())
+    })
+}
+
+/// Route `fallback.name` in `routes`, like [`keyed_item`].
 pub fn live_route(routes: Memo<Vec<RouteView>>, fallback: RouteView) -> Memo<RouteView> {
-    Memo::new(move |_| {
-        routes
-            .with(|list| list.iter().find(|r| r.name == fallback.name).cloned())
-            .unwrap_or_else(|| fallback.clone())
-    })
+    keyed_item(
+        move |is| routes.with(|list| list.iter().find(|r| is(r)).cloned()),
+        fallback,
+        |r| r.name.clone(),
+    )
 }
 
-/// Target `fallback.url` of `route`, like [`live_route`].
+/// Target `fallback.url` of `route`, like [`keyed_item`].
 pub fn live_target(route: Memo<RouteView>, fallback: TargetView) -> Memo<TargetView> {
-    Memo::new(move |_| {
-        route
-            .with(|r| r.targets.iter().find(|t| t.url == fallback.url).cloned())
-            .unwrap_or_else(|| fallback.clone())
-    })
+    keyed_item(
+        move |is| route.with(|r| r.targets.iter().find(|t| is(t)).cloned()),
+        fallback,
+        |t| t.url.clone(),
+    )
 }
 
-/// Target `fallback.url` of route `fallback.route` in `routes`, like [`live_route`].
+/// Target `fallback.url` of route `fallback.route` in `routes`, like [`keyed_item`].
 pub fn live_target_in(routes: Memo<Vec<RouteView>>, fallback: TargetView) -> Memo<TargetView> {
-    Memo::new(move |_| {
-        routes
-            .with(|list| {
+    keyed_item(
+        move |is| {
+            routes.with(|list| {
                 list.iter()
-                    .filter(|r| r.name == fallback.route)
                     .flat_map(|r| r.targets.iter())
-                    .find(|t| t.url == fallback.url)
+                    .find(|t| is(t))
                     .cloned()
             })
-            .unwrap_or_else(|| fallback.clone())
-    })
+        },
+        fallback,
+        |t| (t.route.clone(), t.url.clone()),
+    )
 }
 
 /// Every target of every route, in order.

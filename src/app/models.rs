@@ -3,6 +3,7 @@
 
 use crate::api::traffic::get_models;
 use crate::app::format;
+use crate::app::live_routes::keyed_item;
 use crate::app::resource::page_resource;
 use crate::app::widgets::{EmptyState, ErrorNote, loading};
 use crate::live::use_live_feed;
@@ -116,13 +117,13 @@ fn ModelTables(models: Memo<Vec<ModelView>>) -> impl IntoView {
     }
 }
 
-/// Model `fallback.model` in `models`; `fallback` once it is gone, while its row leaves.
+/// Model `fallback.model` in `models`, like [`keyed_item`].
 fn live_model(models: Memo<Vec<ModelView>>, fallback: ModelView) -> Memo<ModelView> {
-    Memo::new(move |_| {
-        models
-            .with(|list| list.iter().find(|m| m.model == fallback.model).cloned())
-            .unwrap_or_else(|| fallback.clone())
-    })
+    keyed_item(
+        move |is| models.with(|list| list.iter().find(|m| is(m)).cloned()),
+        fallback,
+        |m| m.model.clone(),
+    )
 }
 
 #[component]

@@ -162,11 +162,7 @@ fn connect(feed: LiveFeed, attempt: u32) {
         }
     });
     let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |_: CloseEvent| {
-        feed.state.set(ConnectionState::Reconnecting);
-        // Pushed routes and models stop updating: pages show what they poll instead.
-        feed.routes.set(None);
-        feed.models.set(None);
-        schedule_reconnect(feed, attempts.get().saturating_add(1));
+        disconnected(feed, attempts.get().saturating_add(1));
     });
     socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
     socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -192,10 +188,16 @@ fn abandon(feed: LiveFeed) {
         dead.socket.set_onclose(None);
         let _ = dead.socket.close();
     }
+    disconnected(feed, 1);
+}
+
+/// The socket is gone: says so, and schedules reconnection attempt `attempt`. Pushed routes and
+/// models stop updating, so pages show what they poll instead.
+fn disconnected(feed: LiveFeed, attempt: u32) {
     feed.state.set(ConnectionState::Reconnecting);
     feed.routes.set(None);
     feed.models.set(None);
-    schedule_reconnect(feed, 1);
+    schedule_reconnect(feed, attempt);
 }
 
 fn schedule_reconnect(feed: LiveFeed, attempt: u32) {
