@@ -7,15 +7,19 @@
 //! `spawn_blocking`. When the disk is full or the file is locked, batches are dropped and counted,
 //! [`History::status`] says so, and the proxy carries on.
 //!
-//! Submodules, one concept each: `schema` (layout, pragmas, migrations), `row` (a request as a
-//! row), `rollup` (traffic summed per bucket), `writer` (the writer thread), `query` (request
-//! filters as SQL), `stats` (periods from rollups), `health` (counters and errors).
+//! Submodules, one concept each: `schema` (layout, pragmas, migrations), `segment` (requests
+//! packed into one blob), `id_filter` (a segment's request ids as a Bloom filter), `row` (stored
+//! times, and the old one-row-per-request layout the migration reads), `rollup` (traffic summed
+//! per bucket), `writer` (the writer thread), `query` (request filters over segments), `stats`
+//! (periods from rollups), `health` (counters and errors).
 
 mod health;
+mod id_filter;
 mod query;
 mod rollup;
 mod row;
 mod schema;
+mod segment;
 mod stats;
 mod writer;
 
@@ -174,6 +178,7 @@ impl History {
         let health = Arc::new(Health::default());
         let writer = Writer::new(
             conn,
+            next_seq.checked_sub(1).map(|max| max as i64),
             health.clone(),
             WriterConfig {
                 path: path.to_owned(),
@@ -313,7 +318,10 @@ impl HistoryWriter {
 
 /// One past the largest `seq` the database has ever stored (0 for a new one).
 fn stored_next_seq(conn: &Connection) -> rusqlite::Result<u64> {
-    let in_rows: Option<i64> = conn.query_row("SELECT max(seq) FROM requests", [], |r| r.get(0))?;
+    let in_rows: Option<i64> =
+        conn.query_row("SELECT max(last_seq) FROM request_segments", [], |r| {
+            r.get(0)
+        })?;
     let in_meta: Option<i64> = conn
         .query_row(
             "SELECT value FROM meta WHERE key = ?1",
@@ -361,7 +369,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (history, writer) = testing::open(dir.path());
         assert_eq!(history.next_seq(), 0, "a new database starts at 0");
-        let start = at("2025-03-01T10:00:00Z");
+        // Within retention (it runs at reopening), on a whole second.
+        let start = DateTime::from_timestamp(Utc::now().timestamp() - 7_200, 0).unwrap();
         let mut records = testing::varied(5, 0, 1_500, start, TimeDelta::seconds(3));
         // Extremes: counters above i64::MAX, and a time with nanoseconds (stored to the µs).
         records[10].latency_us = u64::MAX;

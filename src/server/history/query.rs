@@ -1,81 +1,77 @@
-//! [`RequestQuery`] as SQL: the stored rows `RequestQuery::matches` accepts, newest first.
+//! [`RequestQuery`] over the stored segments: the records `RequestQuery::matches` accepts,
+//! newest first.
 //!
-//! Values are always bound as parameters, never written into the SQL text. Time bounds are
-//! rounded up to the stored microsecond (see [`row::micros_ceil`]) so that a row is selected
-//! exactly when the record read back from it passes `matches`.
-//!
-//! Plans (checked by a test): most filters walk `seq` backwards and stop after `limit` matches;
-//! a route uses its index, already in `seq` order. Only a window with both `since` and `until`
-//! reads through the time index and sorts — just that window's rows, keeping the newest
-//! `limit` — because walking `seq` down to an old window would read everything newer than it.
+//! Segments are walked from the newest down. SQL picks them by the cursor and the time window
+//! (on the segment's first `seq` and its earliest and latest time; bounds rounded up to the
+//! stored microsecond, see [`row::micros_ceil`]); the string table skips those that cannot hold
+//! a match ([`segment::may_match`]); the rest are decoded and filtered record by record until
+//! `limit` records match. A look-up by request id reads the segments' Bloom filters and decodes
+//! only the segments that may hold the id.
 
-use super::row;
+use super::segment;
+use super::{id_filter, row};
 use crate::server::metrics::query::{MAX_LIMIT, RequestQuery};
 use crate::views::RequestRecord;
-use rusqlite::Connection;
-use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension};
 
-/// The SQL text and its parameters for `query`.
-pub fn build(query: &RequestQuery) -> (String, Vec<Value>) {
-    let mut conditions: Vec<&str> = Vec::new();
-    let mut values: Vec<Value> = Vec::new();
-    let mut bind = |condition: &'static str, value: Value| {
-        conditions.push(condition);
-        values.push(value);
-    };
+const SEGMENTS: &str = "SELECT first_seq, data FROM request_segments \
+    WHERE first_seq < ?1 AND max_at_us >= ?2 AND min_at_us < ?3 ORDER BY first_seq DESC";
 
-    // Stored seqs fit in an i64, so a cursor beyond that excludes nothing.
-    if let Some(before) = query.before.and_then(|b| i64::try_from(b).ok()) {
-        bind("seq < ?", Value::Integer(before));
-    }
-    if let Some(since) = query.since {
-        bind("at_us >= ?", Value::Integer(row::micros_ceil(since)));
-    }
-    if let Some(until) = query.until {
-        bind("at_us < ?", Value::Integer(row::micros_ceil(until)));
-    }
-    if let Some(status) = query.status {
-        let (low, high) = status.range();
-        bind("status >= ?", Value::Integer(low.into()));
-        bind("status <= ?", Value::Integer(high.into()));
-    }
-    let text = |s: &String| Value::Text(s.clone());
-    if let Some(method) = &query.method {
-        bind("method = ?", text(method));
-    }
-    if let Some(route) = &query.route {
-        bind("route = ?", text(route));
-    }
-    if let Some(target) = &query.target {
-        bind("target = ?", text(target));
-    }
-    if let Some(client) = &query.client {
-        bind("client = ?", text(client));
-    }
-    if let Some(path) = &query.path {
-        // instr, not LIKE: case-sensitive and no wildcards, like `str::contains`.
-        bind("instr(path, ?) > 0", text(path));
-    }
-    if let Some(model) = &query.model {
-        bind("model = ?", text(model));
-    }
+const ID_FILTERS: &str =
+    "SELECT first_seq, id_filter FROM request_segments ORDER BY first_seq DESC";
 
-    let mut sql = format!("SELECT {} FROM requests", row::COLUMNS);
-    if !conditions.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&conditions.join(" AND "));
-    }
-    sql.push_str(" ORDER BY seq DESC LIMIT ?");
-    values.push(Value::Integer(query.limit.min(MAX_LIMIT) as i64));
-    (sql, values)
+const SEGMENT_DATA: &str = "SELECT data FROM request_segments WHERE first_seq = ?1";
+
+/// How much of the history a query read (for tests).
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Scan {
+    /// Segments SQL selected.
+    pub selected: usize,
+    /// Of those, the ones decoded (the others' string tables ruled them out).
+    pub decoded: usize,
 }
 
 /// Runs `query`.
 pub fn requests(conn: &Connection, query: &RequestQuery) -> rusqlite::Result<Vec<RequestRecord>> {
-    let (sql, values) = build(query);
-    let mut statement = conn.prepare_cached(&sql)?;
-    let rows = statement.query_map(rusqlite::params_from_iter(values), row::read)?;
-    rows.collect()
+    scan(conn, query).map(|(records, _)| records)
+}
+
+/// Runs `query`, telling how many segments it read.
+pub fn scan(
+    conn: &Connection,
+    query: &RequestQuery,
+) -> rusqlite::Result<(Vec<RequestRecord>, Scan)> {
+    let limit = query.limit.min(MAX_LIMIT);
+    let mut found = Vec::new();
+    let mut scan = Scan::default();
+    if limit == 0 {
+        return Ok((found, scan));
+    }
+    // Stored seqs fit in an i64, so a cursor beyond that excludes nothing.
+    let before = query
+        .before
+        .map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+    let since = query.since.map_or(i64::MIN, row::micros_ceil);
+    let until = query.until.map_or(i64::MAX, row::micros_ceil);
+    let mut statement = conn.prepare_cached(SEGMENTS)?;
+    let mut rows = statement.query((before, since, until))?;
+    while let Some(row) = rows.next()? {
+        scan.selected += 1;
+        let first_seq: i64 = row.get(0)?;
+        let data = row.get_ref(1)?.as_blob()?;
+        if !segment::may_match(data, query)? {
+            continue;
+        }
+        scan.decoded += 1;
+        let records = segment::decode(first_seq, data)?;
+        for record in records.into_iter().rev().filter(|r| query.matches(r)) {
+            found.push(record);
+            if found.len() == limit {
+                return Ok((found, scan));
+            }
+        }
+    }
+    Ok((found, scan))
 }
 
 /// The newest request with `request_id`.
@@ -83,18 +79,34 @@ pub fn by_request_id(
     conn: &Connection,
     request_id: &str,
 ) -> rusqlite::Result<Option<RequestRecord>> {
-    use rusqlite::OptionalExtension;
-    let sql = format!(
-        "SELECT {} FROM requests WHERE request_id = ?1 ORDER BY seq DESC LIMIT 1",
-        row::COLUMNS
-    );
-    conn.prepare_cached(&sql)?
-        .query_row([request_id], row::read)
-        .optional()
+    let mut filters = conn.prepare_cached(ID_FILTERS)?;
+    let mut data = conn.prepare_cached(SEGMENT_DATA)?;
+    let mut rows = filters.query([])?;
+    while let Some(row) = rows.next()? {
+        if !id_filter::may_contain(row.get_ref(1)?.as_blob()?, request_id) {
+            continue;
+        }
+        let first_seq: i64 = row.get(0)?;
+        let found = data
+            .query_row([first_seq], |row| {
+                let records = segment::decode(first_seq, row.get_ref(0)?.as_blob()?)?;
+                Ok(records
+                    .into_iter()
+                    .rev()
+                    .find(|r| r.request_id == request_id))
+            })
+            .optional()?
+            .flatten();
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    Ok(None)
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::segment::SEGMENT_ROWS;
     use super::*;
     use crate::server::history::testing;
     use crate::server::metrics::query::StatusFilter;
@@ -349,49 +361,56 @@ mod tests {
     }
 
     #[test]
-    fn values_are_bound_never_written_into_the_sql() {
-        let query = RequestQuery {
-            path: Some("x'; DROP TABLE requests; --".into()),
-            route: Some("secret-route".into()),
-            ..RequestQuery::default()
-        };
-        let (sql, values) = build(&query);
-        assert!(
-            !sql.contains("DROP") && !sql.contains("secret-route"),
-            "{sql}"
-        );
-        assert_eq!(values.len(), 3, "route, path and the limit");
-    }
-
-    #[test]
-    fn only_a_time_window_makes_sqlite_sort() {
+    fn segments_without_a_wanted_value_are_not_decoded() {
         let dir = tempfile::tempdir().unwrap();
         let (history, writer) = testing::open(dir.path());
-        let records = testing::varied(3, 0, 300, start(), Duration::seconds(1));
-        let conn = schema_conn(history.path());
-        for query in queries(&records) {
-            let (sql, values) = build(&query);
-            let plan: Vec<String> = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .unwrap()
-                .query_map(rusqlite::params_from_iter(values), |r| {
-                    r.get::<_, String>(3)
-                })
-                .unwrap()
-                .collect::<Result<_, _>>()
+        let mut records = testing::varied(5, 0, 3 * SEGMENT_ROWS, start(), Duration::seconds(1));
+        // One route only in the oldest segment.
+        records[17].route = Some("rare".into());
+        history.submit(records.clone());
+        assert!(history.flush_blocking());
+        let conn =
+            super::super::schema::open_reader(history.path(), std::time::Duration::from_secs(1))
                 .unwrap();
-            let plan = plan.join("; ");
-            if query.since.is_some() && query.until.is_some() {
-                // A window: read through the time index, and sort only the window's rows.
-                assert!(plan.contains("requests_at"), "{query:?}: {plan}");
-            } else {
-                assert!(!plan.contains("TEMP B-TREE"), "{query:?}: {plan}");
+        let rare = RequestQuery {
+            route: Some("rare".into()),
+            ..RequestQuery::default()
+        };
+        let (found, read) = scan(&conn, &rare).unwrap();
+        assert_eq!(found, vec![records[17].clone()]);
+        assert_eq!(
+            read,
+            Scan {
+                selected: 3,
+                decoded: 1
             }
-        }
+        );
+        // The newest page needs the newest segment only.
+        let (found, read) = scan(
+            &conn,
+            &RequestQuery {
+                limit: 10,
+                ..RequestQuery::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(found.len(), 10);
+        assert_eq!(
+            read,
+            Scan {
+                selected: 1,
+                decoded: 1
+            }
+        );
+        // A time window selects the segments it overlaps.
+        let window = RequestQuery {
+            since: Some(records[10].at),
+            until: Some(records[20].at),
+            ..RequestQuery::default()
+        };
+        let (found, read) = scan(&conn, &window).unwrap();
+        assert_eq!(found.len(), 10);
+        assert_eq!(read.selected, 1);
         writer.shutdown();
-    }
-
-    fn schema_conn(path: &std::path::Path) -> Connection {
-        super::super::schema::open_reader(path, std::time::Duration::from_secs(1)).unwrap()
     }
 }

@@ -1,4 +1,5 @@
-//! How a [`RequestRecord`] is stored as a row of `requests`, and read back.
+//! Stored times, and the version 1 layout (one row of `requests` per request), which only the
+//! migration to segments still reads.
 //!
 //! Precision: `at` is stored as whole microseconds since the Unix epoch (rounded down), so a
 //! record read back equals the one written with `at` truncated to the microsecond
@@ -8,15 +9,18 @@
 
 use crate::views::{LlmUsage, RequestRecord};
 use chrono::{DateTime, Utc};
+use rusqlite::Row;
 use rusqlite::types::{FromSql, FromSqlError, ValueRef};
-use rusqlite::{Row, Statement, params};
+#[cfg(test)]
+use rusqlite::{Statement, params};
 
 /// The columns [`read`] expects, in order.
 pub const COLUMNS: &str = "seq, request_id, at_us, method, path, route, target, status, \
     latency_us, upstream_us, bytes_in, bytes_out, client, user_agent, error, attempts, model, \
     input_tokens, output_tokens, streamed, first_token_us";
 
-/// Inserts one row; a `seq` already stored is left alone (the statement then changes nothing).
+/// Inserts one version 1 row (tests write old files with it).
+#[cfg(test)]
 pub const INSERT: &str = "INSERT INTO requests (seq, request_id, at_us, method, path, route, \
     target, status, latency_us, upstream_us, bytes_in, bytes_out, client, user_agent, error, \
     attempts, model, input_tokens, output_tokens, streamed, first_token_us) \
@@ -44,8 +48,8 @@ pub fn truncate_to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(micros(at)).unwrap_or(at)
 }
 
-/// Stores `record` (whose `seq` the caller has checked fits in an `i64`); `Ok(false)` when a row
-/// with that `seq` already exists.
+/// Stores `record` as a version 1 row; `Ok(false)` when a row with that `seq` already exists.
+#[cfg(test)]
 pub fn insert(
     statement: &mut Statement<'_>,
     seq: i64,

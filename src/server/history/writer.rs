@@ -9,7 +9,8 @@
 use super::health::Health;
 use super::rollup::{BatchRollups, Grain, RollupStore};
 use super::row;
-use super::schema::META_MAX_SEQ;
+use super::schema::{self, META_MAX_SEQ};
+use super::segment;
 use crate::views::RequestRecord;
 use chrono::Utc;
 use rusqlite::{Connection, TransactionBehavior};
@@ -22,10 +23,15 @@ use std::time::{Duration, Instant};
 
 /// The most rows written in one transaction (when many batches are waiting).
 pub const MAX_TRANSACTION_ROWS: usize = 50_000;
-/// Rows one retention `DELETE` removes: each chunk is its own short transaction.
+/// Rollup rows one retention `DELETE` removes: each chunk is its own short transaction.
 pub const RETENTION_CHUNK: i64 = 5_000;
+/// Segments one retention `DELETE` removes (up to ~50 000 requests), or one pass trims.
+pub const RETENTION_SEGMENTS: i64 = 50;
 /// Chunks per retention pass; a bigger backlog continues after the queued batches are written.
 pub const RETENTION_CHUNKS_PER_PASS: usize = 20;
+/// Segments holding both expired and kept requests (at most `?2` of them).
+const STRADDLING: &str = "SELECT first_seq, data FROM request_segments \
+    WHERE min_at_us < ?1 AND max_at_us >= ?1 LIMIT ?2";
 /// How soon a failed retention pass is tried again.
 const RETENTION_RETRY: Duration = Duration::from_secs(60);
 
@@ -55,21 +61,26 @@ pub struct Writer {
     config: WriterConfig,
     rollups: RollupStore,
     next_retention: Instant,
+    /// The largest `seq` stored: a record must come after it (`seq` orders the segments).
+    max_seq: Option<i64>,
+    /// The newest segment while it has room: the next write adds to it and stores it again.
+    open: Option<segment::Builder>,
 }
 
 /// What one transaction did with its rows.
 #[derive(Default)]
 struct Written {
     stored: u64,
-    /// Refused one by one: `seq` already stored, or too large for SQLite.
+    /// Refused one by one: `seq` not above every `seq` stored, or too large for SQLite.
     refused: u64,
 }
 
 const UPDATE_MAX_SEQ: &str = "INSERT INTO meta (key, value) VALUES (?1, ?2) \
     ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)";
 
-const DELETE_REQUESTS: &str =
-    "DELETE FROM requests WHERE seq IN (SELECT seq FROM requests WHERE at_us < ?1 LIMIT ?2)";
+/// A segment goes once its newest request is older than the cutoff.
+const DELETE_REQUESTS: &str = "DELETE FROM request_segments WHERE first_seq IN \
+    (SELECT first_seq FROM request_segments WHERE max_at_us < ?1 LIMIT ?2)";
 
 /// Starts `writer` on its own thread (it does blocking disk I/O, so not a tokio task).
 pub fn spawn(writer: Writer, commands: Receiver<Command>) -> std::io::Result<JoinHandle<()>> {
@@ -108,13 +119,21 @@ fn yield_cpu_to_the_proxy() {
 }
 
 impl Writer {
-    pub fn new(conn: Connection, health: Arc<Health>, config: WriterConfig) -> Self {
+    /// A writer for `conn`, whose largest `seq` stored so far is `max_seq`.
+    pub fn new(
+        conn: Connection,
+        max_seq: Option<i64>,
+        health: Arc<Health>,
+        config: WriterConfig,
+    ) -> Self {
         Self {
             conn,
             health,
             config,
             rollups: RollupStore::default(),
             next_retention: Instant::now(),
+            max_seq,
+            open: None,
         }
     }
 
@@ -220,35 +239,46 @@ impl Writer {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut written = Written::default();
         let mut rollups = BatchRollups::default();
-        let mut max_seq: Option<i64> = None;
-        {
-            let mut insert = tx.prepare_cached(row::INSERT)?;
-            for record in batches.iter().flatten() {
-                let Ok(seq) = i64::try_from(record.seq) else {
-                    written.refused += 1;
-                    continue;
-                };
-                if row::insert(&mut insert, seq, record)? {
-                    rollups.record(record);
-                    written.stored += 1;
-                    max_seq = max_seq.max(Some(seq));
-                } else {
-                    written.refused += 1;
-                }
+        let mut max_seq = self.max_seq;
+        // Taken: if the transaction fails, the next write starts a new segment.
+        let mut open = self.open.take().unwrap_or_default();
+        for record in batches.iter().flatten() {
+            let Some(seq) = i64::try_from(record.seq)
+                .ok()
+                .filter(|&seq| max_seq.is_none_or(|max| seq > max))
+            else {
+                written.refused += 1;
+                continue;
+            };
+            if open.is_full() {
+                schema::insert_segment(&tx, &open.finish())?;
+                open = segment::Builder::default();
             }
+            open.push(record);
+            rollups.record(record);
+            written.stored += 1;
+            max_seq = Some(seq);
+        }
+        if written.stored > 0 {
+            schema::insert_segment(&tx, &open.finish())?;
         }
         let pending = self.rollups.write(&tx, rollups.into_deltas())?;
-        if let Some(max_seq) = max_seq {
+        if let Some(max_seq) = max_seq.filter(|_| written.stored > 0) {
             tx.prepare_cached(UPDATE_MAX_SEQ)?
                 .execute((META_MAX_SEQ, max_seq))?;
         }
         tx.commit()?;
         self.rollups.committed(pending);
+        self.max_seq = max_seq;
+        self.open = (open.len() > 0 && !open.is_full()).then_some(open);
         Ok(written)
     }
 
     /// One retention pass: deletes rows and rollups older than the retention, a chunk at a time.
     fn expire(&mut self) {
+        // The open segment may be deleted: the next write starts a new one rather than bringing
+        // it back.
+        self.open = None;
         let cutoff = chrono::Duration::from_std(self.config.retention)
             .ok()
             .and_then(|retention| Utc::now().checked_sub_signed(retention));
@@ -274,25 +304,51 @@ impl Writer {
         };
     }
 
+    /// Rewrites the segments holding both expired and kept requests without the expired ones
+    /// (a segment of a quiet period can span hours), so retention is exact to the request.
+    fn trim_straddling(&mut self, cutoff_us: i64) -> rusqlite::Result<()> {
+        let tx = self.conn.transaction()?;
+        let straddling = tx
+            .prepare_cached(STRADDLING)?
+            .query_map((cutoff_us, RETENTION_SEGMENTS), |row| {
+                let first_seq: i64 = row.get(0)?;
+                Ok(segment::decode(first_seq, row.get_ref(1)?.as_blob()?)?)
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        for records in straddling {
+            let Some(first) = records.first() else {
+                continue;
+            };
+            tx.prepare_cached("DELETE FROM request_segments WHERE first_seq = ?1")?
+                .execute([first.seq as i64])?;
+            let kept: Vec<RequestRecord> = records
+                .into_iter()
+                .filter(|r| row::micros(r.at) >= cutoff_us)
+                .collect();
+            if !kept.is_empty() {
+                schema::insert_segment(&tx, &segment::encode(&kept))?;
+            }
+        }
+        tx.commit()
+    }
+
     /// Whether everything expired is gone (`false`: the pass stopped at its chunk limit).
     fn try_expire(&mut self, cutoff_us: i64, cutoff_secs: i64) -> rusqlite::Result<bool> {
+        self.trim_straddling(cutoff_us)?;
         let mut chunks = 0;
-        let mut delete = |sql: &str, cutoff: i64| -> rusqlite::Result<bool> {
+        let mut delete = |sql: &str, cutoff: i64, chunk: i64| -> rusqlite::Result<bool> {
             loop {
                 if chunks == RETENTION_CHUNKS_PER_PASS {
                     return Ok(false);
                 }
                 chunks += 1;
-                let deleted = self
-                    .conn
-                    .prepare_cached(sql)?
-                    .execute((cutoff, RETENTION_CHUNK))?;
-                if (deleted as i64) < RETENTION_CHUNK {
+                let deleted = self.conn.prepare_cached(sql)?.execute((cutoff, chunk))?;
+                if (deleted as i64) < chunk {
                     return Ok(true);
                 }
             }
         };
-        if !delete(DELETE_REQUESTS, cutoff_us)? {
+        if !delete(DELETE_REQUESTS, cutoff_us, RETENTION_SEGMENTS)? {
             return Ok(false);
         }
         for grain in Grain::ALL {
@@ -307,7 +363,7 @@ impl Writer {
                      (SELECT id FROM rollup_hour WHERE bucket < ?1 LIMIT ?2)"
                 }
             };
-            if !delete(sql, grain.bucket_of(cutoff_secs))? {
+            if !delete(sql, grain.bucket_of(cutoff_secs), RETENTION_CHUNK)? {
                 return Ok(false);
             }
         }
