@@ -131,6 +131,64 @@ fn main() {
             h.requests(&query).unwrap();
         }),
     );
+    let h = history.clone();
+    time(
+        "requests one hour 3 days ago (since and until), page of 100",
+        10,
+        Box::new(move || {
+            let since = Utc::now() - TimeDelta::days(3);
+            let query = RequestQuery {
+                since: Some(since),
+                until: Some(since + TimeDelta::hours(1)),
+                ..RequestQuery::default()
+            };
+            assert_eq!(h.requests(&query).unwrap().len(), 100);
+        }),
+    );
+    let h = history.clone();
+    time(
+        "requests path=/nowhere (matches nothing: every segment read)",
+        5,
+        Box::new(move || {
+            let query = RequestQuery {
+                path: Some("/nowhere".into()),
+                ..RequestQuery::default()
+            };
+            assert!(h.requests(&query).unwrap().is_empty());
+        }),
+    );
+    let h = history.clone();
+    time(
+        "requests status=418 (matches nothing; every segment decoded)",
+        5,
+        Box::new(move || {
+            let query = RequestQuery {
+                status: gatewatch::server::metrics::query::StatusFilter::parse("418"),
+                ..RequestQuery::default()
+            };
+            assert!(h.requests(&query).unwrap().is_empty());
+        }),
+    );
+    let oldest_id = {
+        let mut rng = fastrand::Rng::with_seed(7);
+        record(&mut rng, first_seq, start).request_id
+    };
+    let h = history.clone();
+    time(
+        "request by id, the oldest",
+        10,
+        Box::new(move || {
+            assert!(h.request_by_id(&oldest_id).unwrap().is_some());
+        }),
+    );
+    let h = history.clone();
+    time(
+        "request by id, unknown",
+        10,
+        Box::new(move || {
+            assert!(h.request_by_id("no-such-id").unwrap().is_none());
+        }),
+    );
     writer.shutdown();
 }
 
