@@ -105,10 +105,7 @@ impl RequestQuery {
         fn same(wanted: &Option<String>, actual: Option<&str>) -> bool {
             wanted.as_deref().is_none_or(|w| actual == Some(w))
         }
-        self.before.is_none_or(|before| record.seq < before)
-            && self.since.is_none_or(|since| record.at >= since)
-            && self.until.is_none_or(|until| record.at < until)
-            && self.status.is_none_or(|s| s.matches(record.status))
+        self.matches_head(record.seq, record.at, record.status)
             && same(&self.method, Some(&record.method))
             && same(&self.route, record.route.as_deref())
             && same(&self.target, record.target.as_deref())
@@ -119,6 +116,15 @@ impl RequestQuery {
 }
 
 impl RequestQuery {
+    /// The filters on a request's `seq`, time and status: the part of [`Self::matches`] that
+    /// needs none of its text (the history checks it before copying a stored record's strings).
+    pub fn matches_head(&self, seq: u64, at: DateTime<Utc>, status: u16) -> bool {
+        self.before.is_none_or(|before| seq < before)
+            && self.since.is_none_or(|since| at >= since)
+            && self.until.is_none_or(|until| at < until)
+            && self.status.is_none_or(|s| s.matches(status))
+    }
+
     /// The filters named in a page's query string, read leniently: a value that does not parse
     /// is ignored here (the server reports it). Used by the dashboard to pick live requests.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {

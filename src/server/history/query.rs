@@ -63,7 +63,9 @@ pub fn scan(
             continue;
         }
         scan.decoded += 1;
-        let records = segment::decode(first_seq, data)?;
+        let records = segment::decode_where(first_seq, data, |seq, at, status| {
+            query.matches_head(seq, at, status)
+        })?;
         for record in records.into_iter().rev().filter(|r| query.matches(r)) {
             found.push(record);
             if found.len() == limit {

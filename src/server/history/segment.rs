@@ -23,7 +23,7 @@
 use super::row;
 use crate::query::RequestQuery;
 use crate::views::{LlmUsage, RequestRecord};
-use chrono::DateTime;
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -226,10 +226,20 @@ impl Builder {
 
 /// Unpacks a segment whose first `seq` is `first_seq`, in increasing `seq` order.
 pub fn decode(first_seq: i64, data: &[u8]) -> Result<Vec<RequestRecord>, Corrupt> {
+    decode_where(first_seq, data, |_, _, _| true)
+}
+
+/// [`decode`], keeping only the records for which `keep(seq, at, status)` holds: the others
+/// are skipped before any of their strings is copied.
+pub fn decode_where(
+    first_seq: i64,
+    data: &[u8],
+    mut keep: impl FnMut(u64, DateTime<Utc>, u16) -> bool,
+) -> Result<Vec<RequestRecord>, Corrupt> {
     let mut reader = Reader { data, at: 0 };
     let strings = reader.strings()?;
     let count = reader.count(1)?;
-    let mut records = Vec::with_capacity(count);
+    let mut records = Vec::new();
     let (mut previous_seq, mut previous_at) = (first_seq as u64, 0i64);
     let text = |index: u64| -> Result<String, Corrupt> {
         usize::try_from(index)
@@ -245,17 +255,13 @@ pub fn decode(first_seq: i64, data: &[u8]) -> Result<Vec<RequestRecord>, Corrupt
         let at = DateTime::from_timestamp_micros(at_us).ok_or(Corrupt("time out of range"))?;
         let flags = reader.varint()?;
         let has = |bit: u64| flags & bit != 0;
-        let request_id = text(reader.varint()?)?;
-        let method = text(reader.varint()?)?;
-        let path = text(reader.varint()?)?;
-        let client = text(reader.varint()?)?;
-        let mut optional_text = |bit: u64| -> Result<Option<String>, Corrupt> {
-            has(bit).then(|| text(reader.varint()?)).transpose()
-        };
-        let route = optional_text(flag::ROUTE)?;
-        let target = optional_text(flag::TARGET)?;
-        let user_agent = optional_text(flag::USER_AGENT)?;
-        let error = optional_text(flag::ERROR)?;
+        // String indexes first; the strings are copied only for a record that is kept.
+        let [request_id, method, path, client] = [(); 4].map(|()| reader.varint());
+        let (request_id, method, path, client) = (request_id?, method?, path?, client?);
+        let route = reader.optional(has(flag::ROUTE))?;
+        let target = reader.optional(has(flag::TARGET))?;
+        let user_agent = reader.optional(has(flag::USER_AGENT))?;
+        let error = reader.optional(has(flag::ERROR))?;
         let status = u16::try_from(reader.varint()?).map_err(|_| Corrupt("status too large"))?;
         let latency_us = reader.varint()?;
         let upstream_us = reader.optional(has(flag::UPSTREAM_US))?;
@@ -264,32 +270,44 @@ pub fn decode(first_seq: i64, data: &[u8]) -> Result<Vec<RequestRecord>, Corrupt
         let attempts =
             u32::try_from(reader.varint()?).map_err(|_| Corrupt("attempts too large"))?;
         let llm = if has(flag::LLM) {
-            Some(LlmUsage {
-                model: text(reader.varint()?)?,
-                input_tokens: reader.optional(has(flag::INPUT_TOKENS))?,
-                output_tokens: reader.optional(has(flag::OUTPUT_TOKENS))?,
-                streamed: has(flag::STREAMED),
-                first_token_us: reader.optional(has(flag::FIRST_TOKEN_US))?,
-            })
+            Some((
+                reader.varint()?,
+                reader.optional(has(flag::INPUT_TOKENS))?,
+                reader.optional(has(flag::OUTPUT_TOKENS))?,
+                reader.optional(has(flag::FIRST_TOKEN_US))?,
+            ))
         } else {
             None
         };
+        if !keep(seq, at, status) {
+            continue;
+        }
+        let llm = match llm {
+            Some((model, input_tokens, output_tokens, first_token_us)) => Some(LlmUsage {
+                model: text(model)?,
+                input_tokens,
+                output_tokens,
+                streamed: has(flag::STREAMED),
+                first_token_us,
+            }),
+            None => None,
+        };
         records.push(RequestRecord {
             seq,
-            request_id,
+            request_id: text(request_id)?,
             at,
-            method,
-            path,
-            route,
-            target,
+            method: text(method)?,
+            path: text(path)?,
+            route: route.map(text).transpose()?,
+            target: target.map(text).transpose()?,
             status,
             latency_us,
             upstream_us,
             bytes_in,
             bytes_out,
-            client,
-            user_agent,
-            error,
+            client: text(client)?,
+            user_agent: user_agent.map(text).transpose()?,
+            error: error.map(text).transpose()?,
             attempts,
             llm,
         });
