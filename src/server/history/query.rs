@@ -4,7 +4,7 @@
 //! Segments are walked from the newest down. SQL picks them by the cursor and the time window
 //! (on the segment's first `seq` and its earliest and latest time; bounds rounded up to the
 //! stored microsecond, see [`row::micros_ceil`]); the string table skips those that cannot hold
-//! a match ([`segment::may_match`]); the rest are decoded and filtered record by record until
+//! a match ([`segment::Stored::may_match`]); the rest are decoded and filtered record by record until
 //! `limit` records match. A look-up by request id reads the segments' Bloom filters and decodes
 //! only the segments that may hold the id.
 
@@ -59,11 +59,12 @@ pub fn scan(
         scan.selected += 1;
         let first_seq: i64 = row.get(0)?;
         let data = row.get_ref(1)?.as_blob()?;
-        if !segment::may_match(data, query)? {
+        let stored = segment::Stored::parse(data)?;
+        if !stored.may_match(query) {
             continue;
         }
         scan.decoded += 1;
-        let records = segment::decode_where(first_seq, data, |seq, at, status| {
+        let records = stored.decode_where(first_seq, |seq, at, status| {
             query.matches_head(seq, at, status)
         })?;
         for record in records.into_iter().rev().filter(|r| query.matches(r)) {

@@ -17,7 +17,7 @@
 //! "Previous" starts at the segment's first `seq` and at 0. Every string is stored once per
 //! segment: the table at the front also lets a query skip a segment without decoding its rows
 //! when a value it asks for exactly (route, target, method, client, model) is not in the table
-//! ([`may_match`]). Decoding checks every length and index: damaged data is an error, never a
+//! ([`Stored::may_match`]). Decoding checks every length and index: damaged data is an error, never a
 //! panic.
 
 use super::row;
@@ -226,119 +226,138 @@ impl Builder {
 
 /// Unpacks a segment whose first `seq` is `first_seq`, in increasing `seq` order.
 pub fn decode(first_seq: i64, data: &[u8]) -> Result<Vec<RequestRecord>, Corrupt> {
-    decode_where(first_seq, data, |_, _, _| true)
+    Stored::parse(data)?.decode_where(first_seq, |_, _, _| true)
 }
 
-/// [`decode`], keeping only the records for which `keep(seq, at, status)` holds: the others
-/// are skipped before any of their strings is copied.
-pub fn decode_where(
-    first_seq: i64,
-    data: &[u8],
-    mut keep: impl FnMut(u64, DateTime<Utc>, u16) -> bool,
-) -> Result<Vec<RequestRecord>, Corrupt> {
-    let mut reader = Reader { data, at: 0 };
-    let strings = reader.strings()?;
-    let count = reader.count(1)?;
-    let mut records = Vec::new();
-    let (mut previous_seq, mut previous_at) = (first_seq as u64, 0i64);
-    let text = |index: u64| -> Result<String, Corrupt> {
-        usize::try_from(index)
-            .ok()
-            .and_then(|i| strings.get(i))
-            .map(|s| (*s).to_owned())
-            .ok_or(Corrupt("string index out of range"))
-    };
-    for _ in 0..count {
-        let seq = previous_seq.wrapping_add(reader.varint()?);
-        let at_us = previous_at.wrapping_add(reader.signed()?);
-        (previous_seq, previous_at) = (seq, at_us);
-        let at = DateTime::from_timestamp_micros(at_us).ok_or(Corrupt("time out of range"))?;
-        let flags = reader.varint()?;
-        let has = |bit: u64| flags & bit != 0;
-        // String indexes first; the strings are copied only for a record that is kept.
-        let [request_id, method, path, client] = [(); 4].map(|()| reader.varint());
-        let (request_id, method, path, client) = (request_id?, method?, path?, client?);
-        let route = reader.optional(has(flag::ROUTE))?;
-        let target = reader.optional(has(flag::TARGET))?;
-        let user_agent = reader.optional(has(flag::USER_AGENT))?;
-        let error = reader.optional(has(flag::ERROR))?;
-        let status = u16::try_from(reader.varint()?).map_err(|_| Corrupt("status too large"))?;
-        let latency_us = reader.varint()?;
-        let upstream_us = reader.optional(has(flag::UPSTREAM_US))?;
-        let bytes_in = reader.varint()?;
-        let bytes_out = reader.varint()?;
-        let attempts =
-            u32::try_from(reader.varint()?).map_err(|_| Corrupt("attempts too large"))?;
-        let llm = if has(flag::LLM) {
-            Some((
-                reader.varint()?,
-                reader.optional(has(flag::INPUT_TOKENS))?,
-                reader.optional(has(flag::OUTPUT_TOKENS))?,
-                reader.optional(has(flag::FIRST_TOKEN_US))?,
-            ))
-        } else {
-            None
+/// A stored segment with its string table read (once) and its rows not yet decoded.
+pub struct Stored<'a> {
+    strings: Vec<&'a str>,
+    /// Positioned at the row count.
+    rows: Reader<'a>,
+}
+
+impl<'a> Stored<'a> {
+    /// Reads the format byte and the string table of `data`.
+    pub fn parse(data: &'a [u8]) -> Result<Self, Corrupt> {
+        let mut rows = Reader { data, at: 0 };
+        let strings = rows.strings()?;
+        Ok(Self { strings, rows })
+    }
+
+    /// Whether the segment may hold a record `query` accepts, judged from its string table
+    /// alone: `false` when a value the query wants exactly, or the path substring, appears in
+    /// none of its strings. Time and `seq` bounds are checked on the segment's columns, the rest
+    /// per record.
+    pub fn may_match(&self, query: &RequestQuery) -> bool {
+        let has = |wanted: &str| self.strings.contains(&wanted);
+        [
+            &query.method,
+            &query.route,
+            &query.target,
+            &query.client,
+            &query.model,
+        ]
+        .into_iter()
+        .flatten()
+        .all(|wanted| has(wanted))
+            && query
+                .path
+                .as_deref()
+                .is_none_or(|part| self.strings.iter().any(|s| s.contains(part)))
+    }
+
+    /// The records (the segment's first `seq` is `first_seq`) for which `keep(seq, at, status)`
+    /// holds, in increasing `seq` order: the others are skipped before any of their strings is
+    /// copied.
+    pub fn decode_where(
+        self,
+        first_seq: i64,
+        mut keep: impl FnMut(u64, DateTime<Utc>, u16) -> bool,
+    ) -> Result<Vec<RequestRecord>, Corrupt> {
+        let Self {
+            strings,
+            rows: mut reader,
+        } = self;
+        let count = reader.count(1)?;
+        let mut records = Vec::new();
+        let (mut previous_seq, mut previous_at) = (first_seq as u64, 0i64);
+        let text = |index: u64| -> Result<String, Corrupt> {
+            usize::try_from(index)
+                .ok()
+                .and_then(|i| strings.get(i))
+                .map(|s| (*s).to_owned())
+                .ok_or(Corrupt("string index out of range"))
         };
-        if !keep(seq, at, status) {
-            continue;
+        for _ in 0..count {
+            let seq = previous_seq.wrapping_add(reader.varint()?);
+            let at_us = previous_at.wrapping_add(reader.signed()?);
+            (previous_seq, previous_at) = (seq, at_us);
+            let at = DateTime::from_timestamp_micros(at_us).ok_or(Corrupt("time out of range"))?;
+            let flags = reader.varint()?;
+            let has = |bit: u64| flags & bit != 0;
+            // String indexes first; the strings are copied only for a record that is kept.
+            let [request_id, method, path, client] = [(); 4].map(|()| reader.varint());
+            let (request_id, method, path, client) = (request_id?, method?, path?, client?);
+            let route = reader.optional(has(flag::ROUTE))?;
+            let target = reader.optional(has(flag::TARGET))?;
+            let user_agent = reader.optional(has(flag::USER_AGENT))?;
+            let error = reader.optional(has(flag::ERROR))?;
+            let status =
+                u16::try_from(reader.varint()?).map_err(|_| Corrupt("status too large"))?;
+            let latency_us = reader.varint()?;
+            let upstream_us = reader.optional(has(flag::UPSTREAM_US))?;
+            let bytes_in = reader.varint()?;
+            let bytes_out = reader.varint()?;
+            let attempts =
+                u32::try_from(reader.varint()?).map_err(|_| Corrupt("attempts too large"))?;
+            let llm = if has(flag::LLM) {
+                Some((
+                    reader.varint()?,
+                    reader.optional(has(flag::INPUT_TOKENS))?,
+                    reader.optional(has(flag::OUTPUT_TOKENS))?,
+                    reader.optional(has(flag::FIRST_TOKEN_US))?,
+                ))
+            } else {
+                None
+            };
+            if !keep(seq, at, status) {
+                continue;
+            }
+            let llm = match llm {
+                Some((model, input_tokens, output_tokens, first_token_us)) => Some(LlmUsage {
+                    model: text(model)?,
+                    input_tokens,
+                    output_tokens,
+                    streamed: has(flag::STREAMED),
+                    first_token_us,
+                }),
+                None => None,
+            };
+            records.push(RequestRecord {
+                seq,
+                request_id: text(request_id)?,
+                at,
+                method: text(method)?,
+                path: text(path)?,
+                route: route.map(text).transpose()?,
+                target: target.map(text).transpose()?,
+                status,
+                latency_us,
+                upstream_us,
+                bytes_in,
+                bytes_out,
+                client: text(client)?,
+                user_agent: user_agent.map(text).transpose()?,
+                error: error.map(text).transpose()?,
+                attempts,
+                llm,
+            });
         }
-        let llm = match llm {
-            Some((model, input_tokens, output_tokens, first_token_us)) => Some(LlmUsage {
-                model: text(model)?,
-                input_tokens,
-                output_tokens,
-                streamed: has(flag::STREAMED),
-                first_token_us,
-            }),
-            None => None,
-        };
-        records.push(RequestRecord {
-            seq,
-            request_id: text(request_id)?,
-            at,
-            method: text(method)?,
-            path: text(path)?,
-            route: route.map(text).transpose()?,
-            target: target.map(text).transpose()?,
-            status,
-            latency_us,
-            upstream_us,
-            bytes_in,
-            bytes_out,
-            client: text(client)?,
-            user_agent: user_agent.map(text).transpose()?,
-            error: error.map(text).transpose()?,
-            attempts,
-            llm,
-        });
+        if reader.at != reader.data.len() {
+            return Err(Corrupt("bytes after the last row"));
+        }
+        Ok(records)
     }
-    if reader.at != data.len() {
-        return Err(Corrupt("bytes after the last row"));
-    }
-    Ok(records)
-}
-
-/// Whether the segment may hold a record `query` accepts, judged from its string table alone:
-/// `false` when a value the query wants exactly, or the path substring, appears in none of its
-/// strings. Time and `seq` bounds are checked on the segment's columns, the rest per record.
-pub fn may_match(data: &[u8], query: &RequestQuery) -> Result<bool, Corrupt> {
-    let exact = [
-        &query.method,
-        &query.route,
-        &query.target,
-        &query.client,
-        &query.model,
-    ];
-    if exact.iter().all(|wanted| wanted.is_none()) && query.path.is_none() {
-        return Ok(true);
-    }
-    let strings = Reader { data, at: 0 }.strings()?;
-    let has = |wanted: &str| strings.contains(&wanted);
-    Ok(exact.into_iter().flatten().all(|wanted| has(wanted))
-        && query
-            .path
-            .as_deref()
-            .is_none_or(|part| strings.iter().any(|s| s.contains(part))))
 }
 
 /// Strings numbered in order of first use.
@@ -497,7 +516,7 @@ mod tests {
             flipped[position] ^= 0xff;
             // Either an error or some records: never a panic or a huge allocation.
             let _ = decode(encoded.first_seq, &flipped);
-            let _ = may_match(&flipped, &RequestQuery::default());
+            let _ = Stored::parse(&flipped).map(|s| s.may_match(&RequestQuery::default()));
         }
     }
 
@@ -535,7 +554,7 @@ mod tests {
             for segment in &segments {
                 let encoded = encode(segment);
                 let holds = segment.iter().any(|r| query.matches(r));
-                let may = may_match(&encoded.data, query).unwrap();
+                let may = Stored::parse(&encoded.data).unwrap().may_match(query);
                 assert!(may || !holds, "{query:?} skipped a segment with a match");
                 skipped += usize::from(!may);
             }
