@@ -312,15 +312,13 @@ impl Writer {
             .prepare_cached(STRADDLING)?
             .query_map((cutoff_us, RETENTION_SEGMENTS), |row| {
                 let first_seq: i64 = row.get(0)?;
-                Ok(segment::decode(first_seq, row.get_ref(1)?.as_blob()?)?)
+                let records = segment::decode(first_seq, row.get_ref(1)?.as_blob()?)?;
+                Ok((first_seq, records))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        for records in straddling {
-            let Some(first) = records.first() else {
-                continue;
-            };
+        for (first_seq, records) in straddling {
             tx.prepare_cached("DELETE FROM request_segments WHERE first_seq = ?1")?
-                .execute([first.seq as i64])?;
+                .execute([first_seq])?;
             let kept: Vec<RequestRecord> = records
                 .into_iter()
                 .filter(|r| row::micros(r.at) >= cutoff_us)
