@@ -4,7 +4,8 @@
 
 use super::histogram::{LatencyHistogram, Percentiles};
 use crate::views::{LatencyPercentiles, ModelView, RequestRecord, StatusClasses, TrafficStats};
-use std::collections::{BTreeMap, HashMap};
+use foldhash::HashMap;
+use std::collections::BTreeMap;
 
 /// Most distinct keys per map (routes, targets, models, targets per model).
 pub const MAX_KEYS: usize = 256;
@@ -79,8 +80,13 @@ impl Traffic {
         self.rate.add(record.error.is_some());
         if let Some(kind) = &record.error {
             self.errors += 1;
-            // Error kinds are a fixed, small set named by the gateway.
-            *self.errors_by_kind.entry(kind.clone()).or_default() += 1;
+            // Error kinds are a fixed, small set named by the gateway: copied once each.
+            match self.errors_by_kind.get_mut(kind) {
+                Some(count) => *count += 1,
+                None => {
+                    self.errors_by_kind.insert(kind.clone(), 1);
+                }
+            }
         }
         self.status.count(record.status);
         self.bytes_in += record.bytes_in;

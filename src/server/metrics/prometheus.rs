@@ -5,9 +5,9 @@
 
 use super::aggregate::OTHER;
 use crate::views::{RequestRecord, SystemStats, TargetView};
+use foldhash::{HashMap, HashSet};
 use metrics::{Counter, Histogram, Label};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
-use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
 /// Most distinct values per label.
@@ -79,8 +79,8 @@ impl RouteSeries {
                 "route" => route.to_string()),
             bytes_out: metrics::counter!("gatewatch_response_bytes_total",
                 "route" => route.to_string()),
-            errors: HashMap::new(),
-            targets: HashMap::new(),
+            errors: HashMap::default(),
+            targets: HashMap::default(),
         }
     }
 }
