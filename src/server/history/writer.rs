@@ -312,17 +312,15 @@ impl Writer {
             .prepare_cached(STRADDLING)?
             .query_map((cutoff_us, RETENTION_SEGMENTS), |row| {
                 let first_seq: i64 = row.get(0)?;
-                let records = segment::decode(first_seq, row.get_ref(1)?.as_blob()?)?;
-                Ok((first_seq, records))
+                // Expired records are skipped before their strings are copied.
+                let kept = segment::Stored::parse(row.get_ref(1)?.as_blob()?)?
+                    .decode_where(first_seq, |_, at, _| row::micros(at) >= cutoff_us)?;
+                Ok((first_seq, kept))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        for (first_seq, records) in straddling {
+        for (first_seq, kept) in straddling {
             tx.prepare_cached("DELETE FROM request_segments WHERE first_seq = ?1")?
                 .execute([first_seq])?;
-            let kept: Vec<RequestRecord> = records
-                .into_iter()
-                .filter(|r| row::micros(r.at) >= cutoff_us)
-                .collect();
             if !kept.is_empty() {
                 schema::insert_segment(&tx, &segment::encode(&kept))?;
             }
