@@ -4,6 +4,7 @@
 # round, so a slow minute of the host hits them all alike. Prints each round and the mean.
 #
 # Usage: bench/compare.sh ROUNDS NAME=BINARY[:CONFIG_MEMBERS] ...
+#   BINARY `nginx` runs the peer reverse proxy (bench/conf/nginx-proxy.conf) as an instance.
 #   e.g. bench/compare.sh 6 off=/tmp/old:'"metrics": {"enabled": false},' \
 #          old=/tmp/old:'"history": {"enabled": false},' new=/tmp/new:'"history": {"enabled": false},'
 #   CONFIG_MEMBERS go first in the instance's config.json (same form as gatewatch_config's).
@@ -31,6 +32,12 @@ for spec in "$@"; do
   port=$((port + 1))
   PORT[$name]=$port
   NAMES+=("$name")
+  if [ "$binary" = nginx ]; then
+    sed -e "s|@DIR@|$WORK|g" -e "s|127.0.0.1:8081|127.0.0.1:$port|" -e "s|/proxy.pid|/$name.pid|" \
+      "$ROOT/bench/conf/nginx-proxy.conf" > "$WORK/$name.conf"
+    nginx -p "$WORK" -c "$WORK/$name.conf" & PID[$name]=$!; PIDS+=($!)
+    continue
+  fi
   gatewatch_config "$WORK/$name.json" "$port" $((port + 1000)) "$members"
   GATEWATCH_LOG=warn "$binary" --config "$WORK/$name.json" > "$WORK/logs/$name.out" 2>&1 & PID[$name]=$!; PIDS+=($!)
 done
@@ -38,7 +45,14 @@ wait_for http://127.0.0.1:9001/
 for name in "${NAMES[@]}"; do wait_for "http://127.0.0.1:${PORT[$name]}/index.txt"; done
 check_alive
 
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# User + system CPU ticks of a process and its children (nginx's workers).
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
 HZ=$(getconf CLK_TCK)
 declare -A SUM
 for round in $(seq "$ROUNDS"); do

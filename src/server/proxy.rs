@@ -28,6 +28,7 @@ use event::EventSink;
 use pipeline::ProxyCore;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 use table::RouteTable;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -49,15 +50,16 @@ impl Proxy {
         events.set_recording(config.metrics.enabled, config.metrics.capture_headers);
         let checks = shutdown.child_token();
         health_check::start(&table, &checks);
+        let core = Arc::new(ProxyCore {
+            table: arc_swap::ArcSwap::new(table),
+            events,
+            tunnels: TaskTracker::new(),
+            close_tunnels: CancellationToken::new(),
+            connections: AtomicU64::new(0),
+        });
+        tokio::spawn(sweep_idle_connections(core.clone(), shutdown.clone()));
         Arc::new(Self {
-            core: Arc::new(ProxyCore {
-                table: arc_swap::ArcSwap::new(table),
-                client: upstream::client(),
-                events,
-                tunnels: TaskTracker::new(),
-                close_tunnels: CancellationToken::new(),
-                connections: AtomicU64::new(0),
-            }),
+            core,
             health_checks: Mutex::new(checks),
             shutdown,
         })
@@ -95,5 +97,25 @@ impl Proxy {
     /// The request-serving core.
     pub fn core(&self) -> &Arc<ProxyCore> {
         &self.core
+    }
+}
+
+/// How often idle upstream connections are checked for expiry.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Until `stop`, closes the upstream connections that have been idle longer than pools keep them.
+async fn sweep_idle_connections(core: Arc<ProxyCore>, stop: CancellationToken) {
+    let mut interval = tokio::time::interval(SWEEP_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = interval.tick() => {}
+        }
+        let now = Instant::now();
+        for route in core.table.load().routes() {
+            for target in &route.targets {
+                target.connections().sweep(now);
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod keepalive;
 mod lifecycle;
 mod resilience;
 mod routing;

@@ -27,7 +27,7 @@ type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 /// A real HTTP upstream on a loopback port. Paths:
 /// `/health` (200, or 503 once [`Upstream::set_healthy`]`(false)`; `/health/close` the same,
-/// closing the connection after it), `/slow/{ms}`,
+/// closing the connection after it), `/slow/{ms}`, `/chunks/{n}` (n chunks, no length),
 /// `/status/{code}`, `/bytes/{n}` (streams n bytes), `/upload` (counts the body), `/ws` (WebSocket
 /// echo); anything else echoes the request as JSON `{upstream, method, uri, headers}`.
 pub struct Upstream {
@@ -182,6 +182,15 @@ async fn respond(state: &UpstreamState, mut request: Request<Incoming>) -> Respo
                 .headers_mut()
                 .insert("content-length", total.into());
             response
+        }
+        ["chunks", n] => {
+            // No length given: the body goes out chunked, one chunk per frame.
+            let count: usize = n.parse().unwrap_or(0);
+            let frames = (0..count)
+                .map(|i| Ok::<_, Infallible>(Frame::data(Bytes::from(format!("chunk {i}\n")))));
+            Response::new(BodyExt::boxed(StreamBody::new(futures_util::stream::iter(
+                frames,
+            ))))
         }
         ["upload"] => {
             let mut body = request.into_body();

@@ -5,6 +5,7 @@
 
 use super::event::{ErrorKind, EventSink, ProxyEvent, RequestEvent};
 use super::target::InFlight;
+use super::upstream::UpstreamBody;
 use crate::server::metrics::llm::LlmTap;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -23,7 +24,7 @@ pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 #[derive(Debug)]
 pub enum ResponseBody {
     /// Streamed from the upstream.
-    Upstream(Incoming),
+    Upstream(UpstreamBody),
     /// Written by the proxy (taken on first poll).
     Full(Option<Bytes>),
     /// Anything else (static files).
@@ -39,7 +40,7 @@ impl Body for ResponseBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
-            Self::Upstream(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Self::Upstream(body) => Pin::new(body).poll_frame(cx),
             Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Self::Boxed(body) => Pin::new(body).poll_frame(cx),
         }

@@ -21,13 +21,13 @@ use super::event::{ErrorKind, EventSink, RequestEvent};
 use super::headers::{self, X_REQUEST_ID};
 use super::table::{Handler, Route, RouteTable, StaticService, StaticSite};
 use super::target::{InFlight, Outcome, Target};
-use super::upstream::{self, UpstreamClient};
+use super::upstream::{self, Destination, UpstreamBody};
 use super::websocket::{self, Session};
 use crate::server::metrics::headers::CapturedHeaders;
 use crate::server::metrics::llm::LlmTap;
 use axum::http::header::{self, HeaderValue};
 use axum::http::request::Parts;
-use axum::http::uri::{self, PathAndQuery, Scheme};
+use axum::http::uri::{self, PathAndQuery};
 use axum::http::{Request, Response, StatusCode, Uri, Version};
 use chrono::Utc;
 use http_body_util::BodyExt;
@@ -46,8 +46,6 @@ use tower_http::services::fs::ServeFileSystemResponseBody;
 pub struct ProxyCore {
     /// The route table in force (swapped whole on reload).
     pub table: arc_swap::ArcSwap<RouteTable>,
-    /// The pooled upstream client.
-    pub client: UpstreamClient,
     /// Where finished requests are reported.
     pub events: EventSink,
     /// Open WebSocket tunnels.
@@ -125,7 +123,7 @@ impl ProxyCore {
             );
             let in_flight = target.start_request();
             let sent = Instant::now();
-            match forward(&self.client, route, &target, upstream_request).await {
+            match forward(route, &target, upstream_request, websocket).await {
                 Ok(mut response) => {
                     exchange.event.upstream_latency = Some(sent.elapsed());
                     let upgraded = response.status() == StatusCode::SWITCHING_PROTOCOLS;
@@ -349,7 +347,8 @@ pub fn rewrite_request(
     Request::from_parts(parts, body)
 }
 
-/// The target's URI for a request: its authority, base path, the (maybe stripped) path, the query.
+/// The request target the upstream gets, in origin form (`/path?query`; the connection already
+/// goes to the target): its base path, the (maybe stripped) path, the query.
 fn upstream_uri(original: &Uri, route: &Route, target: &Target) -> Uri {
     let base = target.config.base_path.as_str();
     let path_and_query = if base.is_empty() && !route.config.strip_prefix {
@@ -374,21 +373,22 @@ fn upstream_uri(original: &Uri, route: &Route, target: &Target) -> Uri {
         }
         PathAndQuery::try_from(text).unwrap_or_else(|_| PathAndQuery::from_static("/"))
     };
-    let mut parts = uri::Parts::default();
-    parts.scheme = Some(Scheme::HTTP);
-    parts.authority = Some(target.authority.clone());
-    parts.path_and_query = Some(path_and_query);
-    Uri::from_parts(parts).unwrap_or_default()
+    Uri::from(path_and_query)
 }
 
 /// Step 5: sends the request to the target and reports the outcome to its breaker and health.
 pub async fn forward(
-    client: &UpstreamClient,
     route: &Route,
     target: &Target,
     request: Request<RequestBody>,
-) -> Result<Response<Incoming>, ProxyError> {
-    let result = upstream::send(client, request, route.config.timeout).await;
+    upgrade: bool,
+) -> Result<Response<UpstreamBody>, ProxyError> {
+    let destination = Destination {
+        authority: &target.config.authority,
+        pool: target.connections(),
+        upgrade,
+    };
+    let result = upstream::send(destination, request, route.config.timeout).await;
     let (health, breaker) = (
         route.config.health_check.as_ref(),
         route.config.circuit_breaker.as_ref(),
@@ -405,7 +405,7 @@ pub async fn forward(
 }
 
 /// Step 6: the response as the client gets it.
-pub fn rewrite_response(response: Response<Incoming>, route: &Route) -> Response<ResponseBody> {
+pub fn rewrite_response(response: Response<UpstreamBody>, route: &Route) -> Response<ResponseBody> {
     let (mut parts, body) = response.into_parts();
     if parts.status != StatusCode::SWITCHING_PROTOCOLS {
         headers::remove_hop_by_hop(&mut parts.headers);

@@ -1,9 +1,11 @@
 //! A route's upstream server at run time: its address, and its live state (health, circuit
-//! breaker, requests in flight), which survives config reloads that keep the target.
+//! breaker, requests in flight, idle connections), which survives config reloads that keep the
+//! target.
 
 use super::breaker::{BreakerState, CircuitBreaker};
 use super::event::{EventSink, ProxyEvent};
 use super::health::HealthTracker;
+use super::upstream::ConnectionPool;
 use crate::server::config::{CircuitBreakerConfig, HealthCheckConfig, TargetConfig};
 use crate::views::TargetTransition;
 use axum::http::HeaderValue;
@@ -38,6 +40,8 @@ pub struct TargetState {
     healthy: AtomicBool,
     in_flight: AtomicU32,
     checks: Mutex<Checks>,
+    /// Idle keep-alive connections to the target.
+    connections: Arc<ConnectionPool>,
 }
 
 #[derive(Debug, Default)]
@@ -65,6 +69,7 @@ impl Default for TargetState {
             healthy: AtomicBool::new(true),
             in_flight: AtomicU32::new(0),
             checks: Mutex::default(),
+            connections: Arc::default(),
         }
     }
 }
@@ -107,6 +112,11 @@ impl Target {
     /// Requests currently being served by this target.
     pub fn in_flight(&self) -> u32 {
         self.state.in_flight.load(Ordering::Relaxed)
+    }
+
+    /// The target's idle keep-alive connections.
+    pub fn connections(&self) -> &Arc<ConnectionPool> {
+        &self.state.connections
     }
 
     /// Counts a request in flight until the returned guard is dropped.

@@ -1,54 +1,81 @@
-//! Talking to upstreams: one pooled keep-alive HTTP/1.1 client for all targets, and
-//! [`send`] that turns its failures into [`ProxyError`]s (connect → 502, timeout → 504).
+//! Talking to upstreams over kept-alive HTTP/1.1 connections, pooled per target and driven by the
+//! tasks that use them ([`connection`]), and [`send`], which turns failures into
+//! [`ProxyError`]s: connect → 502, timeout → 504, a broken exchange → 502.
 //!
-//! hyper's client is used directly rather than reqwest: it streams `Incoming` bodies both ways
-//! without conversion, passes protocol upgrades through, and adds nothing per request.
+//! Bodies stream both ways without conversion; protocol upgrades (WebSocket) go over a fresh
+//! connection that hands its socket over on `101 Switching Protocols`.
 
-use super::body::RequestBody;
+pub mod connection;
+pub mod pool;
+
 use super::error::ProxyError;
+use crate::server::proxy::body::RequestBody;
 use axum::http::{Request, Response};
-use hyper::body::Incoming;
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+pub use connection::{CONNECT_TIMEOUT, UpstreamBody, UpstreamConnection};
+pub use pool::{ConnectionPool, IDLE_TIMEOUT, MAX_IDLE_PER_TARGET};
+use std::sync::Arc;
 use std::time::Duration;
 
-/// Longest a TCP connect to an upstream may take (the route timeout also bounds it).
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Idle keep-alive connections kept per upstream.
-pub const MAX_IDLE_PER_UPSTREAM: usize = 1024;
-/// How long an idle upstream connection is kept.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// The shared upstream client.
-pub type UpstreamClient = Client<HttpConnector, RequestBody>;
-
-/// A new upstream client (one per process; cheap to clone).
-pub fn client() -> UpstreamClient {
-    let mut connector = HttpConnector::new();
-    connector.set_nodelay(true);
-    connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
-    Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(IDLE_TIMEOUT)
-        .pool_max_idle_per_host(MAX_IDLE_PER_UPSTREAM)
-        // The proxy sets Host itself.
-        .set_host(false)
-        .build(connector)
+/// Where and how a request goes upstream.
+pub struct Destination<'a> {
+    /// The target's `host:port`.
+    pub authority: &'a str,
+    /// The target's idle connections.
+    pub pool: &'a Arc<ConnectionPool>,
+    /// The request asks to switch protocols (a WebSocket upgrade).
+    pub upgrade: bool,
 }
 
-/// Sends `request` and waits up to `timeout` for the response headers.
+/// Sends `request` to `destination` and waits up to `timeout` for the response headers.
 pub async fn send(
-    client: &UpstreamClient,
+    destination: Destination<'_>,
     request: Request<RequestBody>,
     timeout: Duration,
-) -> Result<Response<Incoming>, ProxyError> {
-    match tokio::time::timeout(timeout, client.request(request)).await {
-        Err(_) => Err(ProxyError::Timeout),
-        Ok(Err(error)) if error.is_connect() => Err(ProxyError::Connect),
-        Ok(Err(error)) => {
-            tracing::debug!(%error, "upstream failed before answering");
-            Err(ProxyError::Upstream)
-        }
-        Ok(Ok(response)) => Ok(response),
+) -> Result<Response<UpstreamBody>, ProxyError> {
+    tokio::time::timeout(timeout, exchange(destination, request))
+        .await
+        .unwrap_or(Err(ProxyError::Timeout))
+}
+
+async fn exchange(
+    destination: Destination<'_>,
+    mut request: Request<RequestBody>,
+) -> Result<Response<UpstreamBody>, ProxyError> {
+    if destination.upgrade {
+        let connection = open(destination.authority).await?;
+        let response = connection.send_upgradable(request).await.map_err(broken)?;
+        return Ok(response.map(UpstreamBody::detached));
     }
+    let mut pooled = destination.pool.take();
+    loop {
+        let reused = pooled.is_some();
+        let mut connection = match pooled.take() {
+            Some(connection) => connection,
+            None => open(destination.authority).await?,
+        };
+        match connection.send(request).await {
+            Ok(response) => {
+                let pool = destination.pool.clone();
+                return Ok(response.map(|body| UpstreamBody::pooled(body, connection, pool)));
+            }
+            Err(mut error) => match error.take_message() {
+                // A kept-alive connection closed before the request went out: send it on a
+                // fresh one (the request was not seen upstream, so any method may go again).
+                Some(unsent) if reused => request = unsent,
+                _ => return Err(broken(error.into_error())),
+            },
+        }
+    }
+}
+
+async fn open(authority: &str) -> Result<UpstreamConnection, ProxyError> {
+    UpstreamConnection::open(authority).await.map_err(|error| {
+        tracing::debug!(%error, authority, "upstream connect failed");
+        ProxyError::Connect
+    })
+}
+
+fn broken(error: hyper::Error) -> ProxyError {
+    tracing::debug!(%error, "upstream failed before answering");
+    ProxyError::Upstream
 }

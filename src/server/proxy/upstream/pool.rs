@@ -1,0 +1,84 @@
+//! A target's idle keep-alive connections, most recently used first, bounded in number and age.
+//! The lock is held only to push or pop; connections are checked and closed outside it.
+
+use super::connection::UpstreamConnection;
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Idle keep-alive connections kept per target.
+pub const MAX_IDLE_PER_TARGET: usize = 1024;
+/// How long an idle connection is kept.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// The idle connections to one target.
+#[derive(Default)]
+pub struct ConnectionPool {
+    /// Oldest at the front; taken from the back.
+    idle: Mutex<VecDeque<Idle>>,
+}
+
+struct Idle {
+    connection: UpstreamConnection,
+    since: Instant,
+}
+
+impl std::fmt::Debug for ConnectionPool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionPool")
+            .field("idle", &self.idle_count())
+            .finish()
+    }
+}
+
+impl ConnectionPool {
+    /// The most recently used idle connection that is still open, if any.
+    pub fn take(&self) -> Option<UpstreamConnection> {
+        loop {
+            let Idle { mut connection, .. } = self.lock().pop_back()?;
+            if connection.is_reusable() {
+                return Some(connection);
+            }
+            // Closed by the upstream while idle: dropped here, outside the lock.
+        }
+    }
+
+    /// Keeps `connection` for the next request if it can take one.
+    pub fn put_back(&self, mut connection: UpstreamConnection) {
+        if !connection.is_reusable() {
+            return;
+        }
+        let now = Instant::now();
+        let mut idle = self.lock();
+        let surplus = (idle.len() + 1).saturating_sub(MAX_IDLE_PER_TARGET);
+        let dropped: Vec<Idle> = idle.drain(..surplus).collect();
+        idle.push_back(Idle {
+            connection,
+            since: now,
+        });
+        drop(idle);
+        drop(dropped);
+    }
+
+    /// Closes connections idle longer than [`IDLE_TIMEOUT`] (the oldest are at the front). One
+    /// the upstream closed earlier is noticed when it is next taken, or here when it expires.
+    pub fn sweep(&self, now: Instant) {
+        let mut idle = self.lock();
+        let expired = idle
+            .iter()
+            .take_while(|entry| now.saturating_duration_since(entry.since) >= IDLE_TIMEOUT)
+            .count();
+        let closed: Vec<Idle> = idle.drain(..expired).collect();
+        drop(idle);
+        drop(closed);
+    }
+
+    /// Idle connections now.
+    pub fn idle_count(&self) -> usize {
+        self.lock().len()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, VecDeque<Idle>> {
+        self.idle.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
