@@ -30,6 +30,7 @@ pub use row::truncate_to_micros;
 pub use schema::SCHEMA_VERSION;
 
 use crate::server::metrics::query::RequestQuery;
+use crate::server::metrics::record::SharedRecord;
 use crate::views::{HistoryStatus, PeriodStats, RequestRecord, StatsPeriod};
 use chrono::{DateTime, Utc};
 use health::Health;
@@ -212,7 +213,10 @@ impl History {
 
     /// Hands `batch` to the writer without blocking. If the queue is full (the disk cannot keep
     /// up) or the writer has stopped, the batch is dropped and counted in [`Self::status`].
-    pub fn submit(&self, batch: Vec<RequestRecord>) {
+    /// Takes shared records (what the recorder has) or plain ones (tests, tools).
+    pub fn submit<R: Into<SharedRecord>>(&self, batch: Vec<R>) {
+        // A no-op for shared records: the vector is reused in place.
+        let batch: Vec<SharedRecord> = batch.into_iter().map(Into::into).collect();
         let Some(max_seq) = batch.iter().map(|r| r.seq).max() else {
             return;
         };

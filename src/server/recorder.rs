@@ -7,6 +7,7 @@
 //! queue push and no cross-thread wake-up.
 
 use crate::server::metrics::prometheus::GaugeValues;
+use crate::server::metrics::record::SharedRecord;
 use crate::server::metrics::series::Gauges;
 use crate::server::metrics::system::SystemSampler;
 use crate::server::proxy::event::{ProxyEvent, RequestEvent};
@@ -82,8 +83,11 @@ fn drain_queue(
             metrics.record_requests(&mut requests),
             gateway.has_live_subscribers(),
         );
-        for event in requests {
-            gateway.publish_proxy_event(ProxyEvent::Request(event));
+        // Moving each event on costs a copy of it; skipped when nobody subscribed.
+        if gateway.has_proxy_event_subscribers() {
+            for event in requests {
+                gateway.publish_proxy_event(ProxyEvent::Request(event));
+            }
         }
     }
     for event in others {
@@ -159,14 +163,14 @@ struct Outbox {
     live: VecDeque<RequestRecord>,
     live_omitted: u64,
     live_sent: Option<Instant>,
-    history: Vec<RequestRecord>,
+    history: Vec<SharedRecord>,
     history_sent: Option<Instant>,
 }
 
 impl Outbox {
     /// Queues `records` for the history, and for live subscribers if there are any (with nobody
     /// watching, finished requests are not copied for them).
-    fn add(&mut self, records: Vec<RequestRecord>, live: bool) {
+    fn add(&mut self, records: Vec<SharedRecord>, live: bool) {
         self.history.reserve(records.len());
         for record in records {
             if live {
@@ -174,7 +178,7 @@ impl Outbox {
                     self.live.pop_front();
                     self.live_omitted += 1;
                 }
-                self.live.push_back(record.clone());
+                self.live.push_back(RequestRecord::clone(&record));
             }
             self.history.push(record);
         }

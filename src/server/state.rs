@@ -153,7 +153,7 @@ impl Gateway {
     }
 
     /// Hands finished requests to the history writer without waiting.
-    pub fn record_history(&self, records: Vec<crate::views::RequestRecord>) {
+    pub fn record_history(&self, records: Vec<crate::server::metrics::record::SharedRecord>) {
         if let Some(history) = self.history() {
             history.submit(records);
         }
@@ -259,10 +259,15 @@ impl Gateway {
             .clone()
     }
 
+    /// Whether anything subscribed to proxy events.
+    pub fn has_proxy_event_subscribers(&self) -> bool {
+        self.proxy_events.receiver_count() > 0
+    }
+
     /// Passes a proxy event (already counted by the metrics engine) on to proxy-event
     /// subscribers; never waits.
     pub fn publish_proxy_event(&self, event: ProxyEvent) {
-        if self.proxy_events.receiver_count() > 0 {
+        if self.has_proxy_event_subscribers() {
             let _ = self.proxy_events.send(Arc::new(event));
         }
     }

@@ -9,8 +9,8 @@
 use super::schema::Scope;
 use crate::server::metrics::histogram::LatencyHistogram;
 use crate::views::{RequestRecord, StatusClasses};
+use foldhash::HashMap;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use std::collections::HashMap;
 
 /// The columns [`Rollup::read`] expects, in order.
 macro_rules! rollup_value_columns {
@@ -216,7 +216,7 @@ impl<'a> BatchRollups<'a> {
 
     /// Every rollup row this traffic adds to: both grains, all three scopes.
     pub fn into_deltas(self) -> HashMap<RollupKey, Rollup> {
-        let mut deltas: HashMap<RollupKey, Rollup> = HashMap::new();
+        let mut deltas: HashMap<RollupKey, Rollup> = HashMap::default();
         for ((minute, route, target, model), rollup) in self.minutes {
             for grain in Grain::ALL {
                 let bucket = grain.bucket_of(minute);

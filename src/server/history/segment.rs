@@ -24,7 +24,7 @@ use super::row;
 use crate::query::RequestQuery;
 use crate::views::{LlmUsage, RequestRecord};
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use foldhash::HashMap;
 use std::sync::Arc;
 
 /// The most records in one segment. The writer appends to its newest segment until it is full,

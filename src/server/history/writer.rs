@@ -11,7 +11,7 @@ use super::rollup::{BatchRollups, Grain, RollupStore};
 use super::row;
 use super::schema::{self, META_MAX_SEQ};
 use super::segment;
-use crate::views::RequestRecord;
+use crate::server::metrics::record::SharedRecord;
 use chrono::Utc;
 use rusqlite::{Connection, TransactionBehavior};
 use std::ops::ControlFlow;
@@ -38,7 +38,7 @@ const RETENTION_RETRY: Duration = Duration::from_secs(60);
 /// What the writer's queue carries.
 pub enum Command {
     /// Rows to store.
-    Batch(Vec<RequestRecord>),
+    Batch(Vec<SharedRecord>),
     /// Answer once everything queued before has been written (or dropped).
     Flush(SyncSender<()>),
     /// Write everything queued before, then stop.
@@ -157,7 +157,7 @@ impl Writer {
             }
         }
         // Batches that raced with the shutdown request are written too.
-        let rest: Vec<Vec<RequestRecord>> = commands
+        let rest: Vec<Vec<SharedRecord>> = commands
             .try_iter()
             .filter_map(|command| match command {
                 Command::Batch(batch) => Some(batch),
@@ -208,7 +208,7 @@ impl Writer {
     }
 
     /// Writes `batches` in one transaction, or drops them all if it fails.
-    fn write(&mut self, batches: Vec<Vec<RequestRecord>>) {
+    fn write(&mut self, batches: Vec<Vec<SharedRecord>>) {
         match self.try_write(&batches) {
             Ok(written) => {
                 self.health.written(written.stored);
@@ -233,7 +233,7 @@ impl Writer {
         }
     }
 
-    fn try_write(&mut self, batches: &[Vec<RequestRecord>]) -> rusqlite::Result<Written> {
+    fn try_write(&mut self, batches: &[Vec<SharedRecord>]) -> rusqlite::Result<Written> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

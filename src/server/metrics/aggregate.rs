@@ -5,6 +5,7 @@
 use super::histogram::{LatencyHistogram, Percentiles};
 use crate::views::{LatencyPercentiles, ModelView, RequestRecord, StatusClasses, TrafficStats};
 use foldhash::HashMap;
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 /// Most distinct keys per map (routes, targets, models, targets per model).
@@ -214,15 +215,38 @@ pub struct Aggregates {
 impl Aggregates {
     /// Counts one request everywhere it belongs.
     pub fn add(&mut self, record: &RequestRecord) {
-        self.total.add(record);
-        if let Some(route) = &record.route {
-            bounded_entry(&mut self.routes, route).add(record);
-            if let Some(target) = &record.target {
-                self.target_entry(route, target).add(record);
+        self.add_all(std::slice::from_ref(record));
+    }
+
+    /// Counts a batch of requests. A route's (and a target's) entry is looked up once per run of
+    /// consecutive requests to it, not once per request.
+    pub fn add_all<R: Borrow<RequestRecord>>(&mut self, records: &[R]) {
+        for route_run in records.chunk_by(|a, b| a.borrow().route == b.borrow().route) {
+            for record in route_run {
+                self.total.add(record.borrow());
+            }
+            let Some(route) = &route_run[0].borrow().route else {
+                continue;
+            };
+            let traffic = bounded_entry(&mut self.routes, route);
+            for record in route_run {
+                traffic.add(record.borrow());
+            }
+            for target_run in route_run.chunk_by(|a, b| a.borrow().target == b.borrow().target) {
+                let Some(target) = &target_run[0].borrow().target else {
+                    continue;
+                };
+                let traffic = self.target_entry(route, target);
+                for record in target_run {
+                    traffic.add(record.borrow());
+                }
             }
         }
-        if let Some(llm) = &record.llm {
-            bounded_entry(&mut self.models, &llm.model).add(record);
+        for record in records {
+            let record = record.borrow();
+            if let Some(llm) = &record.llm {
+                bounded_entry(&mut self.models, &llm.model).add(record);
+            }
         }
     }
 
@@ -310,6 +334,54 @@ mod tests {
             error: (status >= 500).then(|| "upstream_5xx".to_string()),
             attempts: 1,
             llm: None,
+        }
+    }
+
+    #[test]
+    fn a_batch_counts_as_its_requests_one_by_one() {
+        let mut batch: Vec<RequestRecord> = [
+            ("api", "http://a", 200),
+            ("api", "http://a", 503),
+            ("api", "http://b", 200),
+            ("web", "http://a", 404),
+            ("api", "http://a", 200),
+            ("api", "http://b", 200),
+            ("api", "http://b", 200),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, (route, target, status))| record(route, target, *status, 100 * i as u64))
+        .collect();
+        batch.push(RequestRecord {
+            route: None,
+            target: None,
+            ..record("", "", 404, 5)
+        });
+        batch.push(RequestRecord {
+            target: None,
+            ..record("api", "", 429, 7)
+        });
+        let (mut together, mut one_by_one) = (Aggregates::default(), Aggregates::default());
+        together.add_all(&batch);
+        for record in &batch {
+            one_by_one.add(record);
+        }
+        assert_eq!(together.total.view(), one_by_one.total.view());
+        assert_eq!(together.total.requests, 9);
+        for route in ["api", "web"] {
+            assert_eq!(
+                together.routes[route].view(),
+                one_by_one.routes[route].view()
+            );
+        }
+        assert_eq!(together.routes["api"].requests, 7);
+        for (route, target, requests) in [("api", "http://a", 3), ("api", "http://b", 3)] {
+            let traffic = together.target(route, target).unwrap();
+            assert_eq!(traffic.requests, requests);
+            assert_eq!(
+                traffic.view(),
+                one_by_one.target(route, target).unwrap().view()
+            );
         }
     }
 

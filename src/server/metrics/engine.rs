@@ -7,7 +7,7 @@ use super::headers::HeaderLog;
 use super::prometheus::PrometheusMetrics;
 use super::query::RequestQuery;
 use super::recent::RecentRequests;
-use super::record::request_record;
+use super::record::{SharedRecord, request_record};
 use super::series::{Gauges, Series};
 use crate::server::proxy::event::{RequestEvent, WebSocketEvent};
 use crate::views::{
@@ -69,21 +69,21 @@ impl MetricsEngine {
 
     /// Counts finished requests; returns their records (numbered) for the history and live view.
     /// The events' captured headers are moved into the engine (kept for the newest requests).
-    pub fn record_requests(&self, events: &mut [RequestEvent]) -> Vec<RequestRecord> {
+    pub fn record_requests(&self, events: &mut [RequestEvent]) -> Vec<SharedRecord> {
         let records = {
             let mut state = self.state();
             let mut records = Vec::with_capacity(events.len());
             for event in events.iter_mut() {
-                let record = request_record(event, state.next_seq);
+                let record = SharedRecord::new(request_record(event, state.next_seq));
                 if let Some(headers) = event.headers.take() {
                     state.headers.push(record.seq, headers);
                 }
                 state.next_seq += 1;
-                state.aggregates.add(&record);
                 state.series.add(&record);
                 state.recent.push(record.clone());
                 records.push(record);
             }
+            state.aggregates.add_all(&records);
             records
         };
         self.prometheus.record_requests(&records);

@@ -51,10 +51,11 @@ pub struct CapturedHeaders {
 }
 
 impl CapturedHeaders {
-    /// A capture starting with a request's headers.
+    /// A capture starting with a request's headers, with room for a typical response's after
+    /// them (growing the buffer later would copy the request's part again).
     pub fn request(headers: &HeaderMap) -> Self {
         let mut captured = Self {
-            bytes: Vec::with_capacity(512),
+            bytes: Vec::with_capacity(stored_len(headers) + RESPONSE_ROOM),
             ..Self::default()
         };
         (captured.request_count, captured.omitted.0) = captured.push_all(headers);
@@ -67,6 +68,7 @@ impl CapturedHeaders {
     }
 
     fn push_all(&mut self, headers: &HeaderMap) -> (u16, u32) {
+        self.bytes.reserve(stored_len(headers));
         let mut count = 0u16;
         for (name, value) in headers.iter().take(MAX_HEADERS) {
             let name = &name.as_str().as_bytes()[..name.as_str().len().min(MAX_NAME_LEN)];
@@ -98,6 +100,21 @@ impl CapturedHeaders {
             omitted: self.omitted,
         }
     }
+}
+
+/// Bytes reserved for the response's headers when a capture starts: more than the usual
+/// answer's dozen short headers.
+const RESPONSE_ROOM: usize = 512;
+
+/// The bytes `headers` take in a capture (at most [`MAX_HEADERS`] of them, names and values cut).
+fn stored_len(headers: &HeaderMap) -> usize {
+    headers
+        .iter()
+        .take(MAX_HEADERS)
+        .map(|(name, value)| {
+            3 + name.as_str().len().min(MAX_NAME_LEN) + value.as_bytes().len().min(MAX_VALUE_LEN)
+        })
+        .sum()
 }
 
 /// Reads [`CapturedHeaders`]' entries back as [`HeaderLine`]s.
@@ -220,6 +237,34 @@ mod tests {
             map.append(*name, HeaderValue::from_str(value).unwrap());
         }
         map
+    }
+
+    #[test]
+    fn a_typical_exchange_is_captured_in_one_allocation() {
+        let request = map(&[
+            ("host", "api.example"),
+            ("user-agent", "curl/8"),
+            ("accept", "*/*"),
+        ]);
+        let response = map(&[
+            ("server", "nginx/1.22.1"),
+            ("date", "Wed, 02 Dec 2026 23:04:03 GMT"),
+            ("content-type", "application/json"),
+            ("content-length", "16384"),
+            ("last-modified", "Wed, 02 Dec 2026 20:00:00 GMT"),
+            ("etag", "\"692f4a10-4000\""),
+            ("accept-ranges", "bytes"),
+            ("x-request-id", "0192f4a1-0000-7000-8000-000000000000"),
+        ]);
+        let mut captured = CapturedHeaders::request(&request);
+        let capacity = captured.bytes.capacity();
+        captured.add_response(&response);
+        assert_eq!(captured.bytes.capacity(), capacity, "the response fitted");
+        assert_eq!(
+            captured.bytes.len(),
+            stored_len(&request) + stored_len(&response)
+        );
+        assert_eq!(captured.exchanged().response.len(), 8);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! [`MAX_LABEL_VALUES`] distinct values each are reported as [`OTHER`].
 
 use super::aggregate::OTHER;
-use crate::views::{RequestRecord, SystemStats, TargetView};
+use super::record::SharedRecord;
+use crate::views::{SystemStats, TargetView};
 use foldhash::{HashMap, HashSet};
 use metrics::{Counter, Histogram, Label};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
@@ -95,6 +96,9 @@ impl TargetSeries {
     }
 }
 
+/// The status classes, in the order [`TargetSeries::requests`] keeps them.
+const CLASSES: [&str; 6] = ["1xx", "2xx", "3xx", "4xx", "5xx", "other"];
+
 /// Where a status class is kept in [`TargetSeries::requests`].
 fn class_index(class: &str) -> usize {
     match class {
@@ -141,16 +145,17 @@ fn bounded_str<'a>(seen: &mut HashSet<String>, value: &'a str) -> &'a str {
 
 impl PrometheusMetrics {
     /// Counts finished requests.
-    pub fn record_requests(&self, records: &[RequestRecord]) {
+    pub fn record_requests(&self, records: &[SharedRecord]) {
         let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
         let Series { seen, routes } = &mut *series;
         metrics::with_local_recorder(&self.recorder, || {
-            for record in records {
-                let route = record
+            // The series are looked up once per run of requests to the same route and target.
+            for run in records.chunk_by(|a, b| a.route == b.route && a.target == b.target) {
+                let route = run[0]
                     .route
                     .as_deref()
                     .map_or("(none)", |r| bounded_str(&mut seen.routes, r));
-                let target = record
+                let target = run[0]
                     .target
                     .as_deref()
                     .map_or("(none)", |t| bounded_str(&mut seen.targets, t));
@@ -167,31 +172,44 @@ impl PrometheusMetrics {
                 let Some(target_series) = route_series.targets.get_mut(target) else {
                     continue;
                 };
-                let class = record.status_class();
-                target_series.requests[class_index(class)]
-                    .get_or_insert_with(|| {
-                        metrics::counter!("gatewatch_requests_total", "route" => route.to_string(),
-                            "target" => target.to_string(), "status_class" => class)
-                    })
-                    .increment(1);
-                if let Some(upstream) = record.upstream_us {
-                    target_series.upstream.record(upstream as f64 / 1e6);
-                }
-                if let Some(kind) = &record.error {
-                    // Error kinds are a small fixed set named by the gateway.
-                    match route_series.errors.get(kind) {
-                        Some(counter) => counter.increment(1),
-                        None => {
-                            let counter = metrics::counter!("gatewatch_request_errors_total",
-                                "route" => route.to_string(), "kind" => kind.clone());
-                            counter.increment(1);
-                            route_series.errors.insert(kind.clone(), counter);
+                let mut by_class = [0u64; CLASSES.len()];
+                let (mut bytes_in, mut bytes_out) = (0, 0);
+                for record in run {
+                    by_class[class_index(record.status_class())] += 1;
+                    bytes_in += record.bytes_in;
+                    bytes_out += record.bytes_out;
+                    if let Some(upstream) = record.upstream_us {
+                        target_series.upstream.record(upstream as f64 / 1e6);
+                    }
+                    route_series.duration.record(record.latency_us as f64 / 1e6);
+                    if let Some(kind) = &record.error {
+                        // Error kinds are a small fixed set named by the gateway.
+                        match route_series.errors.get(kind) {
+                            Some(counter) => counter.increment(1),
+                            None => {
+                                let counter = metrics::counter!("gatewatch_request_errors_total",
+                                    "route" => route.to_string(), "kind" => kind.clone());
+                                counter.increment(1);
+                                route_series.errors.insert(kind.clone(), counter);
+                            }
                         }
                     }
                 }
-                route_series.duration.record(record.latency_us as f64 / 1e6);
-                route_series.bytes_in.increment(record.bytes_in);
-                route_series.bytes_out.increment(record.bytes_out);
+                for (index, &count) in by_class.iter().enumerate() {
+                    if count > 0 {
+                        target_series.requests[index]
+                            .get_or_insert_with(|| {
+                                metrics::counter!("gatewatch_requests_total",
+                                    "route" => route.to_string(), "target" => target.to_string(),
+                                    "status_class" => CLASSES[index])
+                            })
+                            .increment(count);
+                    }
+                }
+                route_series.bytes_in.increment(bytes_in);
+                route_series.bytes_out.increment(bytes_out);
+            }
+            for record in records {
                 if let Some(llm) = &record.llm {
                     let model = bounded(&mut seen.models, &llm.model);
                     metrics::counter!("gatewatch_llm_requests_total", "model" => model.clone())
@@ -280,16 +298,17 @@ impl PrometheusMetrics {
 mod tests {
     use super::*;
     use crate::server::history::testing;
+    use crate::views::RequestRecord;
     use chrono::Utc;
 
-    fn record(route: &str, target: &str, status: u16) -> RequestRecord {
-        RequestRecord {
+    fn record(route: &str, target: &str, status: u16) -> SharedRecord {
+        SharedRecord::new(RequestRecord {
             route: Some(route.into()),
             target: Some(target.into()),
             status,
             error: (status >= 500).then(|| "upstream_5xx".to_string()),
             ..testing::request(0, Utc::now())
-        }
+        })
     }
 
     /// The value of the sample line starting with `series`.

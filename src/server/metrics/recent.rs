@@ -2,6 +2,7 @@
 //! database has them, and what request detail lookups try first.
 
 use super::query::RequestQuery;
+use super::record::SharedRecord;
 use crate::views::RequestRecord;
 use std::collections::VecDeque;
 
@@ -11,7 +12,7 @@ pub const RECENT_REQUESTS: usize = 10_000;
 /// A bounded ring of the newest requests, oldest first.
 #[derive(Debug)]
 pub struct RecentRequests {
-    records: VecDeque<RequestRecord>,
+    records: VecDeque<SharedRecord>,
     capacity: usize,
 }
 
@@ -31,7 +32,7 @@ impl RecentRequests {
     }
 
     /// Adds the newest request, forgetting the oldest when full.
-    pub fn push(&mut self, record: RequestRecord) {
+    pub fn push(&mut self, record: SharedRecord) {
         if self.records.len() == self.capacity {
             self.records.pop_front();
         }
@@ -58,7 +59,7 @@ impl RecentRequests {
             .rev()
             .filter(|r| query.matches(r))
             .take(query.limit)
-            .cloned()
+            .map(|r| RequestRecord::clone(r))
             .collect()
     }
 
@@ -68,7 +69,7 @@ impl RecentRequests {
             .iter()
             .rev()
             .find(|r| r.request_id == request_id)
-            .cloned()
+            .map(|r| RequestRecord::clone(r))
     }
 }
 
@@ -103,7 +104,7 @@ mod tests {
     fn keeps_only_the_newest_up_to_its_capacity() {
         let mut ring = RecentRequests::with_capacity(3);
         for seq in 0..5 {
-            ring.push(record(seq, 200));
+            ring.push(record(seq, 200).into());
         }
         assert_eq!(ring.len(), 3);
         assert_eq!(ring.oldest_seq(), Some(2));
@@ -117,7 +118,7 @@ mod tests {
     fn queries_filter_limit_and_page() {
         let mut ring = RecentRequests::with_capacity(100);
         for seq in 0..20 {
-            ring.push(record(seq, if seq % 4 == 0 { 503 } else { 200 }));
+            ring.push(record(seq, if seq % 4 == 0 { 503 } else { 200 }).into());
         }
         let query = RequestQuery {
             status: crate::server::metrics::query::StatusFilter::parse("5xx"),

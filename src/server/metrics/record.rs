@@ -3,8 +3,13 @@
 
 use crate::server::history::truncate_to_micros;
 use crate::server::proxy::event::RequestEvent;
+use crate::server::proxy::headers::ip_text;
 use crate::views::RequestRecord;
-use std::net::IpAddr;
+use std::sync::Arc;
+
+/// A finished request's record as the recorder hands it on: one allocation shared by the
+/// recent ring, the history batch and the live batch, so none of them copies its strings.
+pub type SharedRecord = Arc<RequestRecord>;
 
 /// Longest path kept (in bytes, cut at a character boundary).
 pub const MAX_PATH_LEN: usize = 2_048;
@@ -44,28 +49,6 @@ pub fn request_record(event: &RequestEvent, seq: u64) -> RequestRecord {
     }
 }
 
-/// `ip` as text, as `IpAddr`'s `Display` writes it; IPv4 (most clients) without the formatting
-/// machinery, which was a measurable part of the recorder's time.
-fn ip_text(ip: IpAddr) -> String {
-    let IpAddr::V4(v4) = ip else {
-        return ip.to_string();
-    };
-    let mut text = String::with_capacity(15);
-    for (i, octet) in v4.octets().into_iter().enumerate() {
-        if i > 0 {
-            text.push('.');
-        }
-        if octet >= 100 {
-            text.push(char::from(b'0' + octet / 100));
-        }
-        if octet >= 10 {
-            text.push(char::from(b'0' + octet / 10 % 10));
-        }
-        text.push(char::from(b'0' + octet % 10));
-    }
-    text
-}
-
 fn micros(duration: std::time::Duration) -> u64 {
     u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
 }
@@ -85,24 +68,6 @@ fn bounded(text: std::borrow::Cow<'_, str>, max: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ip_text_is_what_display_writes() {
-        let mut ips: Vec<IpAddr> = [
-            "0.0.0.0",
-            "255.255.255.255",
-            "10.0.9.100",
-            "::1",
-            "fe80::1:2",
-        ]
-        .iter()
-        .map(|ip| ip.parse().unwrap())
-        .collect();
-        ips.extend((0..=255u8).map(|octet| IpAddr::from([octet, 255 - octet, octet / 3, 7])));
-        for ip in ips {
-            assert_eq!(ip_text(ip), ip.to_string());
-        }
-    }
 
     #[test]
     fn long_text_is_cut_at_a_character_boundary() {

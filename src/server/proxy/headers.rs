@@ -2,7 +2,7 @@
 //! or propagated, and a route's `request_headers` / `response_headers` rules applied.
 
 use crate::server::config::HeaderRules;
-use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
 use std::net::IpAddr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -20,33 +20,50 @@ pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-h
 /// Longest request id accepted from a client.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
-/// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
-const HOP_BY_HOP: [HeaderName; 8] = [
-    header::CONNECTION,
-    HeaderName::from_static("keep-alive"),
-    header::PROXY_AUTHENTICATE,
-    header::PROXY_AUTHORIZATION,
-    header::TE,
-    header::TRAILER,
-    header::TRANSFER_ENCODING,
-    header::UPGRADE,
+/// Headers that describe one connection, not the message (RFC 9110 §7.6.1); `Connection` first.
+static HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
 ];
 
-/// Removes hop-by-hop headers, including those the `Connection` header names.
+/// Removes hop-by-hop headers, including those the `Connection` header names. Looks at the
+/// headers present once (comparing names as text: mostly a length check) and removes only
+/// those found — usually just `Connection` — instead of a removal (a hash and a probe) per
+/// hop-by-hop name.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    if let Some(connection) = headers.get(header::CONNECTION) {
-        let named: Vec<HeaderName> = connection
-            .to_str()
-            .unwrap_or("")
-            .split(',')
-            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-            .collect();
-        for name in named {
-            headers.remove(name);
+    let mut present = [false; HOP_BY_HOP.len()];
+    for name in headers.keys() {
+        let name = name.as_str();
+        if let Some(index) = HOP_BY_HOP.iter().position(|hop| *hop == name) {
+            present[index] = true;
         }
     }
-    for name in &HOP_BY_HOP {
-        headers.remove(name);
+    if !present.contains(&true) {
+        return;
+    }
+    // Only `Connection` names others; its value is shared, not copied.
+    if present[0]
+        && let Some(connection) = headers.get(header::CONNECTION).cloned()
+    {
+        for token in connection.to_str().unwrap_or("").split(',') {
+            let token = token.trim();
+            let listed = HOP_BY_HOP.iter().any(|hop| hop.eq_ignore_ascii_case(token));
+            if !token.is_empty() && !listed {
+                // Not a valid header name: nothing to remove.
+                headers.remove(token);
+            }
+        }
+    }
+    for (name, present) in HOP_BY_HOP.iter().zip(present) {
+        if present {
+            headers.remove(*name);
+        }
     }
 }
 
@@ -86,24 +103,55 @@ pub fn new_request_id() -> HeaderValue {
 }
 
 /// Adds `X-Forwarded-For` (appending the client), and `X-Forwarded-Proto` / `X-Forwarded-Host`
-/// unless a proxy in front already set them.
+/// unless a proxy in front already set them. One map look-up per header.
 pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, host: Option<&HeaderValue>) {
-    let client = client.to_string();
-    let forwarded_for = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(existing) if !existing.trim().is_empty() => format!("{existing}, {client}"),
-        _ => client,
+    let client = ip_text(client);
+    match headers.entry(&X_FORWARDED_FOR) {
+        Entry::Occupied(mut existing) => {
+            let appended = match existing.get().to_str() {
+                Ok(before) if !before.trim().is_empty() => format!("{before}, {client}"),
+                _ => client,
+            };
+            if let Ok(value) = HeaderValue::from_str(&appended) {
+                existing.insert(value);
+            }
+        }
+        Entry::Vacant(vacant) => {
+            if let Ok(value) = HeaderValue::from_str(&client) {
+                vacant.insert(value);
+            }
+        }
+    }
+    headers
+        .entry(&X_FORWARDED_PROTO)
+        .or_insert_with(|| HeaderValue::from_static("http"));
+    if let Some(host) = host {
+        headers
+            .entry(&X_FORWARDED_HOST)
+            .or_insert_with(|| host.clone());
+    }
+}
+
+/// `ip` as text, as `IpAddr`'s `Display` writes it; IPv4 (most clients) without the formatting
+/// machinery, which is a measurable part of a request's cost.
+pub fn ip_text(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
     };
-    if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
-        headers.insert(X_FORWARDED_FOR.clone(), value);
+    let mut text = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        if octet >= 100 {
+            text.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            text.push(char::from(b'0' + octet / 10 % 10));
+        }
+        text.push(char::from(b'0' + octet % 10));
     }
-    if !headers.contains_key(&X_FORWARDED_PROTO) {
-        headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static("http"));
-    }
-    if let Some(host) = host
-        && !headers.contains_key(&X_FORWARDED_HOST)
-    {
-        headers.insert(X_FORWARDED_HOST.clone(), host.clone());
-    }
+    text
 }
 
 /// Applies a route's rules: removals first, then sets (a set replaces every existing value).
@@ -147,9 +195,38 @@ mod tests {
     }
 
     #[test]
+    fn ip_text_is_what_display_writes() {
+        let mut ips: Vec<IpAddr> = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "10.0.9.100",
+            "::1",
+            "fe80::1:2",
+        ]
+        .iter()
+        .map(|ip| ip.parse().unwrap())
+        .collect();
+        ips.extend((0..=255u8).map(|octet| IpAddr::from([octet, 255 - octet, octet / 3, 7])));
+        for ip in ips {
+            assert_eq!(ip_text(ip), ip.to_string());
+        }
+    }
+
+    #[test]
+    fn without_hop_by_hop_headers_nothing_changes() {
+        let mut h = headers(&[("host", "a"), ("x-kept", "1"), ("accept", "*/*")]);
+        let before = h.clone();
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h, before);
+        let mut h = headers(&[("host", "a"), ("upgrade", "h2c"), ("te", "trailers")]);
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.keys().collect::<Vec<_>>(), ["host"]);
+    }
+
+    #[test]
     fn hop_by_hop_headers_and_those_named_by_connection_are_removed() {
         let mut h = headers(&[
-            ("connection", "keep-alive, x-private"),
+            ("connection", "keep-alive, X-Private, not a name, , close"),
             ("keep-alive", "timeout=5"),
             ("x-private", "1"),
             ("transfer-encoding", "chunked"),
@@ -194,6 +271,26 @@ mod tests {
         assert_eq!(h["x-forwarded-for"], "1.2.3.4, 10.0.0.2");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "example.com");
+
+        // A first proxy: the client alone; what a proxy in front set is kept; repeated
+        // X-Forwarded-For lines become one.
+        let mut h = headers(&[
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "front.example"),
+        ]);
+        add_forwarded(&mut h, IpAddr::from([192, 168, 1, 20]), None);
+        assert_eq!(h["x-forwarded-for"], "192.168.1.20");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "front.example");
+        let mut h = headers(&[
+            ("x-forwarded-for", "1.1.1.1"),
+            ("x-forwarded-for", "2.2.2.2"),
+        ]);
+        add_forwarded(&mut h, "::1".parse().unwrap(), None);
+        assert_eq!(
+            h.get_all("x-forwarded-for").iter().collect::<Vec<_>>(),
+            ["1.1.1.1, ::1"]
+        );
     }
 
     #[test]

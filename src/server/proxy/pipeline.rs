@@ -326,6 +326,8 @@ pub fn rewrite_request(
             .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
     });
     headers::remove_hop_by_hop(&mut parts.headers);
+    // Room for the headers added below: the map grows once at most, not once per insert.
+    parts.headers.reserve(5);
     if websocket {
         parts
             .headers
