@@ -4,7 +4,8 @@
 # round, so a slow minute of the host hits them all alike. Prints each round and the mean.
 #
 # Usage: bench/compare.sh ROUNDS NAME=BINARY[:CONFIG_MEMBERS] ...
-#   BINARY `nginx` runs the peer reverse proxy (bench/conf/nginx-proxy.conf) as an instance.
+#   BINARY `nginx` runs the peer reverse proxy (bench/conf/nginx-proxy.conf) as an instance;
+#   `nginx:FILE` runs another nginx config of the same form (@DIR@, port 8081, proxy.pid).
 #   e.g. bench/compare.sh 6 off=/tmp/old:'"metrics": {"enabled": false},' \
 #          old=/tmp/old:'"history": {"enabled": false},' new=/tmp/new:'"history": {"enabled": false},'
 #   CONFIG_MEMBERS go first in the instance's config.json (same form as gatewatch_config's).
@@ -27,17 +28,18 @@ for spec in "$@"; do
   binary=${rest%%:*}
   members=""
   [ "$rest" = "$binary" ] || members=${rest#*:}
-  # Each instance keeps its own history file in the work directory, unless it configures one.
-  case "$members" in *'"history"'*) ;; *) members="$members \"history\": {\"path\": \"$name.db\"},";; esac
   port=$((port + 1))
   PORT[$name]=$port
   NAMES+=("$name")
   if [ "$binary" = nginx ]; then
+    # After the colon: another nginx config of the same form (default: the peer proxy's).
     sed -e "s|@DIR@|$WORK|g" -e "s|127.0.0.1:8081|127.0.0.1:$port|" -e "s|/proxy.pid|/$name.pid|" \
-      "$ROOT/bench/conf/nginx-proxy.conf" > "$WORK/$name.conf"
+      "${members:-$ROOT/bench/conf/nginx-proxy.conf}" > "$WORK/$name.conf"
     nginx -p "$WORK" -c "$WORK/$name.conf" & PID[$name]=$!; PIDS+=($!)
     continue
   fi
+  # Each instance keeps its own history file in the work directory, unless it configures one.
+  case "$members" in *'"history"'*) ;; *) members="$members \"history\": {\"path\": \"$name.db\"},";; esac
   gatewatch_config "$WORK/$name.json" "$port" $((port + 1000)) "$members"
   GATEWATCH_LOG=warn "$binary" --config "$WORK/$name.json" > "$WORK/logs/$name.out" 2>&1 & PID[$name]=$!; PIDS+=($!)
 done
