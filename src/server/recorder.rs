@@ -160,7 +160,8 @@ fn next_whole_second() -> Instant {
 /// Records waiting to be published live and written to the history.
 #[derive(Default)]
 struct Outbox {
-    live: VecDeque<RequestRecord>,
+    /// Shared until sent: only the newest [`LIVE_BATCH_MAX`] are copied, when a batch goes out.
+    live: VecDeque<SharedRecord>,
     live_omitted: u64,
     live_sent: Option<Instant>,
     history: Vec<SharedRecord>,
@@ -178,7 +179,7 @@ impl Outbox {
                     self.live.pop_front();
                     self.live_omitted += 1;
                 }
-                self.live.push_back(RequestRecord::clone(&record));
+                self.live.push_back(record.clone());
             }
             self.history.push(record);
         }
@@ -191,7 +192,11 @@ impl Outbox {
         };
         if !self.live.is_empty() && due(self.live_sent, LIVE_BATCH_INTERVAL) {
             gateway.publish(LiveEvent::Requests(RequestBatch {
-                requests: self.live.drain(..).collect(),
+                requests: self
+                    .live
+                    .drain(..)
+                    .map(|record| RequestRecord::clone(&record))
+                    .collect(),
                 omitted: std::mem::take(&mut self.live_omitted),
             }));
             self.live_sent = Some(Instant::now());

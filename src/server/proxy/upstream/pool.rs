@@ -50,14 +50,18 @@ impl ConnectionPool {
         }
         let now = Instant::now();
         let mut idle = self.lock();
-        let surplus = (idle.len() + 1).saturating_sub(MAX_IDLE_PER_TARGET);
-        let dropped: Vec<Idle> = idle.drain(..surplus).collect();
+        // Full: the oldest makes room (closed below, outside the lock).
+        let evicted = if idle.len() >= MAX_IDLE_PER_TARGET {
+            idle.pop_front()
+        } else {
+            None
+        };
         idle.push_back(Idle {
             connection,
             since: now,
         });
         drop(idle);
-        drop(dropped);
+        drop(evicted);
     }
 
     /// Closes connections idle longer than [`IDLE_TIMEOUT`] (the oldest are at the front). One
