@@ -10,7 +10,8 @@
 #   as bench/compare.sh: CONFIG_MEMBERS go first in Gatewatch's config.json; FILE is an nginx
 #   config of bench/conf/nginx-proxy.conf's form (the default), run as one process.
 #   e.g. bench/callgrind.sh off=target/release/gatewatch:'"metrics": {"enabled": false},' nginx=nginx
-#   C=10 connections, D=20 seconds each.
+#   C=10 connections, D=20 seconds each; KEEP=DIR copies the callgrind files there (for
+#   callgrind_annotate).
 # Output: "NAME requests=N instructions=I per_request=P" per instance.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" callgrind
 [ "$#" -ge 1 ] || { echo "name at least one instance" >&2; exit 1; }
@@ -51,5 +52,6 @@ for spec in "$@"; do
   kill "$pid"; wait "$pid" 2>/dev/null || true
   # The dump taken after wrk holds the measured phase; the one at exit, what came after.
   instructions=$(grep -h '^totals:' "$WORK/$name".cg* | awk '{ print $2 }' | sort -n | tail -1)
+  [ -z "${KEEP:-}" ] || { mkdir -p "$KEEP"; cp "$WORK/$name".cg* "$KEEP/"; }
   echo "$name requests=$requests instructions=$instructions per_request=$((instructions / requests))"
 done

@@ -5,7 +5,8 @@
 //!   steps consult;
 //! - [`upstream`], [`headers`], [`body`], [`websocket`]: the mechanics of forwarding;
 //! - [`health_check`]: background probes; [`event`]: what is reported per request;
-//! - [`server`]: the accept loop with graceful draining.
+//! - [`server`]: the accept loop with graceful draining; [`workers`]: the threads serving
+//!   connections.
 
 pub mod balance;
 pub mod body;
@@ -22,6 +23,7 @@ pub mod table;
 pub mod target;
 pub mod upstream;
 pub mod websocket;
+pub mod workers;
 
 use crate::server::config::Config;
 use event::EventSink;

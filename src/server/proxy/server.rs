@@ -1,30 +1,40 @@
-//! The proxy's accept loop: HTTP/1.1 (with upgrades) and cleartext HTTP/2 on every connection,
+//! The proxy's accept loop, which hands every connection to a [worker thread](super::workers),
+//! and the workers' serving: HTTP/1.1 (with upgrades) and cleartext HTTP/2 on every connection,
 //! TCP_NODELAY, a bound on how long request headers may take; on stop, it stops accepting and lets
 //! open connections finish their in-flight requests (the caller bounds how long).
 
 use super::pipeline::ProxyCore;
+use super::workers::{Load, Workers};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use std::convert::Infallible;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Longest a client may take to send a request's headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Serves `listener` until `stop` is cancelled, then waits for open connections to finish.
+/// A client connection on its way to a worker.
+struct Accepted {
+    stream: std::net::TcpStream,
+    client: IpAddr,
+    open: OpenConnection,
+}
+
+/// Serves `listener` until `stop` is cancelled, then waits for open connections to finish. The
+/// connections are served by [`Workers`]; dropping this future cuts them.
 pub async fn serve(listener: TcpListener, core: Arc<ProxyCore>, stop: CancellationToken) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    let graceful = GracefulShutdown::new();
+    let workers = {
+        let core = core.clone();
+        Workers::start(move |incoming| serve_connections(incoming, core.clone()))
+    };
     loop {
         let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => break,
@@ -39,9 +49,53 @@ pub async fn serve(listener: TcpListener, core: Arc<ProxyCore>, stop: Cancellati
             },
         };
         let _ = stream.set_nodelay(true);
-        let open = OpenConnection::count(core.clone());
+        // Leaves this runtime's poller for the worker's.
+        let stream = match stream.into_std() {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::debug!(%error, "cannot hand a proxy connection over");
+                continue;
+            }
+        };
+        let handed = workers
+            .hand_over(|load| Accepted {
+                stream,
+                client: peer.ip(),
+                open: OpenConnection::count(core.clone(), load),
+            })
+            .await;
+        if handed.is_err() {
+            tracing::warn!("a proxy worker has stopped; connection dropped");
+        }
+    }
+    drop(listener);
+    workers.finish().await;
+}
+
+/// One worker's part: serves the connections handed to it until the hand-over channel closes,
+/// then lets them finish their in-flight requests, and waits for the WebSocket tunnels running
+/// here (the shutdown has closed the tunnel tracker by then).
+async fn serve_connections(mut incoming: mpsc::Receiver<Accepted>, core: Arc<ProxyCore>) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    let graceful = GracefulShutdown::new();
+    while let Some(accepted) = incoming.recv().await {
+        let Accepted {
+            stream,
+            client,
+            open,
+        } = accepted;
+        let stream = match TcpStream::from_std(stream) {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::debug!(%error, "cannot take a proxy connection over");
+                continue;
+            }
+        };
         let core = core.clone();
-        let client = peer.ip();
         let service = service_fn(move |request| {
             let core = core.clone();
             async move { Ok::<_, Infallible>(core.handle(request, client).await) }
@@ -55,22 +109,26 @@ pub async fn serve(listener: TcpListener, core: Arc<ProxyCore>, stop: Cancellati
             }
         });
     }
-    drop(listener);
     graceful.shutdown().await;
+    core.tunnels.wait().await;
 }
 
-/// Counts a client connection in [`ProxyCore::connections`] until dropped.
-struct OpenConnection(Arc<ProxyCore>);
+/// Counts a client connection in [`ProxyCore::connections`] and in its worker's load until
+/// dropped.
+struct OpenConnection {
+    core: Arc<ProxyCore>,
+    _load: Load,
+}
 
 impl OpenConnection {
-    fn count(core: Arc<ProxyCore>) -> Self {
+    fn count(core: Arc<ProxyCore>, load: Load) -> Self {
         core.connections.fetch_add(1, Ordering::Relaxed);
-        Self(core)
+        Self { core, _load: load }
     }
 }
 
 impl Drop for OpenConnection {
     fn drop(&mut self) {
-        self.0.connections.fetch_sub(1, Ordering::Relaxed);
+        self.core.connections.fetch_sub(1, Ordering::Relaxed);
     }
 }
