@@ -37,7 +37,7 @@ use health::Health;
 use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -69,7 +69,12 @@ struct Shared {
     next_seq: AtomicU64,
     health: Arc<Health>,
     readers: Mutex<Vec<Connection>>,
+    /// Written batches, for [`History::release_written`].
+    written: Mutex<Receiver<Vec<SharedRecord>>>,
 }
+
+/// Written batches waiting for [`History::release_written`]; more are freed by the writer.
+pub const WRITTEN_BATCHES_KEPT: usize = 8;
 
 /// Owns the writer thread: call [`Self::shutdown`] on graceful shutdown so every submitted batch
 /// is written.
@@ -176,6 +181,7 @@ impl History {
         })?;
 
         let (commands, queue) = sync_channel(options.queue_batches.max(1));
+        let (give_back, written) = sync_channel(WRITTEN_BATCHES_KEPT);
         let health = Arc::new(Health::default());
         let writer = Writer::new(
             conn,
@@ -186,7 +192,8 @@ impl History {
                 retention: options.retention,
                 retention_interval: options.retention_interval,
             },
-        );
+        )
+        .giving_back_written(give_back);
         let thread = writer::spawn(writer, queue).map_err(|source| HistoryError::Spawn {
             path: path.to_owned(),
             source,
@@ -199,6 +206,7 @@ impl History {
                 next_seq: AtomicU64::new(next_seq),
                 health,
                 readers: Mutex::new(Vec::with_capacity(READ_POOL)),
+                written: Mutex::new(written),
             }),
         };
         Ok((history, HistoryWriter { commands, thread }))
@@ -231,6 +239,17 @@ impl History {
             .is_err()
         {
             self.shared.health.queue_full(&self.shared.path, rows);
+        }
+    }
+
+    /// Frees the batches the writer has written, on the calling thread: the recorder calls it,
+    /// so records are freed where they were allocated (see [`Writer::giving_back_written`]).
+    pub fn release_written(&self) {
+        let Ok(written) = self.shared.written.try_lock() else {
+            return;
+        };
+        while let Ok(batch) = written.try_recv() {
+            drop(batch);
         }
     }
 
@@ -366,6 +385,44 @@ mod tests {
             before = Some(last.seq);
             rows.extend(page);
         }
+    }
+
+    #[test]
+    fn written_batches_are_freed_by_whoever_releases_them_and_never_pile_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let (history, writer) = testing::open(dir.path());
+        let start = Utc::now();
+        let kept = SharedRecord::new(testing::request(0, start));
+        history.submit(vec![kept.clone()]);
+        assert!(history.flush_blocking());
+        assert_eq!(
+            SharedRecord::strong_count(&kept),
+            2,
+            "written, and waiting to be released"
+        );
+        history.release_written();
+        assert_eq!(SharedRecord::strong_count(&kept), 1);
+
+        // Nobody releasing: beyond the bound, the writer frees batches itself.
+        let records: Vec<SharedRecord> = (1..=WRITTEN_BATCHES_KEPT as u64 + 5)
+            .map(|seq| SharedRecord::new(testing::request(seq, start)))
+            .collect();
+        for record in &records {
+            history.submit(vec![record.clone()]);
+            assert!(history.flush_blocking());
+        }
+        let held = records
+            .iter()
+            .filter(|r| SharedRecord::strong_count(r) > 1)
+            .count();
+        assert_eq!(held, WRITTEN_BATCHES_KEPT);
+        history.release_written();
+        assert!(records.iter().all(|r| SharedRecord::strong_count(r) == 1));
+        writer.shutdown();
+        assert_eq!(
+            history.status().rows_written,
+            WRITTEN_BATCHES_KEPT as u64 + 6
+        );
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub async fn run(
     seconds.set_missed_tick_behavior(MissedTickBehavior::Skip);
     let mut sampler = SystemSampler::default();
     let mut outbox = Outbox::default();
+    let mut drained = Drained::default();
     loop {
         let stopping = tokio::select! {
             _ = drain.tick() => false,
@@ -52,23 +53,37 @@ pub async fn run(
             }
             _ = stop.cancelled() => true,
         };
-        let open = drain_queue(&mut events, &gateway, &mut outbox);
+        let open = drain_queue(&mut events, &gateway, &mut outbox, &mut drained);
         outbox.send_due(&gateway, stopping || !open);
+        gateway.release_written_history();
         if stopping || !open {
             return;
         }
     }
 }
 
+/// The events of one drain, in buffers kept from drain to drain: a fresh buffer for a few
+/// hundred events is a large allocation, which the allocator served from newly mapped memory,
+/// page faults included, 50 times a second.
+#[derive(Default)]
+struct Drained {
+    requests: Vec<RequestEvent>,
+    others: Vec<ProxyEvent>,
+}
+
+/// Request events whose buffer is kept between drains (a larger burst's is given back).
+const KEPT_DRAIN_CAPACITY: usize = 4_096;
+
 /// Takes everything queued; returns false once the queue is closed.
 fn drain_queue(
     events: &mut mpsc::Receiver<ProxyEvent>,
     gateway: &Gateway,
     outbox: &mut Outbox,
+    drained: &mut Drained,
 ) -> bool {
+    let Drained { requests, others } = drained;
     // Sized once: growing it event by event copied every event again at each doubling.
-    let mut requests: Vec<RequestEvent> = Vec::with_capacity(events.len());
-    let mut others = Vec::new();
+    requests.reserve(events.len());
     let open = loop {
         match events.try_recv() {
             Ok(ProxyEvent::Request(event)) => requests.push(event),
@@ -80,17 +95,19 @@ fn drain_queue(
     let metrics = gateway.metrics();
     if !requests.is_empty() {
         outbox.add(
-            metrics.record_requests(&mut requests),
+            metrics.record_requests(requests),
             gateway.has_live_subscribers(),
         );
         // Moving each event on costs a copy of it; skipped when nobody subscribed.
         if gateway.has_proxy_event_subscribers() {
-            for event in requests {
+            for event in requests.drain(..) {
                 gateway.publish_proxy_event(ProxyEvent::Request(event));
             }
         }
+        requests.clear();
+        requests.shrink_to(KEPT_DRAIN_CAPACITY);
     }
-    for event in others {
+    for event in others.drain(..) {
         match &event {
             ProxyEvent::WebSocket(session) => metrics.record_websocket(session),
             ProxyEvent::Transition(transition) => {
@@ -202,7 +219,9 @@ impl Outbox {
             self.live_sent = Some(Instant::now());
         }
         if !self.history.is_empty() && due(self.history_sent, HISTORY_BATCH_INTERVAL) {
-            gateway.record_history(std::mem::take(&mut self.history));
+            // The next batch will be about as large: sized so it need not grow step by step.
+            let next = Vec::with_capacity(self.history.len());
+            gateway.record_history(std::mem::replace(&mut self.history, next));
             self.history_sent = Some(Instant::now());
         }
     }

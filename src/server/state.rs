@@ -159,6 +159,13 @@ impl Gateway {
         }
     }
 
+    /// Frees, on the calling thread, the records the history has written.
+    pub fn release_written_history(&self) {
+        if let Some(history) = self.history() {
+            history.release_written();
+        }
+    }
+
     /// Whole seconds since start.
     pub fn uptime_secs(&self) -> u64 {
         self.started.elapsed().as_secs()

@@ -65,6 +65,8 @@ pub struct Writer {
     max_seq: Option<i64>,
     /// The newest segment while it has room: the next write adds to it and stores it again.
     open: Option<segment::Builder>,
+    /// Where written batches go to be dropped by the thread that allocated their records.
+    written: Option<SyncSender<Vec<SharedRecord>>>,
 }
 
 /// What one transaction did with its rows.
@@ -134,7 +136,17 @@ impl Writer {
             next_retention: Instant::now(),
             max_seq,
             open: None,
+            written: None,
         }
+    }
+
+    /// Sends every batch, once written (or dropped), to `to` instead of freeing it here; when
+    /// `to` is full the batch is freed here after all. The recorder, which allocated the
+    /// records, frees them there at less cost: memory freed on another thread returns to its
+    /// owner's allocator only lazily, which made it map fresh pages for new records.
+    pub fn giving_back_written(mut self, to: SyncSender<Vec<SharedRecord>>) -> Self {
+        self.written = Some(to);
+        self
     }
 
     /// Runs until [`Command::Shutdown`] (or until every sender is gone), then writes whatever is
@@ -209,7 +221,17 @@ impl Writer {
 
     /// Writes `batches` in one transaction, or drops them all if it fails.
     fn write(&mut self, batches: Vec<Vec<SharedRecord>>) {
-        match self.try_write(&batches) {
+        self.store(&batches);
+        if let Some(to) = &self.written {
+            for batch in batches {
+                // Full: nobody is taking them back; this one is freed here.
+                let _ = to.try_send(batch);
+            }
+        }
+    }
+
+    fn store(&mut self, batches: &[Vec<SharedRecord>]) {
+        match self.try_write(batches) {
             Ok(written) => {
                 self.health.written(written.stored);
                 if written.refused > 0 {

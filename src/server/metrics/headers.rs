@@ -67,14 +67,17 @@ impl CapturedHeaders {
         (self.response_count, self.omitted.1) = self.push_all(headers);
     }
 
+    /// One pass over `headers`: the buffer is sized beforehand for the request and a typical
+    /// response, so the per-header `reserve` rarely grows it (a second pass to size it exactly
+    /// cost more than the rare growth).
     fn push_all(&mut self, headers: &HeaderMap) -> (u16, u32) {
-        self.bytes.reserve(stored_len(headers));
         let mut count = 0u16;
         for (name, value) in headers.iter().take(MAX_HEADERS) {
             let name = &name.as_str().as_bytes()[..name.as_str().len().min(MAX_NAME_LEN)];
             let value = value.as_bytes();
             let kept = value.len().min(MAX_VALUE_LEN);
             let cut = if kept < value.len() { CUT } else { 0 };
+            self.bytes.reserve(3 + name.len() + kept);
             self.bytes.push(name.len() as u8);
             self.bytes.extend_from_slice(name);
             self.bytes
