@@ -22,7 +22,7 @@ fn main() {
     let targets = ["http://127.0.0.1:4101", "http://127.0.0.1:4102"];
     let record = |seq: u64| RequestRecord {
         seq,
-        request_id: new_request_id().to_str().expect("ascii").to_owned(),
+        request_id: new_request_id().to_str().expect("ascii").into(),
         at: chrono::Utc::now(),
         method: "GET".into(),
         path: "/two-bytes".into(),

@@ -5,23 +5,23 @@
 //! Events come in batches the size the recorder drains every 20 ms at 35 000 requests/s, with the
 //! shape the proxy benchmark sends (one route, two targets, a short path, a few headers).
 
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, HeaderValue, Method};
+use compact_str::CompactString;
 use gatewatch::server::metrics::engine::MetricsEngine;
 use gatewatch::server::metrics::headers::CapturedHeaders;
 use gatewatch::server::metrics::prometheus::PrometheusMetrics;
 use gatewatch::server::proxy::event::RequestEvent;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const BATCH: usize = 700;
 const BATCHES: usize = 1_500;
 
 fn main() {
-    let route: Arc<str> = Arc::from("bench");
-    let targets: [Arc<str>; 2] = [
-        Arc::from("http://127.0.0.1:4101"),
-        Arc::from("http://127.0.0.1:4102"),
+    let route = CompactString::const_new("bench");
+    let targets = [
+        CompactString::const_new("http://127.0.0.1:4101"),
+        CompactString::const_new("http://127.0.0.1:4102"),
     ];
     let mut request_headers = HeaderMap::new();
     request_headers.insert("host", HeaderValue::from_static("127.0.0.1:4180"));
@@ -30,27 +30,23 @@ fn main() {
     response_headers.insert("content-type", HeaderValue::from_static("text/plain"));
     response_headers.insert("content-length", HeaderValue::from_static("2"));
     let event = |i: usize, headers: bool| RequestEvent {
-        started_at: chrono::Utc::now(),
-        request_id: HeaderValue::from_str(&format!("{i:016x}")).unwrap(),
-        method: Method::GET,
-        uri: Uri::from_static("/two-bytes"),
-        client: "127.0.0.1".parse().unwrap(),
-        user_agent: None,
         route: Some(route.clone()),
         target: Some(targets[i % 2].clone()),
-        status: StatusCode::OK,
-        error: None,
         latency: Duration::from_micros(900 + (i % 400) as u64),
         upstream_latency: Some(Duration::from_micros(700 + (i % 300) as u64)),
-        bytes_in: 0,
         bytes_out: 2,
         attempts: 1,
-        llm: None,
         headers: headers.then(|| {
             let mut captured = CapturedHeaders::request(&request_headers);
             captured.add_response(&response_headers);
             captured
         }),
+        ..RequestEvent::arrived(
+            compact_str::format_compact!("{i:016x}"),
+            Method::GET,
+            CompactString::const_new("/two-bytes"),
+            "127.0.0.1".parse().unwrap(),
+        )
     };
 
     let batch_of = |batch: usize, headers: bool| -> Vec<RequestEvent> {

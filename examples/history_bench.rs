@@ -203,18 +203,25 @@ fn record(rng: &mut fastrand::Rng, seq: u64, at: chrono::DateTime<Utc>) -> Reque
     RequestRecord {
         seq,
         // As the proxy makes them: milliseconds then a counter (see `new_request_id`).
-        request_id: format!("{:011x}{:05x}", at.timestamp_millis(), seq & 0xf_ffff),
+        request_id: compact_str::format_compact!(
+            "{:011x}{:05x}",
+            at.timestamp_millis(),
+            seq & 0xf_ffff
+        ),
         at,
         method: ["GET", "GET", "POST"][rng.usize(0..3)].into(),
-        path: format!("/{route}/items/{}", rng.u32(0..1000)),
+        path: compact_str::format_compact!("/{route}/items/{}", rng.u32(0..1000)),
         route: Some(route.into()),
-        target: Some(format!("http://10.0.0.{}:8080", rng.u8(1..5))),
+        target: Some(compact_str::format_compact!(
+            "http://10.0.0.{}:8080",
+            rng.u8(1..5)
+        )),
         status,
         latency_us: rng.u64(100..200_000),
         upstream_us: Some(rng.u64(50..150_000)),
         bytes_in: rng.u64(0..2_000),
         bytes_out: rng.u64(100..50_000),
-        client: format!("192.168.1.{}", rng.u8(1..255)),
+        client: compact_str::format_compact!("192.168.1.{}", rng.u8(1..255)),
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) bench".into()),
         error: (status >= 500).then(|| "upstream_5xx".into()),
         attempts: 1,

@@ -247,7 +247,7 @@ fn RequestRow(record: RequestRecord) -> impl IntoView {
     let href = format!("/requests/{}", encode(&record.request_id));
     let route = match (&record.route, &record.target) {
         (Some(route), Some(target)) => format!("{route} → {target}"),
-        (Some(route), None) => route.clone(),
+        (Some(route), None) => route.to_string(),
         _ => "—".to_string(),
     };
     let model = record.llm.as_ref().map_or(String::new(), |llm| {
@@ -259,17 +259,17 @@ fn RequestRow(record: RequestRecord) -> impl IntoView {
         )
     });
     view! {
-        <tr class=class data-testid="request-row" data-request-id=record.request_id.clone() data-status=record.status>
+        <tr class=class data-testid="request-row" data-request-id=record.request_id.to_string() data-status=record.status>
             <td class="mono"><a href=href>{format::clock(record.at)}</a></td>
             <td><StatusBadge status=record.status /></td>
-            <td class="mono">{record.method.clone()}</td>
-            <td class="mono path" title=record.path.clone()>{record.path.clone()}</td>
+            <td class="mono">{record.method.to_string()}</td>
+            <td class="mono path" title=record.path.to_string()>{record.path.to_string()}</td>
             <td class="small">{route}</td>
             <td class="num">{format::latency(record.latency_us)}</td>
             <td class="num">{format::bytes(record.bytes_out)}</td>
-            <td class="mono small">{record.client.clone()}</td>
+            <td class="mono small">{record.client.to_string()}</td>
             <td class="small">{model}</td>
-            <td class="small">{record.error.clone().unwrap_or_default()}</td>
+            <td class="small">{record.error.as_deref().unwrap_or_default().to_string()}</td>
         </tr>
     }
 }
@@ -322,7 +322,7 @@ fn RequestDetail(detail: RequestDetail) -> impl IntoView {
         <div class="detail" data-testid="request-detail">
             <p class="detail-line">
                 <StatusBadge status=record.status />
-                " " <span class="mono">{record.method.clone()} " " {record.path.clone()}</span>
+                " " <span class="mono">{record.method.to_string()} " " {record.path.to_string()}</span>
             </p>
             <section class="panel">
                 <header class="panel-header"><h2>"Timings"</h2></header>
@@ -336,12 +336,12 @@ fn RequestDetail(detail: RequestDetail) -> impl IntoView {
             <section class="panel">
                 <header class="panel-header"><h2>"Routing"</h2></header>
                 <dl class="facts">
-                    {fact("Request id", record.request_id.clone())}
-                    {fact("Route", record.route.clone().unwrap_or_else(|| "no route matched".into()))}
-                    {fact("Target", record.target.clone().unwrap_or_else(|| "—".into()))}
-                    {fact("Error kind", record.error.clone().unwrap_or_else(|| "none".into()))}
-                    {fact("Client", record.client.clone())}
-                    {fact("User agent", record.user_agent.clone().unwrap_or_else(|| "—".into()))}
+                    {fact("Request id", record.request_id.to_string())}
+                    {fact("Route", record.route.as_deref().unwrap_or("no route matched").to_string())}
+                    {fact("Target", record.target.as_deref().unwrap_or("—").to_string())}
+                    {fact("Error kind", record.error.as_deref().unwrap_or("none").to_string())}
+                    {fact("Client", record.client.to_string())}
+                    {fact("User agent", record.user_agent.as_deref().unwrap_or("—").to_string())}
                     {fact("Bytes in / out", format!("{} / {}", format::bytes(record.bytes_in), format::bytes(record.bytes_out)))}
                 </dl>
             </section>

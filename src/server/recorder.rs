@@ -10,7 +10,7 @@ use crate::server::metrics::prometheus::GaugeValues;
 use crate::server::metrics::record::SharedRecord;
 use crate::server::metrics::series::Gauges;
 use crate::server::metrics::system::SystemSampler;
-use crate::server::proxy::event::{ProxyEvent, RequestEvent};
+use crate::server::proxy::event::{EventQueue, ProxyEvent, RequestEvent};
 use crate::server::snapshot;
 use crate::server::state::{Gateway, SharedGateway};
 use crate::views::{LiveEvent, MetricsTick, RequestBatch, RequestRecord};
@@ -32,11 +32,7 @@ pub const HISTORY_BATCH_INTERVAL: Duration = Duration::from_millis(250);
 
 /// Consumes proxy events until the queue closes or `stop` is cancelled (the runtime cancels it
 /// once in-flight requests have drained, so their events are counted too).
-pub async fn run(
-    mut events: mpsc::Receiver<ProxyEvent>,
-    gateway: SharedGateway,
-    stop: CancellationToken,
-) {
+pub async fn run(mut events: EventQueue, gateway: SharedGateway, stop: CancellationToken) {
     let mut drain = tokio::time::interval(BATCH_INTERVAL);
     drain.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut seconds = tokio::time::interval_at(next_whole_second(), Duration::from_secs(1));
@@ -76,17 +72,16 @@ const KEPT_DRAIN_CAPACITY: usize = 4_096;
 
 /// Takes everything queued; returns false once the queue is closed.
 fn drain_queue(
-    events: &mut mpsc::Receiver<ProxyEvent>,
+    events: &mut EventQueue,
     gateway: &Gateway,
     outbox: &mut Outbox,
     drained: &mut Drained,
 ) -> bool {
     let Drained { requests, others } = drained;
-    // Sized once: growing it event by event copied every event again at each doubling.
-    requests.reserve(events.len());
+    // Moved a thread's share at a time (the buffer grows at most once per share).
+    events.take_requests(requests);
     let open = loop {
-        match events.try_recv() {
-            Ok(ProxyEvent::Request(event)) => requests.push(event),
+        match events.try_recv_other() {
             Ok(event) => others.push(event),
             Err(mpsc::error::TryRecvError::Empty) => break true,
             Err(mpsc::error::TryRecvError::Disconnected) => break false,

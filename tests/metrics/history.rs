@@ -135,7 +135,7 @@ async fn an_unusable_history_file_degrades_history_not_the_proxy() {
     let mut events = gateway.events();
     get(&gateway.url("/again")).await;
     next_matching(&mut events, WAIT, |event| match &**event {
-        ProxyEvent::Request(request) if request.uri.path() == "/again" => Some(()),
+        ProxyEvent::Request(request) if request.path == "/again" => Some(()),
         _ => None,
     })
     .await;

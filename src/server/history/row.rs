@@ -9,6 +9,7 @@
 
 use crate::views::{LlmUsage, RequestRecord};
 use chrono::{DateTime, Utc};
+use compact_str::CompactString;
 use rusqlite::Row;
 use rusqlite::types::{FromSql, FromSqlError, ValueRef};
 #[cfg(test)]
@@ -58,20 +59,20 @@ pub fn insert(
     let llm = record.llm.as_ref();
     let changed = statement.execute(params![
         seq,
-        record.request_id,
+        record.request_id.as_str(),
         micros(record.at),
-        record.method,
-        record.path,
-        record.route,
-        record.target,
+        record.method.as_str(),
+        record.path.as_str(),
+        record.route.as_deref(),
+        record.target.as_deref(),
         record.status,
         record.latency_us as i64,
         record.upstream_us.map(|v| v as i64),
         record.bytes_in as i64,
         record.bytes_out as i64,
-        record.client,
-        record.user_agent,
-        record.error,
+        record.client.as_str(),
+        record.user_agent.as_deref(),
+        record.error.as_deref(),
         record.attempts,
         llm.map(|l| l.model.as_str()),
         llm.and_then(|l| l.input_tokens).map(|v| v as i64),
@@ -105,20 +106,20 @@ pub fn read(row: &Row<'_>) -> rusqlite::Result<RequestRecord> {
     };
     Ok(RequestRecord {
         seq: row.get::<_, Bits>(0)?.0,
-        request_id: row.get(1)?,
+        request_id: row.get::<_, Text>(1)?.0,
         at,
-        method: row.get(3)?,
-        path: row.get(4)?,
-        route: row.get(5)?,
-        target: row.get(6)?,
+        method: row.get::<_, Text>(3)?.0,
+        path: row.get::<_, Text>(4)?.0,
+        route: row.get::<_, Option<Text>>(5)?.map(|t| t.0),
+        target: row.get::<_, Option<Text>>(6)?.map(|t| t.0),
         status: row.get(7)?,
         latency_us: row.get::<_, Bits>(8)?.0,
         upstream_us: row.get::<_, Option<Bits>>(9)?.map(|b| b.0),
         bytes_in: row.get::<_, Bits>(10)?.0,
         bytes_out: row.get::<_, Bits>(11)?.0,
-        client: row.get(12)?,
-        user_agent: row.get(13)?,
-        error: row.get(14)?,
+        client: row.get::<_, Text>(12)?.0,
+        user_agent: row.get::<_, Option<Text>>(13)?.map(|t| t.0),
+        error: row.get::<_, Option<Text>>(14)?.map(|t| t.0),
         attempts: row.get(15)?,
         llm,
     })
@@ -130,5 +131,14 @@ pub struct Bits(pub u64);
 impl FromSql for Bits {
     fn column_result(value: ValueRef<'_>) -> Result<Self, FromSqlError> {
         i64::column_result(value).map(|v| Self(v as u64))
+    }
+}
+
+/// A text column read straight into a [`CompactString`] (no `String` in between).
+pub struct Text(pub CompactString);
+
+impl FromSql for Text {
+    fn column_result(value: ValueRef<'_>) -> Result<Self, FromSqlError> {
+        value.as_str().map(|text| Self(CompactString::new(text)))
     }
 }

@@ -281,11 +281,11 @@ impl<'a> Stored<'a> {
         let count = reader.count(1)?;
         let mut records = Vec::new();
         let (mut previous_seq, mut previous_at) = (first_seq as u64, 0i64);
-        let text = |index: u64| -> Result<String, Corrupt> {
+        let text = |index: u64| -> Result<&str, Corrupt> {
             usize::try_from(index)
                 .ok()
                 .and_then(|i| strings.get(i))
-                .map(|s| (*s).to_owned())
+                .copied()
                 .ok_or(Corrupt("string index out of range"))
         };
         for _ in 0..count {
@@ -325,7 +325,7 @@ impl<'a> Stored<'a> {
             }
             let llm = match llm {
                 Some((model, input_tokens, output_tokens, first_token_us)) => Some(LlmUsage {
-                    model: text(model)?,
+                    model: text(model)?.into(),
                     input_tokens,
                     output_tokens,
                     streamed: has(flag::STREAMED),
@@ -335,20 +335,20 @@ impl<'a> Stored<'a> {
             };
             records.push(RequestRecord {
                 seq,
-                request_id: text(request_id)?,
+                request_id: text(request_id)?.into(),
                 at,
-                method: text(method)?,
-                path: text(path)?,
-                route: route.map(text).transpose()?,
-                target: target.map(text).transpose()?,
+                method: text(method)?.into(),
+                path: text(path)?.into(),
+                route: route.map(text).transpose()?.map(Into::into),
+                target: target.map(text).transpose()?.map(Into::into),
                 status,
                 latency_us,
                 upstream_us,
                 bytes_in,
                 bytes_out,
-                client: text(client)?,
-                user_agent: user_agent.map(text).transpose()?,
-                error: error.map(text).transpose()?,
+                client: text(client)?.into(),
+                user_agent: user_agent.map(text).transpose()?.map(Into::into),
+                error: error.map(text).transpose()?.map(Into::into),
                 attempts,
                 llm,
             });
@@ -461,6 +461,7 @@ mod tests {
     use super::*;
     use crate::server::history::testing;
     use chrono::{Duration, Utc};
+    use compact_str::CompactString;
 
     fn records() -> Vec<RequestRecord> {
         let start = DateTime::parse_from_rfc3339("2025-03-01T10:00:00Z")
@@ -471,7 +472,7 @@ mod tests {
         records[1].latency_us = u64::MAX;
         records[1].bytes_in = u64::MAX;
         records[2].at = start - Duration::days(400);
-        records[3].path = String::new();
+        records[3].path = CompactString::default();
         for record in &mut records[10..] {
             record.seq += 1_000;
         }

@@ -34,7 +34,7 @@ pub fn open_with(dir: &Path, options: HistoryOptions) -> (History, HistoryWriter
 pub fn request(seq: u64, at: DateTime<Utc>) -> RequestRecord {
     RequestRecord {
         seq,
-        request_id: format!("req-{seq}"),
+        request_id: compact_str::format_compact!("req-{seq}"),
         at,
         method: "GET".into(),
         path: "/api/items".into(),
@@ -75,12 +75,12 @@ pub fn varied(
                 .unwrap();
             let route = match rng.u8(0..10) {
                 0 => None,
-                n => Some(ROUTES[n as usize % ROUTES.len()].to_owned()),
+                n => Some(ROUTES[n as usize % ROUTES.len()].into()),
             };
             let llm = (route.as_deref() == Some("llm")).then(|| LlmUsage {
                 model: match rng.u8(0..5) {
                     0 => String::new(),
-                    n => MODELS[n as usize % MODELS.len()].to_owned(),
+                    n => MODELS[n as usize % MODELS.len()].into(),
                 },
                 input_tokens: rng.bool().then(|| rng.u64(1..5_000)),
                 output_tokens: rng.bool().then(|| rng.u64(1..5_000)),
@@ -89,12 +89,12 @@ pub fn varied(
             });
             RequestRecord {
                 seq,
-                request_id: format!("req-{}", rng.u32(0..(n as u32 / 2).max(1))),
+                request_id: compact_str::format_compact!(
+                    "req-{}",
+                    rng.u32(0..(n as u32 / 2).max(1))
+                ),
                 at,
-                method: rng
-                    .choice(["GET", "POST", "PUT", "DELETE"])
-                    .unwrap()
-                    .to_owned(),
+                method: rng.choice(["GET", "POST", "PUT", "DELETE"]).unwrap().into(),
                 path: rng
                     .choice([
                         "/api/items",
@@ -105,29 +105,26 @@ pub fn varied(
                         "/",
                     ])
                     .unwrap()
-                    .to_owned(),
+                    .into(),
                 target: route
                     .as_ref()
                     .and_then(|_| rng.u8(0..4).checked_sub(1))
-                    .map(|t| TARGETS[t as usize].to_owned()),
+                    .map(|t| TARGETS[t as usize].into()),
                 route,
                 status,
                 latency_us: rng.u64(50..3_000_000),
                 upstream_us: rng.bool().then(|| rng.u64(10..1_000_000)),
                 bytes_in: rng.u64(0..100_000),
                 bytes_out: rng.u64(0..1_000_000),
-                client: rng
-                    .choice(["127.0.0.1", "10.1.1.1", "::1"])
-                    .unwrap()
-                    .to_owned(),
-                user_agent: rng.bool().then(|| "Mozilla/5.0".to_owned()),
+                client: rng.choice(["127.0.0.1", "10.1.1.1", "::1"]).unwrap().into(),
+                user_agent: rng.bool().then(|| "Mozilla/5.0".into()),
                 error: (status >= 400).then(|| {
                     if status >= 500 {
                         "upstream_5xx"
                     } else {
                         "client_4xx"
                     }
-                    .to_owned()
+                    .into()
                 }),
                 attempts: rng.u32(1..4),
                 llm,

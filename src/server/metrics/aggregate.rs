@@ -82,10 +82,10 @@ impl Traffic {
         if let Some(kind) = &record.error {
             self.errors += 1;
             // Error kinds are a fixed, small set named by the gateway: copied once each.
-            match self.errors_by_kind.get_mut(kind) {
+            match self.errors_by_kind.get_mut(kind.as_str()) {
                 Some(count) => *count += 1,
                 None => {
-                    self.errors_by_kind.insert(kind.clone(), 1);
+                    self.errors_by_kind.insert(kind.to_string(), 1);
                 }
             }
         }
@@ -331,7 +331,7 @@ mod tests {
             bytes_out: 100,
             client: "127.0.0.1".into(),
             user_agent: None,
-            error: (status >= 500).then(|| "upstream_5xx".to_string()),
+            error: (status >= 500).then(|| "upstream_5xx".into()),
             attempts: 1,
             llm: None,
         }

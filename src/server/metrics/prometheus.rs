@@ -184,13 +184,13 @@ impl PrometheusMetrics {
                     route_series.duration.record(record.latency_us as f64 / 1e6);
                     if let Some(kind) = &record.error {
                         // Error kinds are a small fixed set named by the gateway.
-                        match route_series.errors.get(kind) {
+                        match route_series.errors.get(kind.as_str()) {
                             Some(counter) => counter.increment(1),
                             None => {
                                 let counter = metrics::counter!("gatewatch_request_errors_total",
-                                    "route" => route.to_string(), "kind" => kind.clone());
+                                    "route" => route.to_string(), "kind" => kind.to_string());
                                 counter.increment(1);
-                                route_series.errors.insert(kind.clone(), counter);
+                                route_series.errors.insert(kind.to_string(), counter);
                             }
                         }
                     }
@@ -306,7 +306,7 @@ mod tests {
             route: Some(route.into()),
             target: Some(target.into()),
             status,
-            error: (status >= 500).then(|| "upstream_5xx".to_string()),
+            error: (status >= 500).then(|| "upstream_5xx".into()),
             ..testing::request(0, Utc::now())
         })
     }

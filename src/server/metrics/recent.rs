@@ -81,10 +81,10 @@ mod tests {
     pub(crate) fn record(seq: u64, status: u16) -> RequestRecord {
         RequestRecord {
             seq,
-            request_id: format!("id-{seq}"),
+            request_id: compact_str::format_compact!("id-{seq}"),
             at: Utc::now(),
             method: "GET".into(),
-            path: format!("/items/{seq}"),
+            path: compact_str::format_compact!("/items/{seq}"),
             route: Some("api".into()),
             target: Some("http://127.0.0.1:9".into()),
             status,

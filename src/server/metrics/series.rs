@@ -99,7 +99,7 @@ mod tests {
     fn record(latency_us: u64, error: bool) -> RequestRecord {
         RequestRecord {
             seq: 0,
-            request_id: String::new(),
+            request_id: Default::default(),
             at: Utc::now(),
             method: "GET".into(),
             path: "/".into(),

@@ -3,7 +3,7 @@
 //! ends or is dropped, completes the request's event and records it. This is the one place where
 //! requests are recorded.
 
-use super::event::{ErrorKind, EventSink, ProxyEvent, RequestEvent};
+use super::event::{ErrorKind, RequestEvent, RequestShare};
 use super::target::InFlight;
 use super::upstream::UpstreamBody;
 use crate::server::metrics::llm::LlmTap;
@@ -70,8 +70,8 @@ pub struct Completion {
     pub event: RequestEvent,
     /// When the request arrived.
     pub started: Instant,
-    /// Where the finished event goes.
-    pub sink: EventSink,
+    /// Where the finished event goes (the serving thread's share).
+    pub sink: Arc<RequestShare>,
     /// Bytes of the request body read so far (shared with [`RequestBody`]).
     pub bytes_in: Option<Arc<AtomicU64>>,
     /// Keeps the target's in-flight count until the response is sent.
@@ -116,7 +116,7 @@ impl MeteredBody {
                 event.error.get_or_insert(error);
             }
             event.llm = self.llm.take().and_then(|tap| tap.finish());
-            sink.record(ProxyEvent::Request(event));
+            sink.record(event);
         }
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::server::config::HeaderRules;
 use axum::http::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
+use compact_str::{CompactString, format_compact};
 use std::net::IpAddr;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -109,7 +110,7 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, host: Option<&Head
     match headers.entry(&X_FORWARDED_FOR) {
         Entry::Occupied(mut existing) => {
             let appended = match existing.get().to_str() {
-                Ok(before) if !before.trim().is_empty() => format!("{before}, {client}"),
+                Ok(before) if !before.trim().is_empty() => format_compact!("{before}, {client}"),
                 _ => client,
             };
             if let Ok(value) = HeaderValue::from_str(&appended) {
@@ -134,24 +135,31 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, host: Option<&Head
 
 /// `ip` as text, as `IpAddr`'s `Display` writes it; IPv4 (most clients) without the formatting
 /// machinery, which is a measurable part of a request's cost.
-pub fn ip_text(ip: IpAddr) -> String {
+pub fn ip_text(ip: IpAddr) -> CompactString {
     let IpAddr::V4(v4) = ip else {
-        return ip.to_string();
+        return format_compact!("{ip}");
     };
-    let mut text = String::with_capacity(15);
+    // Written into a buffer, then stored once (pushing character by character re-checked the
+    // string's inline or heap layout on every push).
+    let mut text = [0u8; 15];
+    let mut len = 0;
     for (i, octet) in v4.octets().into_iter().enumerate() {
         if i > 0 {
-            text.push('.');
+            text[len] = b'.';
+            len += 1;
         }
         if octet >= 100 {
-            text.push(char::from(b'0' + octet / 100));
+            text[len] = b'0' + octet / 100;
+            len += 1;
         }
         if octet >= 10 {
-            text.push(char::from(b'0' + octet / 10 % 10));
+            text[len] = b'0' + octet / 10 % 10;
+            len += 1;
         }
-        text.push(char::from(b'0' + octet % 10));
+        text[len] = b'0' + octet % 10;
+        len += 1;
     }
-    text
+    CompactString::from_utf8(&text[..len]).unwrap_or_default()
 }
 
 /// Applies a route's rules: removals first, then sets (a set replaces every existing value).

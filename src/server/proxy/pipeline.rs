@@ -17,7 +17,7 @@
 use super::balance::TargetSet;
 use super::body::{BoxError, Completion, MeteredBody, RequestBody, ResponseBody};
 use super::error::ProxyError;
-use super::event::{ErrorKind, EventSink, RequestEvent};
+use super::event::{ErrorKind, EventSink, RequestEvent, RequestShare};
 use super::headers::{self, X_REQUEST_ID};
 use super::table::{Handler, Route, RouteTable, StaticService, StaticSite};
 use super::target::{InFlight, Outcome, Target};
@@ -29,7 +29,7 @@ use axum::http::header::{self, HeaderValue};
 use axum::http::request::Parts;
 use axum::http::uri::{self, PathAndQuery};
 use axum::http::{Request, Response, StatusCode, Uri, Version};
-use chrono::Utc;
+use compact_str::CompactString;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use std::convert::Infallible;
@@ -63,12 +63,12 @@ impl ProxyCore {
         request: Request<Incoming>,
         client: IpAddr,
     ) -> Response<MeteredBody> {
-        let mut exchange = Exchange::begin(&request, client, self.events.clone());
+        let mut exchange = Exchange::begin(&request, client, self.events.requests_here());
         let table = self.table.load_full();
         let response = match match_route(&table, &request) {
             None => exchange.fail(ProxyError::NoRoute),
             Some(Handler::Static(site)) => {
-                exchange.event.route = Some(site.name.clone());
+                exchange.event.route = Some(CompactString::new(&site.name));
                 serve_static(site, request).await
             }
             Some(Handler::Proxy(route)) => self.proxy(route, request, &mut exchange).await,
@@ -82,7 +82,7 @@ impl ProxyCore {
         mut request: Request<Incoming>,
         exchange: &mut Exchange,
     ) -> Response<ResponseBody> {
-        exchange.event.route = Some(route.name.clone());
+        exchange.event.route = Some(CompactString::new(&route.name));
         if let Err(error) = check_rate_limit(route, exchange.event.client) {
             return exchange.fail(error);
         }
@@ -106,7 +106,7 @@ impl ProxyCore {
                 Err(error) => return exchange.fail(last_error.unwrap_or(error)),
             };
             tried.insert(index);
-            exchange.event.target = Some(target.name.clone());
+            exchange.event.target = Some(CompactString::new(&target.name));
             exchange.event.attempts = attempt + 1;
             let Some((parts, body)) = pending.take() else {
                 break;
@@ -117,7 +117,7 @@ impl ProxyCore {
                 body,
                 route,
                 &target,
-                &exchange.event.request_id,
+                &exchange.request_id,
                 exchange.event.client,
                 websocket,
             );
@@ -129,7 +129,8 @@ impl ProxyCore {
                     let upgraded = response.status() == StatusCode::SWITCHING_PROTOCOLS;
                     match client_upgrade.take() {
                         Some(client_upgrade) if upgraded => {
-                            let session = Session::new(&exchange.event, route, &target);
+                            let session =
+                                Session::new(&exchange.event, &exchange.request_id, route, &target);
                             websocket::open_tunnel(
                                 &self.tunnels,
                                 self.close_tunnels.clone(),
@@ -165,8 +166,10 @@ impl ProxyCore {
 pub struct Exchange {
     /// The event, completed when the response body ends.
     pub event: RequestEvent,
+    /// `X-Request-Id` for the upstream and the answer (the event keeps a copy as text).
+    pub request_id: HeaderValue,
     started: Instant,
-    sink: EventSink,
+    sink: Arc<RequestShare>,
     bytes_in: Option<Arc<AtomicU64>>,
     in_flight: Option<InFlight>,
     /// The upstream answered on an `llm` route: tap the response for model and tokens.
@@ -174,29 +177,16 @@ pub struct Exchange {
 }
 
 impl Exchange {
-    fn begin(request: &Request<Incoming>, client: IpAddr, sink: EventSink) -> Self {
+    fn begin(request: &Request<Incoming>, client: IpAddr, sink: Arc<RequestShare>) -> Self {
+        let request_id = headers::request_id(request.headers());
         Self {
             event: RequestEvent {
-                started_at: Utc::now(),
-                request_id: headers::request_id(request.headers()),
-                method: request.method().clone(),
-                uri: request.uri().clone(),
-                client,
-                user_agent: request.headers().get(header::USER_AGENT).cloned(),
-                route: None,
-                target: None,
-                status: StatusCode::OK,
-                error: None,
-                latency: Duration::ZERO,
-                upstream_latency: None,
-                bytes_in: 0,
-                bytes_out: 0,
-                attempts: 0,
-                llm: None,
                 headers: sink
                     .captures_headers()
                     .then(|| CapturedHeaders::request(request.headers())),
+                ..RequestEvent::received(request, &request_id, client)
             },
+            request_id,
             started: Instant::now(),
             sink,
             bytes_in: None,
@@ -208,7 +198,7 @@ impl Exchange {
     /// The proxy answers itself with `error`.
     fn fail(&mut self, error: ProxyError) -> Response<ResponseBody> {
         self.event.error = Some(error.kind());
-        error.response(&self.event.request_id)
+        error.response(&self.request_id)
     }
 
     /// Step 7: returns the response with its body metered; the event is recorded when it ends.
@@ -227,7 +217,7 @@ impl Exchange {
         let (mut parts, body) = response.into_parts();
         parts
             .headers
-            .insert(X_REQUEST_ID.clone(), self.event.request_id.clone());
+            .insert(X_REQUEST_ID.clone(), self.request_id.clone());
         if let Some(headers) = self.event.headers.as_mut() {
             headers.add_response(&parts.headers);
         }

@@ -28,10 +28,15 @@ pub struct Session {
 
 impl Session {
     /// The session opened by `request` on `route` to `target`.
-    pub fn new(request: &RequestEvent, route: &Route, target: &Target) -> Self {
+    pub fn new(
+        request: &RequestEvent,
+        request_id: &HeaderValue,
+        route: &Route,
+        target: &Target,
+    ) -> Self {
         Self {
             started_at: request.started_at,
-            request_id: request.request_id.clone(),
+            request_id: request_id.clone(),
             route: route.name.clone(),
             target: target.name.clone(),
             client: request.client,
