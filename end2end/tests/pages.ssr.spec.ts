@@ -10,6 +10,13 @@ test.describe("every page, server-rendered (JavaScript off)", () => {
     });
     expect(sent.status()).toBe(200);
     const id = sent.headers()["x-request-id"];
+    // The request is recorded when the recorder next drains the proxy's events (every 20 ms);
+    // a page rendered before that would not list it, and without JavaScript it never updates.
+    await expect
+      .poll(async () => (await request.get(`/api/requests/${id}`)).status(), {
+        message: "the request is recorded",
+      })
+      .toBe(200);
 
     await page.goto("/requests");
     await expect(page.getByRole("heading", { name: "Requests" })).toBeVisible();
