@@ -7,7 +7,7 @@ use crate::server::metrics::headers::CapturedHeaders;
 use crate::server::proxy::workers::{current_slot, slot_count};
 use crate::views::{LlmUsage, TargetTransition};
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use compact_str::CompactString;
 use std::borrow::Cow;
 use std::net::IpAddr;
@@ -97,6 +97,11 @@ pub struct RequestEvent {
 }
 
 impl RequestEvent {
+    /// When the last byte of the response was handed to the connection.
+    pub fn finished_at(&self) -> DateTime<Utc> {
+        self.started_at + TimeDelta::from_std(self.latency).unwrap_or(TimeDelta::MAX)
+    }
+
     /// The event of `request` as it arrives, with bounded copies of its texts. `request_id` is
     /// the id it goes by (already checked to be short visible ASCII, see
     /// [`headers::request_id`](super::headers::request_id)).
@@ -308,12 +313,22 @@ impl RequestShare {
 }
 
 impl EventQueue {
-    /// Moves every waiting request event into `into` (oldest first within each thread).
+    /// Moves every waiting request event onto the end of `into`, in the order the requests
+    /// finished. Each thread's share is in that order already; the shares are merged, so the
+    /// records are numbered, listed and published newest last, as they finished, whichever
+    /// thread served them.
     pub fn take_requests(&self, into: &mut Vec<RequestEvent>) {
+        let start = into.len();
+        let mut runs = 0;
         for share in self.shares.iter() {
             let mut waiting = share.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+            runs += usize::from(!waiting.is_empty());
             into.append(&mut waiting);
             waiting.shrink_to(KEPT_SHARE_CAPACITY);
+        }
+        if runs > 1 {
+            // A stable sort finds the sorted runs and merges them.
+            into[start..].sort_by_key(RequestEvent::finished_at);
         }
     }
 
@@ -371,6 +386,30 @@ mod tests {
         taken.clear();
         queue.take_requests(&mut taken);
         assert_eq!(ids(&taken), ["5"]);
+    }
+
+    #[test]
+    fn requests_are_taken_in_the_order_they_finished_across_threads() {
+        let (_sink, queue) = EventSink::channel(64);
+        let start = Utc::now();
+        let finishing = |n: u16, started_ms: i64, latency_ms: u64| {
+            let mut event = event(n);
+            event.started_at = start + TimeDelta::milliseconds(started_ms);
+            event.latency = Duration::from_millis(latency_ms);
+            event
+        };
+        // Non-worker threads and each worker have a share of their own: at least two.
+        let [first, second] = [&queue.shares[0], &queue.shares[1]];
+        // Each thread's requests in the order they finished there.
+        first.record(finishing(1, 0, 1)); // finished at 1 ms
+        first.record(finishing(4, 2, 5)); // 7 ms
+        second.record(finishing(2, 1, 2)); // 3 ms
+        second.record(finishing(3, 0, 6)); // 6 ms
+        second.record(finishing(5, 8, 0)); // 8 ms
+        let mut taken = vec![finishing(0, -10, 0)];
+        queue.take_requests(&mut taken);
+        let order: Vec<&str> = taken.iter().map(|e| e.request_id.as_str()).collect();
+        assert_eq!(order, ["0", "1", "2", "3", "4", "5"]);
     }
 
     #[test]
