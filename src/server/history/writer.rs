@@ -23,6 +23,12 @@ use std::time::{Duration, Instant};
 
 /// The most rows written in one transaction (when many batches are waiting).
 pub const MAX_TRANSACTION_ROWS: usize = 50_000;
+/// Rows encoded between two yields of the CPU (tens of microseconds of work): a proxy thread
+/// woken on the writer's core runs at the next yield instead of waiting out the writer's time
+/// slice, which took the history's share of the proxy's p99 at c=1 from ~200 to ~40 µs
+/// (BENCHMARKS.md, session 19). Its nice level alone did not: a thread woken on a busy core
+/// can wait for the running one's time slice to end.
+const YIELD_EVERY_ROWS: u64 = 64;
 /// Rollup rows one retention `DELETE` removes: each chunk is its own short transaction.
 pub const RETENTION_CHUNK: i64 = 5_000;
 /// Segments one retention `DELETE` removes (up to ~50 000 requests), or one pass trims.
@@ -280,6 +286,9 @@ impl Writer {
             rollups.record(record);
             written.stored += 1;
             max_seq = Some(seq);
+            if written.stored % YIELD_EVERY_ROWS == 0 {
+                std::thread::yield_now();
+            }
         }
         if written.stored > 0 {
             schema::insert_segment(&tx, &open.finish())?;
