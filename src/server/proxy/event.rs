@@ -99,7 +99,11 @@ pub struct RequestEvent {
 impl RequestEvent {
     /// When the last byte of the response was handed to the connection.
     pub fn finished_at(&self) -> DateTime<Utc> {
-        self.started_at + TimeDelta::from_std(self.latency).unwrap_or(TimeDelta::MAX)
+        // Saturating: `DateTime + TimeDelta` panics on overflow.
+        TimeDelta::from_std(self.latency)
+            .ok()
+            .and_then(|latency| self.started_at.checked_add_signed(latency))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC)
     }
 
     /// The event of `request` as it arrives, with bounded copies of its texts. `request_id` is
@@ -410,6 +414,16 @@ mod tests {
         queue.take_requests(&mut taken);
         let order: Vec<&str> = taken.iter().map(|e| e.request_id.as_str()).collect();
         assert_eq!(order, ["0", "1", "2", "3", "4", "5"]);
+    }
+
+    #[test]
+    fn a_finish_beyond_the_calendar_saturates_instead_of_panicking() {
+        let mut event = event(1);
+        event.started_at = DateTime::<Utc>::MAX_UTC - TimeDelta::seconds(1);
+        event.latency = Duration::from_secs(3_600);
+        assert_eq!(event.finished_at(), DateTime::<Utc>::MAX_UTC);
+        event.latency = Duration::MAX;
+        assert_eq!(event.finished_at(), DateTime::<Utc>::MAX_UTC);
     }
 
     #[test]
