@@ -30,6 +30,7 @@ use axum::http::request::Parts;
 use axum::http::uri::{self, PathAndQuery};
 use axum::http::{Request, Response, StatusCode, Uri, Version};
 use compact_str::CompactString;
+use futures_util::FutureExt;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use std::convert::Infallible;
@@ -59,7 +60,7 @@ pub struct ProxyCore {
 impl ProxyCore {
     /// Serves one request from `client`.
     pub async fn handle(
-        &self,
+        self: Arc<Self>,
         request: Request<Incoming>,
         client: IpAddr,
     ) -> Response<MeteredBody> {
@@ -69,7 +70,8 @@ impl ProxyCore {
             None => exchange.fail(ProxyError::NoRoute),
             Some(Handler::Static(site)) => {
                 exchange.event.route = Some(CompactString::new(&site.name));
-                serve_static(site, request).await
+                // Boxed: the file service's state would otherwise widen every request's future.
+                Box::pin(serve_static(site, request)).await
             }
             Some(Handler::Proxy(route)) => self.proxy(route, request, &mut exchange).await,
         };
@@ -88,16 +90,18 @@ impl ProxyCore {
         }
         let websocket = route.config.websocket && headers::is_websocket_upgrade(request.headers());
         let mut client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
-        let (parts, body) = request.into_parts();
-        let (body, bytes_in) = RequestBody::new(body);
-        exchange.bytes_in = bytes_in;
         let retries = route.config.retries;
-        let can_retry = !websocket
-            && body.is_empty()
-            && parts.method.is_idempotent()
-            && route.targets.len() > 1;
-
-        let mut pending = Some((parts, body));
+        // The request to send next (scoped: its parts are not kept twice across the waits).
+        let (mut pending, can_retry) = {
+            let (parts, body) = request.into_parts();
+            let (body, bytes_in) = RequestBody::new(body);
+            exchange.bytes_in = bytes_in;
+            let can_retry = !websocket
+                && body.is_empty()
+                && parts.method.is_idempotent()
+                && route.targets.len() > 1;
+            (Some((parts, body)), can_retry)
+        };
         let mut tried = TargetSet::empty();
         let mut last_error = None;
         for attempt in 0..=retries {
@@ -108,19 +112,25 @@ impl ProxyCore {
             tried.insert(index);
             exchange.event.target = Some(CompactString::new(&target.name));
             exchange.event.attempts = attempt + 1;
-            let Some((parts, body)) = pending.take() else {
-                break;
+            // What a retry would send stays in `pending`, and this attempt's head lives only in
+            // this block: no other copy is kept across the wait (each widens the request's future).
+            let upstream_request = {
+                let Some((parts, body)) = pending.take() else {
+                    break;
+                };
+                if can_retry && attempt < retries {
+                    pending = Some((copy_parts(&parts), RequestBody::Empty));
+                }
+                rewrite_request(
+                    parts,
+                    body,
+                    route,
+                    &target,
+                    &exchange.request_id,
+                    exchange.event.client,
+                    websocket,
+                )
             };
-            let resend = (can_retry && attempt < retries).then(|| copy_parts(&parts));
-            let upstream_request = rewrite_request(
-                parts,
-                body,
-                route,
-                &target,
-                &exchange.request_id,
-                exchange.event.client,
-                websocket,
-            );
             let in_flight = target.start_request();
             let sent = Instant::now();
             match forward(route, &target, upstream_request, websocket).await {
@@ -148,14 +158,11 @@ impl ProxyCore {
                     }
                     return rewrite_response(response, route);
                 }
-                Err(error) => match resend {
-                    Some(parts) if error.is_retryable() => {
-                        pending = Some((parts, RequestBody::Empty));
-                        last_error = Some(error);
-                        tokio::time::sleep(backoff(attempt)).await;
-                    }
-                    _ => return exchange.fail(error),
-                },
+                Err(error) if pending.is_some() && error.is_retryable() => {
+                    last_error = Some(error);
+                    tokio::time::sleep(backoff(attempt)).await;
+                }
+                Err(error) => return exchange.fail(error),
             }
         }
         exchange.fail(last_error.unwrap_or(ProxyError::Connect))
@@ -369,31 +376,45 @@ fn upstream_uri(original: &Uri, route: &Route, target: &Target) -> Uri {
 }
 
 /// Step 5: sends the request to the target and reports the outcome to its breaker and health.
-pub async fn forward(
-    route: &Route,
-    target: &Target,
+///
+/// Not an `async fn`: the exchange's future is returned as it is, with the report attached,
+/// instead of inside another state that would hold a second copy of the request.
+pub fn forward<'a>(
+    route: &'a Route,
+    target: &'a Target,
     request: Request<RequestBody>,
     upgrade: bool,
-) -> Result<Response<UpstreamBody>, ProxyError> {
+) -> impl Future<Output = Result<Response<UpstreamBody>, ProxyError>> + 'a {
     let destination = Destination {
         authority: &target.config.authority,
         pool: target.connections(),
         upgrade,
     };
-    let result = upstream::send(destination, request, route.config.timeout).await;
+    upstream::send(destination, request, route.config.timeout).map(move |result| {
+        report_outcome(route, target, &result);
+        result
+    })
+}
+
+/// Feeds an upstream exchange's outcome to the target's breaker and passive health, if the
+/// route has them.
+fn report_outcome(
+    route: &Route,
+    target: &Target,
+    result: &Result<Response<UpstreamBody>, ProxyError>,
+) {
     let (health, breaker) = (
         route.config.health_check.as_ref(),
         route.config.circuit_breaker.as_ref(),
     );
     if health.is_some() || breaker.is_some() {
-        let outcome = match &result {
+        let outcome = match result {
             Ok(response) if response.status().is_server_error() => Outcome::ServerError,
             Ok(_) => Outcome::Answered,
             Err(error) => Outcome::Unreachable(error.reason()),
         };
         target.record_outcome(outcome, health, breaker);
     }
-    result
 }
 
 /// Step 6: the response as the client gets it.

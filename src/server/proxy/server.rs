@@ -5,6 +5,7 @@
 
 use super::pipeline::ProxyCore;
 use super::workers::{Load, Workers};
+use futures_util::FutureExt;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -96,9 +97,12 @@ async fn serve_connections(mut incoming: mpsc::Receiver<Accepted>, core: Arc<Pro
             }
         };
         let core = core.clone();
+        // The request's future is `handle`'s own, not one wrapped in another: it is moved into
+        // hyper's connection state on every request, so its size is paid each time.
         let service = service_fn(move |request| {
-            let core = core.clone();
-            async move { Ok::<_, Infallible>(core.handle(request, client).await) }
+            core.clone()
+                .handle(request, client)
+                .map(Ok::<_, Infallible>)
         });
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         let connection = graceful.watch(connection.into_owned());

@@ -12,6 +12,7 @@ use super::error::ProxyError;
 use crate::server::proxy::body::RequestBody;
 use axum::http::{Request, Response};
 pub use connection::{CONNECT_TIMEOUT, UpstreamBody, UpstreamConnection};
+use futures_util::FutureExt;
 pub use pool::{ConnectionPool, IDLE_TIMEOUT, MAX_IDLE_PER_TARGET};
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,14 +28,16 @@ pub struct Destination<'a> {
 }
 
 /// Sends `request` to `destination` and waits up to `timeout` for the response headers.
-pub async fn send(
+///
+/// Not an `async fn`: the future returned is the exchange's own, under the timeout, without
+/// another state around it that would keep a second copy of the request.
+pub fn send(
     destination: Destination<'_>,
     request: Request<RequestBody>,
     timeout: Duration,
-) -> Result<Response<UpstreamBody>, ProxyError> {
+) -> impl Future<Output = Result<Response<UpstreamBody>, ProxyError>> + '_ {
     tokio::time::timeout(timeout, exchange(destination, request))
-        .await
-        .unwrap_or(Err(ProxyError::Timeout))
+        .map(|answered| answered.unwrap_or(Err(ProxyError::Timeout)))
 }
 
 async fn exchange(
@@ -42,16 +45,15 @@ async fn exchange(
     mut request: Request<RequestBody>,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
     if destination.upgrade {
-        let connection = open(destination.authority).await?;
-        let response = connection.send_upgradable(request).await.map_err(broken)?;
-        return Ok(response.map(UpstreamBody::detached));
+        // Boxed, as opening below: rare paths whose state would widen every exchange.
+        return Box::pin(exchange_upgradable(destination.authority, request)).await;
     }
     let mut pooled = destination.pool.take();
     loop {
         let reused = pooled.is_some();
         let mut connection = match pooled.take() {
             Some(connection) => connection,
-            None => open(destination.authority).await?,
+            None => Box::pin(open(destination.authority)).await?,
         };
         match connection.send(request).await {
             Ok(response) => {
@@ -66,6 +68,16 @@ async fn exchange(
             },
         }
     }
+}
+
+/// A request that may switch protocols goes over a connection of its own.
+async fn exchange_upgradable(
+    authority: &str,
+    request: Request<RequestBody>,
+) -> Result<Response<UpstreamBody>, ProxyError> {
+    let connection = open(authority).await?;
+    let response = connection.send_upgradable(request).await.map_err(broken)?;
+    Ok(response.map(UpstreamBody::detached))
 }
 
 async fn open(authority: &str) -> Result<UpstreamConnection, ProxyError> {
