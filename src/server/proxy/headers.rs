@@ -22,26 +22,25 @@ pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-h
 const MAX_REQUEST_ID_LEN: usize = 128;
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1); `Connection` first.
-static HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
+/// As `HeaderName`s: all but `Keep-Alive` are standard names, which compare as small integers.
+static HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
 ];
 
 /// Removes hop-by-hop headers, including those the `Connection` header names. Looks at the
-/// headers present once (comparing names as text: mostly a length check) and removes only
-/// those found — usually just `Connection` — instead of a removal (a hash and a probe) per
-/// hop-by-hop name.
+/// headers present once and removes only those found — usually just `Connection` — instead of
+/// a removal (a hash and a probe) per hop-by-hop name.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     let mut present = [false; HOP_BY_HOP.len()];
     for name in headers.keys() {
-        let name = name.as_str();
-        if let Some(index) = HOP_BY_HOP.iter().position(|hop| *hop == name) {
+        if let Some(index) = HOP_BY_HOP.iter().position(|hop| hop == name) {
             present[index] = true;
         }
     }
@@ -54,7 +53,9 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     {
         for token in connection.to_str().unwrap_or("").split(',') {
             let token = token.trim();
-            let listed = HOP_BY_HOP.iter().any(|hop| hop.eq_ignore_ascii_case(token));
+            let listed = HOP_BY_HOP
+                .iter()
+                .any(|hop| hop.as_str().eq_ignore_ascii_case(token));
             if !token.is_empty() && !listed {
                 // Not a valid header name: nothing to remove.
                 headers.remove(token);
@@ -63,7 +64,7 @@ pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
     for (name, present) in HOP_BY_HOP.iter().zip(present) {
         if present {
-            headers.remove(*name);
+            headers.remove(name);
         }
     }
 }
