@@ -92,12 +92,9 @@ async fn relay(mut client: TcpStream, peer: SocketAddr, target: SocketAddr) -> i
         else {
             return Ok(());
         };
-        while from_client.len() < head_len + body_len {
-            if client.read_buf(&mut from_client).await? == 0 {
-                return Ok(());
-            }
+        if !append_body(&mut client, &mut from_client, head_len, body_len, &mut out).await? {
+            return Ok(());
         }
-        out.extend_from_slice(&from_client[head_len..head_len + body_len]);
         from_client.drain(..head_len + body_len);
 
         if upstream.is_none() {
@@ -115,14 +112,29 @@ async fn relay(mut client: TcpStream, peer: SocketAddr, target: SocketAddr) -> i
         else {
             return Ok(());
         };
-        while from_upstream.len() < head_len + body_len {
-            if connection.read_buf(&mut from_upstream).await? == 0 {
-                return Ok(());
-            }
+        if !append_body(connection, &mut from_upstream, head_len, body_len, &mut out).await? {
+            return Ok(());
         }
-        out.extend_from_slice(&from_upstream[head_len..head_len + body_len]);
         client.write_all(&out).await?;
     }
+}
+
+/// Reads until `buffer` holds the message's body (after a head of `head_len` bytes) and appends
+/// the body to `out`; `false` when the peer closed first.
+async fn append_body(
+    stream: &mut TcpStream,
+    buffer: &mut Vec<u8>,
+    head_len: usize,
+    body_len: usize,
+    out: &mut Vec<u8>,
+) -> io::Result<bool> {
+    while buffer.len() < head_len + body_len {
+        if stream.read_buf(buffer).await? == 0 {
+            return Ok(false);
+        }
+    }
+    out.extend_from_slice(&buffer[head_len..head_len + body_len]);
+    Ok(true)
 }
 
 /// Reads a request head into `buffer` and writes the upstream's version of it into `out`.
