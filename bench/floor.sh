@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # How far Gatewatch's hot path is from the floor: nginx (the peer), bench/floor (a minimal Tokio
-# HTTP/1.1 relay doing the same header work, see its main.rs) and Gatewatch with recording off
-# and on, all proxying to one nginx backend, loaded by wrk in turn, round after round. Reports
+# HTTP/1.1 relay doing the same header work, see its main.rs), the same relay with its heads
+# going through the `http` crate's types ("typed") and Gatewatch with recording off and on, all proxying to one nginx backend, loaded by wrk in turn, round after round. Reports
 # user and system CPU per request separately: the system part (loopback TCP, epoll) is the
 # same for any proxy making the same system calls; the user part is what a design changes.
 #
@@ -27,11 +27,12 @@ nginx -p "$WORK" -c "$WORK/nginx-backend.conf" & PIDS+=($!)
 sed -e "s|@DIR@|$WORK|g" "$ROOT/bench/conf/nginx-proxy.conf" > "$WORK/proxy.conf"
 nginx -p "$WORK" -c "$WORK/proxy.conf" & NGINX=$!; PIDS+=($!)
 "$FLOOR" 127.0.0.1:8601 127.0.0.1:9001 > "$WORK/logs/floor.out" 2>&1 & FLOOR_PID=$!; PIDS+=($!)
+"$FLOOR" 127.0.0.1:8604 127.0.0.1:9001 typed > "$WORK/logs/typed.out" 2>&1 & TYPED=$!; PIDS+=($!)
 gatewatch_config "$WORK/off.json" 8602 8612 '"metrics": {"enabled": false},'
 GATEWATCH_LOG=warn "$BINARY" --config "$WORK/off.json" > "$WORK/logs/off.out" 2>&1 & OFF=$!; PIDS+=($!)
 gatewatch_config "$WORK/on.json" 8603 8613 '"history": {"path": "on.db"},'
 GATEWATCH_LOG=warn "$BINARY" --config "$WORK/on.json" > "$WORK/logs/on.out" 2>&1 & ON=$!; PIDS+=($!)
-INSTANCES=("nginx $NGINX 8081" "floor $FLOOR_PID 8601" "off $OFF 8602" "on $ON 8603")
+INSTANCES=("nginx $NGINX 8081" "floor $FLOOR_PID 8601" "typed $TYPED 8604" "off $OFF 8602" "on $ON 8603")
 wait_for http://127.0.0.1:9001/index.txt
 for instance in "${INSTANCES[@]}"; do
   read -r _ _ port <<< "$instance"
@@ -63,7 +64,7 @@ for round in $(seq "$ROUNDS"); do
 done | tee "$WORK/rounds.txt"
 echo
 awk '{ rps[$3] += $4; user[$3] += $7; sys[$3] += $9; k[$3]++ }
-  END { split("nginx floor off on", order, " ")
-        for (i = 1; i <= 4; i++) { n = order[i]
+  END { split("nginx floor typed off on", order, " ")
+        for (i = 1; i <= 5; i++) { n = order[i]
           printf "mean  %-5s %6.0f rps  user %4.2f  sys %4.2f µs/request  %.3fx nginx\n",
             n, rps[n] / k[n], user[n] / k[n], sys[n] / k[n], rps[n] / rps["nginx"] } }' "$WORK/rounds.txt"

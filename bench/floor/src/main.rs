@@ -8,13 +8,19 @@
 //! kept-alive upstream connection per client connection, heads parsed with `httparse` and
 //! written from one buffer per message (one `write` per message, as nginx).
 //!
-//! Usage: `relay-floor LISTEN UPSTREAM`, e.g. `relay-floor 127.0.0.1:8600 127.0.0.1:9001`.
+//! With `typed` as a third argument, the heads go through the `http` crate's types (`Method`,
+//! `Uri`, `HeaderMap`, `StatusCode`) and the header work is done on a `HeaderMap`, as in
+//! Gatewatch's pipeline: what a hot path keeping those types would cost.
+//!
+//! Usage: `relay-floor LISTEN UPSTREAM [typed]`, e.g. `relay-floor 127.0.0.1:8600 127.0.0.1:9001`.
 
 use std::io::{self, ErrorKind};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
+
+mod typed;
 
 const HOP_BY_HOP: [&str; 8] = [
     "connection",
@@ -26,9 +32,9 @@ const HOP_BY_HOP: [&str; 8] = [
     "transfer-encoding",
     "upgrade",
 ];
-const MAX_HEADERS: usize = 64;
+pub(crate) const MAX_HEADERS: usize = 64;
 
-static REQUEST_IDS: AtomicU64 = AtomicU64::new(0);
+pub(crate) static REQUEST_IDS: AtomicU64 = AtomicU64::new(0);
 
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -48,9 +54,14 @@ fn main() -> io::Result<()> {
         .ok_or_else(usage)?
         .parse()
         .map_err(|_| usage())?;
+    let typed = match args.next().as_deref() {
+        None => false,
+        Some("typed") => true,
+        Some(_) => return Err(usage()),
+    };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers: Vec<_> = (0..cores)
-        .map(|_| std::thread::spawn(move || serve_on_this_thread(listen, upstream)))
+        .map(|_| std::thread::spawn(move || serve_on_this_thread(listen, upstream, typed)))
         .collect();
     for worker in workers {
         worker
@@ -60,7 +71,7 @@ fn main() -> io::Result<()> {
     Ok(())
 }
 
-fn serve_on_this_thread(listen: SocketAddr, upstream: SocketAddr) -> io::Result<()> {
+fn serve_on_this_thread(listen: SocketAddr, upstream: SocketAddr, typed: bool) -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .build()?;
@@ -73,23 +84,31 @@ fn serve_on_this_thread(listen: SocketAddr, upstream: SocketAddr) -> io::Result<
             let (client, peer) = listener.accept().await?;
             client.set_nodelay(true)?;
             tokio::spawn(async move {
-                let _ = relay(client, peer, upstream).await;
+                let _ = relay(client, peer, upstream, typed).await;
             });
         }
     })
 }
 
 /// Relays the client's requests one by one until either side closes.
-async fn relay(mut client: TcpStream, peer: SocketAddr, target: SocketAddr) -> io::Result<()> {
+async fn relay(
+    mut client: TcpStream,
+    peer: SocketAddr,
+    target: SocketAddr,
+    typed: bool,
+) -> io::Result<()> {
     let mut upstream: Option<TcpStream> = None;
     let mut from_client = Vec::with_capacity(8192);
     let mut from_upstream = Vec::with_capacity(32 * 1024);
     let mut out = Vec::with_capacity(32 * 1024);
     let client_ip = peer.ip().to_string();
     loop {
-        let Some((head_len, body_len, request_id)) =
+        let request = if typed {
+            typed::read_request(&mut client, &mut from_client, &mut out, &client_ip).await?
+        } else {
             read_request(&mut client, &mut from_client, &mut out, &client_ip).await?
-        else {
+        };
+        let Some((head_len, body_len, request_id)) = request else {
             return Ok(());
         };
         if !append_body(&mut client, &mut from_client, head_len, body_len, &mut out).await? {
@@ -107,9 +126,12 @@ async fn relay(mut client: TcpStream, peer: SocketAddr, target: SocketAddr) -> i
         };
         connection.write_all(&out).await?;
         from_upstream.clear();
-        let Some((head_len, body_len)) =
+        let response = if typed {
+            typed::read_response(connection, &mut from_upstream, &mut out, &request_id).await?
+        } else {
             read_response(connection, &mut from_upstream, &mut out, &request_id).await?
-        else {
+        };
+        let Some((head_len, body_len)) = response else {
             return Ok(());
         };
         if !append_body(connection, &mut from_upstream, head_len, body_len, &mut out).await? {
@@ -236,7 +258,7 @@ async fn read_response(
     }
 }
 
-fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
+pub(crate) fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {
     out.extend_from_slice(name);
     out.extend_from_slice(b": ");
     out.extend_from_slice(value);
