@@ -32,9 +32,9 @@ const HOP_BY_HOP: [&str; 8] = [
     "transfer-encoding",
     "upgrade",
 ];
-pub(crate) const MAX_HEADERS: usize = 64;
+const MAX_HEADERS: usize = 64;
 
-pub(crate) static REQUEST_IDS: AtomicU64 = AtomicU64::new(0);
+static REQUEST_IDS: AtomicU64 = AtomicU64::new(0);
 
 fn main() -> io::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -103,12 +103,8 @@ async fn relay(
     let mut out = Vec::with_capacity(32 * 1024);
     let client_ip = peer.ip().to_string();
     loop {
-        let request = if typed {
-            typed::read_request(&mut client, &mut from_client, &mut out, &client_ip).await?
-        } else {
-            read_request(&mut client, &mut from_client, &mut out, &client_ip).await?
-        };
-        let Some((head_len, body_len, request_id)) = request else {
+        let request = read_request(&mut client, &mut from_client, &mut out, &client_ip, typed);
+        let Some((head_len, body_len, request_id)) = request.await? else {
             return Ok(());
         };
         if !append_body(&mut client, &mut from_client, head_len, body_len, &mut out).await? {
@@ -126,12 +122,8 @@ async fn relay(
         };
         connection.write_all(&out).await?;
         from_upstream.clear();
-        let response = if typed {
-            typed::read_response(connection, &mut from_upstream, &mut out, &request_id).await?
-        } else {
-            read_response(connection, &mut from_upstream, &mut out, &request_id).await?
-        };
-        let Some((head_len, body_len)) = response else {
+        let response = read_response(connection, &mut from_upstream, &mut out, &request_id, typed);
+        let Some((head_len, body_len)) = response.await? else {
             return Ok(());
         };
         if !append_body(connection, &mut from_upstream, head_len, body_len, &mut out).await? {
@@ -159,13 +151,15 @@ async fn append_body(
     Ok(true)
 }
 
-/// Reads a request head into `buffer` and writes the upstream's version of it into `out`.
-/// Returns the head's length, the body's and the request id; `None` when the client closed.
+/// Reads a request head into `buffer` and writes the upstream's version of it into `out` (by
+/// [`rewrite_request`], or [`typed::rewrite_request`] if `typed`). Returns the head's length,
+/// the body's and the request id; `None` when the client closed.
 async fn read_request(
     client: &mut TcpStream,
     buffer: &mut Vec<u8>,
     out: &mut Vec<u8>,
     client_ip: &str,
+    typed: bool,
 ) -> io::Result<Option<(usize, usize, Vec<u8>)>> {
     loop {
         let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
@@ -174,45 +168,12 @@ async fn read_request(
             request.parse(buffer).map_err(|_| ErrorKind::InvalidData)?
         {
             out.clear();
-            out.extend_from_slice(request.method.unwrap_or("GET").as_bytes());
-            out.push(b' ');
-            out.extend_from_slice(request.path.unwrap_or("/").as_bytes());
-            out.extend_from_slice(b" HTTP/1.1\r\n");
-            let (mut host, mut request_id, mut forwarded_for) = (&b""[..], None, None);
-            for header in request.headers.iter() {
-                let name = header.name;
-                if HOP_BY_HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop)) {
-                    continue;
-                } else if name.eq_ignore_ascii_case("host") {
-                    host = header.value;
-                } else if name.eq_ignore_ascii_case("x-request-id") {
-                    request_id = Some(header.value.to_vec());
-                } else if name.eq_ignore_ascii_case("x-forwarded-for") {
-                    forwarded_for = Some(header.value);
-                } else {
-                    push_header(out, name.as_bytes(), header.value);
-                }
-            }
-            let request_id = request_id.unwrap_or_else(|| {
-                format!("{:016x}", REQUEST_IDS.fetch_add(1, Ordering::Relaxed)).into_bytes()
-            });
-            push_header(out, b"host", b"127.0.0.1");
-            out.extend_from_slice(b"x-forwarded-for: ");
-            if let Some(before) = forwarded_for {
-                out.extend_from_slice(before);
-                out.extend_from_slice(b", ");
-            }
-            out.extend_from_slice(client_ip.as_bytes());
-            out.extend_from_slice(b"\r\n");
-            push_header(out, b"x-forwarded-proto", b"http");
-            push_header(out, b"x-forwarded-host", host);
-            push_header(out, b"x-request-id", &request_id);
-            out.extend_from_slice(b"\r\n");
-            return Ok(Some((
-                head_len,
-                content_length(request.headers),
-                request_id,
-            )));
+            let (body_len, request_id) = if typed {
+                typed::rewrite_request(&request, out, client_ip)?
+            } else {
+                rewrite_request(&request, out, client_ip)
+            };
+            return Ok(Some((head_len, body_len, request_id)));
         }
         if client.read_buf(buffer).await? == 0 {
             return Ok(None);
@@ -220,13 +181,15 @@ async fn read_request(
     }
 }
 
-/// Reads a response head into `buffer` and writes the client's version of it into `out`.
-/// Returns the head's length and the body's; `None` when the upstream closed.
+/// Reads a response head into `buffer` and writes the client's version of it into `out` (by
+/// [`rewrite_response`], or [`typed::rewrite_response`] if `typed`). Returns the head's length
+/// and the body's; `None` when the upstream closed.
 async fn read_response(
     upstream: &mut TcpStream,
     buffer: &mut Vec<u8>,
     out: &mut Vec<u8>,
     request_id: &[u8],
+    typed: bool,
 ) -> io::Result<Option<(usize, usize)>> {
     loop {
         if upstream.read_buf(buffer).await? == 0 {
@@ -238,24 +201,81 @@ async fn read_response(
             response.parse(buffer).map_err(|_| ErrorKind::InvalidData)?
         {
             out.clear();
-            out.extend_from_slice(b"HTTP/1.1 ");
-            out.extend_from_slice(response.code.unwrap_or(502).to_string().as_bytes());
-            out.push(b' ');
-            out.extend_from_slice(response.reason.unwrap_or("").as_bytes());
-            out.extend_from_slice(b"\r\n");
-            for header in response.headers.iter() {
-                if !HOP_BY_HOP
-                    .iter()
-                    .any(|hop| header.name.eq_ignore_ascii_case(hop))
-                {
-                    push_header(out, header.name.as_bytes(), header.value);
-                }
-            }
-            push_header(out, b"x-request-id", request_id);
-            out.extend_from_slice(b"\r\n");
-            return Ok(Some((head_len, content_length(response.headers))));
+            let body_len = if typed {
+                typed::rewrite_response(&response, out, request_id)?
+            } else {
+                rewrite_response(&response, out, request_id)
+            };
+            return Ok(Some((head_len, body_len)));
         }
     }
+}
+
+/// Writes the upstream's version of `request` into `out`; returns the body's length and the
+/// request id.
+fn rewrite_request(
+    request: &httparse::Request,
+    out: &mut Vec<u8>,
+    client_ip: &str,
+) -> (usize, Vec<u8>) {
+    out.extend_from_slice(request.method.unwrap_or("GET").as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(request.path.unwrap_or("/").as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let (mut host, mut request_id, mut forwarded_for) = (&b""[..], None, None);
+    for header in request.headers.iter() {
+        let name = header.name;
+        if HOP_BY_HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop)) {
+            continue;
+        } else if name.eq_ignore_ascii_case("host") {
+            host = header.value;
+        } else if name.eq_ignore_ascii_case("x-request-id") {
+            request_id = Some(header.value.to_vec());
+        } else if name.eq_ignore_ascii_case("x-forwarded-for") {
+            forwarded_for = Some(header.value);
+        } else {
+            push_header(out, name.as_bytes(), header.value);
+        }
+    }
+    let request_id = request_id.unwrap_or_else(new_request_id);
+    push_header(out, b"host", b"127.0.0.1");
+    out.extend_from_slice(b"x-forwarded-for: ");
+    if let Some(before) = forwarded_for {
+        out.extend_from_slice(before);
+        out.extend_from_slice(b", ");
+    }
+    out.extend_from_slice(client_ip.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    push_header(out, b"x-forwarded-proto", b"http");
+    push_header(out, b"x-forwarded-host", host);
+    push_header(out, b"x-request-id", &request_id);
+    out.extend_from_slice(b"\r\n");
+    (content_length(request.headers), request_id)
+}
+
+/// Writes the client's version of `response` into `out`; returns the body's length.
+fn rewrite_response(response: &httparse::Response, out: &mut Vec<u8>, request_id: &[u8]) -> usize {
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(response.code.unwrap_or(502).to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(response.reason.unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for header in response.headers.iter() {
+        if !HOP_BY_HOP
+            .iter()
+            .any(|hop| header.name.eq_ignore_ascii_case(hop))
+        {
+            push_header(out, header.name.as_bytes(), header.value);
+        }
+    }
+    push_header(out, b"x-request-id", request_id);
+    out.extend_from_slice(b"\r\n");
+    content_length(response.headers)
+}
+
+/// A new request id: 16 hex digits of a per-process counter.
+pub(crate) fn new_request_id() -> Vec<u8> {
+    format!("{:016x}", REQUEST_IDS.fetch_add(1, Ordering::Relaxed)).into_bytes()
 }
 
 pub(crate) fn push_header(out: &mut Vec<u8>, name: &[u8], value: &[u8]) {

@@ -2,13 +2,10 @@
 //! into `Method`, `Uri`, `StatusCode` and a `HeaderMap`, rewritten with map operations, written
 //! back out from the map.
 
-use crate::{MAX_HEADERS, REQUEST_IDS, push_header};
+use crate::{new_request_id, push_header};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, StatusCode, Uri};
 use std::io::{self, ErrorKind};
-use std::sync::atomic::Ordering;
-use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
 
 static HOP_BY_HOP: [HeaderName; 8] = [
     header::CONNECTION,
@@ -63,93 +60,67 @@ fn write_headers(out: &mut Vec<u8>, map: &HeaderMap) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// As [`crate::read_request`], through the `http` types.
-pub async fn read_request(
-    client: &mut TcpStream,
-    buffer: &mut Vec<u8>,
+/// As [`crate::rewrite_request`], through the `http` types.
+pub fn rewrite_request(
+    request: &httparse::Request,
     out: &mut Vec<u8>,
     client_ip: &str,
-) -> io::Result<Option<(usize, usize, Vec<u8>)>> {
-    loop {
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut request = httparse::Request::new(&mut headers);
-        if let httparse::Status::Complete(head_len) = request.parse(buffer).map_err(invalid)? {
-            let method =
-                Method::from_bytes(request.method.unwrap_or("GET").as_bytes()).map_err(invalid)?;
-            let uri: Uri = request.path.unwrap_or("/").parse().map_err(invalid)?;
-            let mut map = header_map(request.headers)?;
-            let body_len = content_length(&map);
-            let original_host = map.get(header::HOST).cloned();
-            remove_hop_by_hop(&mut map);
-            let request_id = map.get(&X_REQUEST_ID).cloned().map_or_else(
-                || {
-                    let id = REQUEST_IDS.fetch_add(1, Ordering::Relaxed);
-                    HeaderValue::from_str(&format!("{id:016x}")).map_err(invalid)
-                },
-                Ok,
-            )?;
-            let forwarded_for = match map.get(&X_FORWARDED_FOR) {
-                Some(before) => format!("{}, {client_ip}", before.to_str().unwrap_or("")),
-                None => client_ip.to_string(),
-            };
-            map.insert(
-                X_FORWARDED_FOR.clone(),
-                HeaderValue::from_str(&forwarded_for).map_err(invalid)?,
-            );
-            map.entry(&X_FORWARDED_PROTO)
-                .or_insert_with(|| HeaderValue::from_static("http"));
-            if let Some(host) = original_host {
-                map.entry(&X_FORWARDED_HOST).or_insert(host);
-            }
-            map.insert(X_REQUEST_ID.clone(), request_id.clone());
-            map.insert(header::HOST, HeaderValue::from_static("127.0.0.1"));
-
-            out.clear();
-            out.extend_from_slice(method.as_str().as_bytes());
-            out.push(b' ');
-            let target = uri.path_and_query().map_or("/", |target| target.as_str());
-            out.extend_from_slice(target.as_bytes());
-            out.extend_from_slice(b" HTTP/1.1\r\n");
-            write_headers(out, &map);
-            return Ok(Some((head_len, body_len, request_id.as_bytes().to_vec())));
-        }
-        if client.read_buf(buffer).await? == 0 {
-            return Ok(None);
-        }
+) -> io::Result<(usize, Vec<u8>)> {
+    let method = Method::from_bytes(request.method.unwrap_or("GET").as_bytes()).map_err(invalid)?;
+    let uri: Uri = request.path.unwrap_or("/").parse().map_err(invalid)?;
+    let mut map = header_map(request.headers)?;
+    let body_len = content_length(&map);
+    let original_host = map.get(header::HOST).cloned();
+    remove_hop_by_hop(&mut map);
+    let request_id = match map.get(&X_REQUEST_ID) {
+        Some(id) => id.clone(),
+        None => HeaderValue::from_bytes(&new_request_id()).map_err(invalid)?,
+    };
+    let forwarded_for = match map.get(&X_FORWARDED_FOR) {
+        Some(before) => format!("{}, {client_ip}", before.to_str().unwrap_or("")),
+        None => client_ip.to_string(),
+    };
+    map.insert(
+        X_FORWARDED_FOR.clone(),
+        HeaderValue::from_str(&forwarded_for).map_err(invalid)?,
+    );
+    map.entry(&X_FORWARDED_PROTO)
+        .or_insert_with(|| HeaderValue::from_static("http"));
+    if let Some(host) = original_host {
+        map.entry(&X_FORWARDED_HOST).or_insert(host);
     }
+    map.insert(X_REQUEST_ID.clone(), request_id.clone());
+    map.insert(header::HOST, HeaderValue::from_static("127.0.0.1"));
+
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    let target = uri.path_and_query().map_or("/", |target| target.as_str());
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    write_headers(out, &map);
+    Ok((body_len, request_id.as_bytes().to_vec()))
 }
 
-/// As [`crate::read_response`], through the `http` types.
-pub async fn read_response(
-    upstream: &mut TcpStream,
-    buffer: &mut Vec<u8>,
+/// As [`crate::rewrite_response`], through the `http` types.
+pub fn rewrite_response(
+    response: &httparse::Response,
     out: &mut Vec<u8>,
     request_id: &[u8],
-) -> io::Result<Option<(usize, usize)>> {
-    loop {
-        if upstream.read_buf(buffer).await? == 0 {
-            return Ok(None);
-        }
-        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut headers);
-        if let httparse::Status::Complete(head_len) = response.parse(buffer).map_err(invalid)? {
-            let status = StatusCode::from_u16(response.code.unwrap_or(502)).map_err(invalid)?;
-            let mut map = header_map(response.headers)?;
-            let body_len = content_length(&map);
-            remove_hop_by_hop(&mut map);
-            map.insert(
-                X_REQUEST_ID.clone(),
-                HeaderValue::from_bytes(request_id).map_err(invalid)?,
-            );
+) -> io::Result<usize> {
+    let status = StatusCode::from_u16(response.code.unwrap_or(502)).map_err(invalid)?;
+    let mut map = header_map(response.headers)?;
+    let body_len = content_length(&map);
+    remove_hop_by_hop(&mut map);
+    map.insert(
+        X_REQUEST_ID.clone(),
+        HeaderValue::from_bytes(request_id).map_err(invalid)?,
+    );
 
-            out.clear();
-            out.extend_from_slice(b"HTTP/1.1 ");
-            out.extend_from_slice(status.as_str().as_bytes());
-            out.push(b' ');
-            out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
-            out.extend_from_slice(b"\r\n");
-            write_headers(out, &map);
-            return Ok(Some((head_len, body_len)));
-        }
-    }
+    out.extend_from_slice(b"HTTP/1.1 ");
+    out.extend_from_slice(status.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.extend_from_slice(b"\r\n");
+    write_headers(out, &map);
+    Ok(body_len)
 }
