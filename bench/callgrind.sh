@@ -9,7 +9,7 @@
 # Usage: bench/callgrind.sh NAME=BINARY[:CONFIG_MEMBERS] | NAME=nginx[:FILE] ...
 #   as bench/compare.sh: CONFIG_MEMBERS go first in Gatewatch's config.json; FILE is an nginx
 #   config of bench/conf/nginx-proxy.conf's form (the default), run as one process.
-#   e.g. bench/callgrind.sh off=target/release/gatewatch:'"metrics": {"enabled": false},' nginx=nginx
+#   e.g. bench/callgrind.sh off=target/server-release/gatewatch:'"metrics": {"enabled": false},' nginx=nginx
 #   C=10 connections, D=20 seconds each; KEEP=DIR copies the callgrind files there (for
 #   callgrind_annotate).
 # Output: "NAME requests=N instructions=I per_request=P" per instance.

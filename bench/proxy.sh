@@ -18,7 +18,7 @@ THREADS=${THREADS:-1}
 
 echo "building the gatewatch release binary…" >&2
 if [ "${BUILD:-1}" = 1 ]; then
-  cargo build --release --features ssr --bin gatewatch -q
+  cargo build --profile server-release --features ssr --bin gatewatch -q
 fi
 
 head -c 16384 /dev/zero | tr '\0' 'x' > "$WORK/www/16k"

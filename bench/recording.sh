@@ -19,7 +19,7 @@ SOAK_CHUNK=${SOAK_CHUNK:-15}
 
 if [ "${BUILD:-1}" = 1 ]; then
   echo "building the gatewatch release binary…" >&2
-  cargo build --release --features ssr --bin gatewatch -q
+  cargo build --profile server-release --features ssr --bin gatewatch -q
 fi
 
 gatewatch_config "$WORK/on.json" 8082 3982 '"history": {"path": "on.db"},'

@@ -6,7 +6,7 @@
 # is weighed at its real rate (callgrind.sh runs ~20x slower and overweighs it).
 #
 # Usage: bench/threads.sh BINARY [CONFIG_MEMBERS]   (as compare.sh's; C=50 connections, D=10 s)
-#   e.g. bench/threads.sh target/release/gatewatch '"metrics": {"enabled": false},'
+#   e.g. bench/threads.sh target/server-release/gatewatch '"metrics": {"enabled": false},'
 # Output: requests served, then "THREAD-NAME µs/request" per thread name, and the total.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" threads
 BINARY=${1:?usage: bench/threads.sh BINARY [CONFIG_MEMBERS]}

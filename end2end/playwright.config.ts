@@ -2,7 +2,7 @@ import { defineConfig } from "@playwright/test";
 import * as path from "node:path";
 
 // The release binary built by `build_release` in scripts/env.sh (scripts/test.sh passes its path).
-const binary = process.env.GATEWATCH_BIN ?? path.resolve(__dirname, "../target/release/gatewatch");
+const binary = process.env.GATEWATCH_BIN ?? path.resolve(__dirname, "../target/server-release/gatewatch");
 const dashboardPort = 3901;
 
 export default defineConfig({

@@ -6,7 +6,7 @@ bash "$ROOT/scripts/setup.sh"
 export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
 # Build artefacts live outside the clone so fresh clones on the same machine reuse them.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatewatch/target}"
-export GATEWATCH_BIN="$CARGO_TARGET_DIR/release/gatewatch"
+export GATEWATCH_BIN="$CARGO_TARGET_DIR/server-release/gatewatch"
 cd "$ROOT"
 # The release build of server and WASM client: the client split into lazily loaded chunks, one
 # per dashboard page (--split, see src/app/pages.rs), and every site file stored brotli- and

@@ -35,7 +35,7 @@ pub fn leptos_options(dashboard_addr: SocketAddr) -> LeptosOptions {
 }
 
 /// `target/site` under the working directory, else `site` beside the binary's build directory
-/// (`<target>/release/gatewatch` → `<target>/site`).
+/// (`<target>/server-release/gatewatch` → `<target>/site`).
 fn find_site_root() -> PathBuf {
     let beside_binary = std::env::current_exe()
         .ok()
