@@ -7,3 +7,4 @@ mod keepalive;
 mod lifecycle;
 mod resilience;
 mod routing;
+mod wire;

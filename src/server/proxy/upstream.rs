@@ -1,17 +1,24 @@
-//! Talking to upstreams over kept-alive HTTP/1.1 connections, pooled per target and driven by the
-//! tasks that use them ([`connection`]), and [`send`], which turns failures into
-//! [`ProxyError`]s: connect → 502, timeout → 504, a broken exchange → 502.
+//! Talking to upstreams over kept-alive HTTP/1.1 connections, pooled per target ([`pool`]),
+//! spoken by Gatewatch itself ([`wire`]) and driven by the tasks that use them ([`connection`]
+//! sends the request and reads the response head, [`body`] reads the response body, [`upload`]
+//! sends the request body), and [`send`], which turns failures into [`ProxyError`]s: connect →
+//! 502, timeout → 504, a broken exchange → 502.
 //!
 //! Bodies stream both ways without conversion; protocol upgrades (WebSocket) go over a fresh
 //! connection that hands its socket over on `101 Switching Protocols`.
 
+pub mod body;
 pub mod connection;
 pub mod pool;
+pub mod upload;
+pub mod wire;
 
 use super::error::ProxyError;
 use crate::server::proxy::body::RequestBody;
 use axum::http::{Request, Response};
-pub use connection::{CONNECT_TIMEOUT, UpstreamBody, UpstreamConnection};
+pub use body::UpstreamBody;
+use connection::{Broken, Outgoing, SendError};
+pub use connection::{CONNECT_TIMEOUT, UpstreamConnection};
 use futures_util::FutureExt;
 pub use pool::{ConnectionPool, IDLE_TIMEOUT, MAX_IDLE_PER_TARGET};
 use std::sync::Arc;
@@ -42,30 +49,28 @@ pub fn send(
 
 async fn exchange(
     destination: Destination<'_>,
-    mut request: Request<RequestBody>,
+    request: Request<RequestBody>,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
     if destination.upgrade {
         // Boxed, as opening below: rare paths whose state would widen every exchange.
         return Box::pin(exchange_upgradable(destination.authority, request)).await;
     }
+    let mut request = Outgoing::new(request);
     let mut pooled = destination.pool.take();
     loop {
         let reused = pooled.is_some();
-        let mut connection = match pooled.take() {
+        let connection = match pooled.take() {
             Some(connection) => connection,
             None => Box::pin(open(destination.authority)).await?,
         };
-        match connection.send(request).await {
-            Ok(response) => {
-                let pool = destination.pool.clone();
-                return Ok(response.map(|body| UpstreamBody::pooled(body, connection, pool)));
-            }
-            Err(mut error) => match error.take_message() {
-                // A kept-alive connection closed before the request went out: send it on a
-                // fresh one (the request was not seen upstream, so any method may go again).
-                Some(unsent) if reused => request = unsent,
-                _ => return Err(broken(error.into_error())),
-            },
+        match connection.send(request, destination.pool).await {
+            Ok(response) => return Ok(response),
+            // A kept-alive connection the upstream had closed: send it again on a fresh one.
+            Err(SendError {
+                unanswered: Some(unanswered),
+                ..
+            }) if reused => request = unanswered,
+            Err(error) => return Err(broken(error.cause)),
         }
     }
 }
@@ -76,7 +81,10 @@ async fn exchange_upgradable(
     request: Request<RequestBody>,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
     let connection = open(authority).await?;
-    let response = connection.send_upgradable(request).await.map_err(broken)?;
+    let response = connection
+        .send_upgradable(request)
+        .await
+        .map_err(|error| broken(error.into()))?;
     Ok(response.map(UpstreamBody::detached))
 }
 
@@ -87,7 +95,7 @@ async fn open(authority: &str) -> Result<UpstreamConnection, ProxyError> {
     })
 }
 
-fn broken(error: hyper::Error) -> ProxyError {
+fn broken(error: Broken) -> ProxyError {
     tracing::debug!(%error, "upstream failed before answering");
     ProxyError::Upstream
 }

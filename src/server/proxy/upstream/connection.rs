@@ -1,39 +1,120 @@
-//! One kept-alive HTTP/1.1 connection to an upstream, driven by the task that uses it.
+//! One kept-alive HTTP/1.1 connection to an upstream, spoken by Gatewatch itself ([`wire`]) and
+//! driven by the task that uses it: the request's task writes the head (one write) and reads the
+//! response head; the client connection's task then pulls the body through [`UpstreamBody`]
+//! (module [`body`](super::body)), which reads straight from the socket. A request body is
+//! uploaded from both places ([`Upload`]), so an upstream may answer while it still receives
+//! (full duplex). Between requests the connection rests in its target's [`ConnectionPool`]
+//! unpolled.
 //!
-//! hyper's pooled client runs every upstream connection as a task of its own and hands each
-//! request to it through a channel, so every proxied request wakes a second task, often on the
-//! other worker thread. Here the connection's I/O is polled by whoever holds it: the request's
-//! task while it waits for the response headers, then the client connection's task as it pulls
-//! the response body through [`UpstreamBody`]. Between requests the connection rests in its
-//! target's [`ConnectionPool`] unpolled.
+//! No channel, no second task and no second copy of the message sit between the client's request
+//! and the upstream's socket (hyper's client connection has all three). Protocol upgrades go
+//! through hyper ([`UpstreamConnection::send_upgradable`]), which hands the socket over on 101.
 
+use super::body::UpstreamBody;
 use super::pool::ConnectionPool;
-use crate::server::proxy::body::{BoxError, RequestBody};
-use axum::http::{Request, Response};
-use http_body::{Body, Frame, SizeHint};
+use super::upload::Upload;
+use super::wire::{self, RequestFraming, ResponseHead, WireError};
+use crate::server::proxy::body::RequestBody;
+use axum::http::{Method, Request, Response, StatusCode, header};
+use bytes::{Bytes, BytesMut};
+use http_body::Body;
 use hyper::body::Incoming;
-use hyper::client::conn::{TrySendError, http1};
+use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use std::future::{Future, poll_fn};
+use std::future::poll_fn;
 use std::io;
-use std::pin::{Pin, pin};
 use std::sync::Arc;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll, ready};
 use std::time::Duration;
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 /// Longest a TCP connect to an upstream may take (the route timeout also bounds it).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
-type Driver = http1::Connection<TokioIo<TcpStream>, RequestBody>;
+/// Room made in the read buffer before each read: a 16 KiB body arrives in one.
+const READ_SIZE: usize = 16 * 1024 + 512;
 
-/// An open connection to an upstream: the request sender and the protocol state it feeds.
+/// An open connection to an upstream.
 pub struct UpstreamConnection {
-    sender: http1::SendRequest<RequestBody>,
-    /// Boxed: the protocol state is large, and connections move in and out of pools and bodies.
-    driver: Box<Driver>,
-    /// The driver finished: the connection is closed (by either side, or on an error).
-    closed: bool,
+    pub(super) stream: TcpStream,
+    /// Bytes read and not yet taken: part of a response head, or body bytes.
+    pub(super) buffer: BytesMut,
+}
+
+/// Why an exchange with the upstream broke.
+#[derive(Debug, thiserror::Error)]
+pub enum Broken {
+    #[error("upstream i/o: {0}")]
+    Io(#[from] io::Error),
+    #[error("upstream protocol: {0}")]
+    Wire(#[from] WireError),
+    #[error("the upstream closed the connection before answering")]
+    Closed,
+    #[error("the upstream closed the connection mid-body")]
+    Truncated,
+    #[error("the upstream switched protocols unasked")]
+    UnaskedSwitch,
+    #[error("the client's request body failed: {0}")]
+    ClientBody(hyper::Error),
+    #[error("upgradable exchange: {0}")]
+    Upgradable(#[from] hyper::Error),
+}
+
+/// A request ready for the wire: its head as bytes, its body and how the body is framed.
+pub struct Outgoing {
+    head: Bytes,
+    method: Method,
+    body: RequestBody,
+    framing: RequestFraming,
+}
+
+impl Outgoing {
+    /// Frames `request` for an upstream: a body of known length by `content-length`, another
+    /// by chunks; a bodyless POST, PUT or PATCH (or one that said `content-length: 0`) as empty.
+    pub fn new(request: Request<RequestBody>) -> Self {
+        let (parts, body) = request.into_parts();
+        let framing = match &body {
+            RequestBody::Empty => {
+                let says_empty = parts.headers.contains_key(header::CONTENT_LENGTH)
+                    || [Method::POST, Method::PUT, Method::PATCH].contains(&parts.method);
+                if says_empty {
+                    RequestFraming::Length(0)
+                } else {
+                    RequestFraming::None
+                }
+            }
+            RequestBody::Streaming { .. } => body
+                .size_hint()
+                .exact()
+                .map_or(RequestFraming::Chunked, RequestFraming::Length),
+        };
+        Self {
+            head: wire::encode_request_head(&parts, framing),
+            method: parts.method,
+            body,
+            framing,
+        }
+    }
+}
+
+/// A failed exchange.
+#[derive(Debug)]
+pub struct SendError {
+    pub cause: Broken,
+    /// The request, given back when it may go again on another connection: it has no body,
+    /// nothing of an answer arrived, and either its head was not written whole or its method is
+    /// idempotent (the upstream closed a kept-alive connection as the request went out).
+    pub unanswered: Option<Outgoing>,
+}
+
+impl std::fmt::Debug for Outgoing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outgoing")
+            .field("method", &self.method)
+            .field("framing", &self.framing)
+            .finish()
+    }
 }
 
 impl UpstreamConnection {
@@ -43,160 +124,126 @@ impl UpstreamConnection {
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
         stream.set_nodelay(true)?;
-        let (sender, driver) = http1::Builder::new()
-            .handshake(TokioIo::new(stream))
-            .await
-            .map_err(io::Error::other)?;
         Ok(Self {
-            sender,
-            driver: Box::new(driver),
-            closed: false,
+            stream,
+            buffer: BytesMut::new(),
         })
     }
 
-    /// Polls the connection's I/O once; `false` once it has closed.
-    fn drive(&mut self, cx: &mut Context<'_>) -> bool {
-        if !self.closed && Pin::new(&mut *self.driver).poll(cx).is_ready() {
-            self.closed = true;
-        }
-        !self.closed
-    }
-
-    /// Whether it can take a new request now. Polled first (without a waker: nothing waits on
-    /// it) so that a close by the upstream, already read by the kernel, is noticed.
+    /// Whether it can take a new request now: the upstream has neither closed it nor sent
+    /// anything unasked (a read that would block says so without waiting).
     pub fn is_reusable(&mut self) -> bool {
-        let mut cx = Context::from_waker(Waker::noop());
-        self.drive(&mut cx) && self.sender.is_ready()
+        self.buffer.is_empty()
+            && matches!(
+                self.stream.try_read(&mut [0u8; 1]),
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock
+            )
     }
 
-    /// Sends `request` and drives the connection until the response headers arrive. If the
-    /// connection closed before the request was written, the error gives the request back.
+    /// Sends `request` and reads until the response head has arrived; the body that follows
+    /// is read through the returned response's [`UpstreamBody`], which gives the connection
+    /// back to `pool` once the exchange has ended cleanly.
     pub async fn send(
-        &mut self,
-        request: Request<RequestBody>,
-    ) -> Result<Response<Incoming>, TrySendError<Request<RequestBody>>> {
-        let mut response = pin!(self.sender.try_send_request(request));
-        poll_fn(|cx| {
-            if let Poll::Ready(result) = response.as_mut().poll(cx) {
-                return Poll::Ready(result);
-            }
-            self.drive(cx);
-            response.as_mut().poll(cx)
-        })
-        .await
+        mut self,
+        request: Outgoing,
+        pool: &Arc<ConnectionPool>,
+    ) -> Result<Response<UpstreamBody>, SendError> {
+        let Outgoing {
+            head,
+            method,
+            body,
+            framing,
+        } = request;
+        if let Err(error) = self.stream.write_all(&head).await {
+            let unanswered = body.is_empty().then(|| Outgoing {
+                head,
+                method,
+                body,
+                framing,
+            });
+            return Err(SendError {
+                cause: error.into(),
+                unanswered,
+            });
+        }
+        let resendable = body.is_empty() && method.is_idempotent();
+        let mut upload = Upload::start(body, framing);
+        let mut answered = false;
+        let answer =
+            poll_fn(|cx| self.poll_response_head(cx, &method, &mut upload, &mut answered)).await;
+        match answer {
+            Ok(answer) => Ok(UpstreamBody::respond(self, answer, upload, pool)),
+            Err(cause) => Err(SendError {
+                cause,
+                unanswered: (resendable && !answered).then(|| Outgoing {
+                    head,
+                    method,
+                    body: RequestBody::Empty,
+                    framing,
+                }),
+            }),
+        }
     }
 
-    /// Sends `request` on a connection that may switch protocols: the connection runs as a task
-    /// of its own, which hands the socket to [`hyper::upgrade::on`] when the upstream answers 101.
+    /// Uploads what it can and reads until a final response head is complete (informational
+    /// answers such as 100 or 103 are skipped).
+    fn poll_response_head(
+        &mut self,
+        cx: &mut Context<'_>,
+        method: &Method,
+        upload: &mut Upload,
+        answered: &mut bool,
+    ) -> Poll<Result<ResponseHead, Broken>> {
+        // A failed upload does not end the wait: the upstream may still answer (a 413, say).
+        let _ = upload.poll(cx, &mut self.stream);
+        loop {
+            if !self.buffer.is_empty() {
+                *answered = true;
+                if let Some(head) = wire::parse_response_head(&mut self.buffer, method)? {
+                    if head.response.status() == StatusCode::SWITCHING_PROTOCOLS {
+                        return Poll::Ready(Err(Broken::UnaskedSwitch));
+                    }
+                    if !head.response.status().is_informational() {
+                        return Poll::Ready(Ok(head));
+                    }
+                    continue;
+                }
+            }
+            if ready!(self.poll_fill(cx))? == 0 {
+                return Poll::Ready(Err(upload.take_failure().unwrap_or(Broken::Closed)));
+            }
+        }
+    }
+
+    /// Reads what has arrived into the buffer; `Ready(Ok(0))` once the upstream has closed.
+    pub(super) fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<usize>> {
+        if self.buffer.capacity() - self.buffer.len() < READ_SIZE / 4 {
+            self.buffer.reserve(READ_SIZE);
+        }
+        loop {
+            ready!(self.stream.poll_read_ready(cx))?;
+            match self.stream.try_read_buf(&mut self.buffer) {
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
+                read => return Poll::Ready(read),
+            }
+        }
+    }
+
+    /// Sends `request` on a connection that may switch protocols: hyper's client runs the
+    /// connection as a task of its own, which hands the socket to [`hyper::upgrade::on`] when
+    /// the upstream answers 101.
     pub async fn send_upgradable(
         self,
         request: Request<RequestBody>,
     ) -> hyper::Result<Response<Incoming>> {
-        let Self {
-            mut sender, driver, ..
-        } = self;
+        let (mut sender, driver) = http1::Builder::new()
+            .handshake(TokioIo::new(self.stream))
+            .await?;
         tokio::spawn(async move {
-            if let Err(error) = (*driver).with_upgrades().await {
+            if let Err(error) = driver.with_upgrades().await {
                 tracing::debug!(%error, "upgradable upstream connection ended with an error");
             }
         });
         sender.send_request(request).await
-    }
-}
-
-/// An upstream response body that drives its connection as it is read, and gives the connection
-/// back to its pool when the body has been read to the end.
-pub struct UpstreamBody {
-    incoming: Incoming,
-    /// The connection the body arrives on, unless it runs as a task of its own.
-    connection: Option<(UpstreamConnection, Arc<ConnectionPool>)>,
-    ended: bool,
-}
-
-impl UpstreamBody {
-    /// A body arriving on `connection`, which goes back to `pool` once the body has ended.
-    pub fn pooled(
-        incoming: Incoming,
-        connection: UpstreamConnection,
-        pool: Arc<ConnectionPool>,
-    ) -> Self {
-        Self {
-            incoming,
-            connection: Some((connection, pool)),
-            ended: false,
-        }
-    }
-
-    /// A body whose connection is driven elsewhere (an upgradable connection's own task).
-    pub fn detached(incoming: Incoming) -> Self {
-        Self {
-            incoming,
-            connection: None,
-            ended: false,
-        }
-    }
-}
-
-impl std::fmt::Debug for UpstreamBody {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("UpstreamBody")
-            .field("pooled", &self.connection.is_some())
-            .field("ended", &self.ended)
-            .finish()
-    }
-}
-
-impl Body for UpstreamBody {
-    type Data = bytes::Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
-        let this = self.get_mut();
-        let mut drove = false;
-        loop {
-            match Pin::new(&mut this.incoming).poll_frame(cx) {
-                Poll::Ready(None) => {
-                    this.ended = true;
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Some(Err(error))) => {
-                    // The connection broke mid-body: it is not reused.
-                    this.connection = None;
-                    return Poll::Ready(Some(Err(error.into())));
-                }
-                Poll::Ready(Some(Ok(frame))) => return Poll::Ready(Some(Ok(frame))),
-                Poll::Pending => {}
-            }
-            // Nothing buffered yet: read from the upstream (in this task), then look again.
-            match &mut this.connection {
-                Some((connection, _)) if !drove => {
-                    connection.drive(cx);
-                    drove = true;
-                }
-                _ => return Poll::Pending,
-            }
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.ended || self.incoming.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.incoming.size_hint()
-    }
-}
-
-impl Drop for UpstreamBody {
-    fn drop(&mut self) {
-        // A body dropped before its end leaves the connection mid-message: it is closed.
-        if self.is_end_stream()
-            && let Some((connection, pool)) = self.connection.take()
-        {
-            pool.put_back(connection);
-        }
     }
 }

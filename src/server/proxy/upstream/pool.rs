@@ -60,11 +60,9 @@ impl ConnectionPool {
         }
     }
 
-    /// Keeps `connection` for the next request if it can take one.
-    pub fn put_back(&self, mut connection: UpstreamConnection) {
-        if !connection.is_reusable() {
-            return;
-        }
+    /// Keeps `connection`, whose last exchange ended cleanly, for the next request. (Whether
+    /// the upstream closed it meanwhile is checked when it is taken.)
+    pub fn put_back(&self, connection: UpstreamConnection) {
         let now = Instant::now();
         let mut idle = self.own_share();
         // Full: the oldest makes room (closed below, outside the lock).

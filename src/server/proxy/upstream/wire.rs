@@ -1,0 +1,578 @@
+//! HTTP/1.1 as the upstream connection speaks it: the request head written in one buffer, the
+//! response head parsed with `httparse`, and how the response body is framed (RFC 9112 §6):
+//! no body, a length, chunks (decoded by [`ChunkedDecoder`]), or until the upstream closes.
+//!
+//! Every input is bounded: a response head over [`MAX_HEAD`] bytes or [`MAX_HEADERS`] fields, a
+//! chunk-size line or trailer section over [`MAX_LINE`] bytes, is a [`WireError`].
+
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use axum::http::request::Parts;
+use axum::http::{Method, Response, StatusCode, Version};
+use bytes::{BufMut, Bytes, BytesMut};
+
+/// Largest response head accepted.
+pub const MAX_HEAD: usize = 64 * 1024;
+/// Most response header fields accepted.
+pub const MAX_HEADERS: usize = 100;
+/// Largest chunk-size line, and largest trailer section, accepted.
+pub const MAX_LINE: usize = 4 * 1024;
+
+/// An upstream message that breaks HTTP/1.1 or the bounds above.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum WireError {
+    #[error("response head: {0}")]
+    Head(httparse::Error),
+    #[error("response head over {MAX_HEAD} bytes")]
+    HeadTooLarge,
+    #[error("invalid status code")]
+    Status,
+    #[error("invalid header field")]
+    Field,
+    #[error("invalid or conflicting content-length")]
+    ContentLength,
+    #[error("invalid chunk size line")]
+    ChunkSize,
+    #[error("chunk not followed by CRLF")]
+    ChunkEnd,
+    #[error("trailer section over {MAX_LINE} bytes")]
+    Trailers,
+}
+
+/// How a request body is framed on the wire.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RequestFraming {
+    /// No body and no length header (a GET, say).
+    None,
+    /// `content-length: n`.
+    Length(u64),
+    /// `transfer-encoding: chunked` (a streamed body of unknown length).
+    Chunked,
+}
+
+/// The request head as bytes: request line in origin form, the headers as they are (except
+/// framing headers, which `framing` decides), then the framing header.
+pub fn encode_request_head(parts: &Parts, framing: RequestFraming) -> Bytes {
+    let target = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let fields: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    let mut head =
+        BytesMut::with_capacity(parts.method.as_str().len() + target.len() + fields + 64);
+    head.put_slice(parts.method.as_str().as_bytes());
+    head.put_u8(b' ');
+    head.put_slice(target.as_bytes());
+    head.put_slice(b" HTTP/1.1\r\n");
+    for (name, value) in &parts.headers {
+        if name == header::CONTENT_LENGTH || name == header::TRANSFER_ENCODING {
+            continue;
+        }
+        head.put_slice(name.as_str().as_bytes());
+        head.put_slice(b": ");
+        head.put_slice(value.as_bytes());
+        head.put_slice(b"\r\n");
+    }
+    match framing {
+        RequestFraming::None => {}
+        RequestFraming::Length(length) => {
+            head.put_slice(b"content-length: ");
+            head.put_slice(itoa::Buffer::new().format(length).as_bytes());
+            head.put_slice(b"\r\n");
+        }
+        RequestFraming::Chunked => head.put_slice(b"transfer-encoding: chunked\r\n"),
+    }
+    head.put_slice(b"\r\n");
+    head.freeze()
+}
+
+/// One chunk of a chunked request body: size line, data, CRLF.
+pub fn encode_chunk(data: &[u8]) -> Bytes {
+    let mut chunk = BytesMut::with_capacity(data.len() + 20);
+    let mut size = [0u8; 16];
+    let digits = hex(data.len() as u64, &mut size);
+    chunk.put_slice(digits);
+    chunk.put_slice(b"\r\n");
+    chunk.put_slice(data);
+    chunk.put_slice(b"\r\n");
+    chunk.freeze()
+}
+
+/// The end of a chunked body: the last chunk and an empty trailer section.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+fn hex(mut value: u64, out: &mut [u8; 16]) -> &[u8] {
+    let mut start = out.len();
+    loop {
+        start -= 1;
+        out[start] = b"0123456789abcdef"[(value & 0xf) as usize];
+        value >>= 4;
+        if value == 0 {
+            return &out[start..];
+        }
+    }
+}
+
+/// How a response body is delimited.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResponseFraming {
+    /// No body: HEAD requests, 204, 304.
+    Empty,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// Chunked transfer coding.
+    Chunked,
+    /// Everything until the upstream closes the connection.
+    UntilClose,
+}
+
+/// A parsed response head.
+#[derive(Debug)]
+pub struct ResponseHead {
+    /// Status, headers (version HTTP/1.1: the client's side sets its own).
+    pub response: Response<()>,
+    pub framing: ResponseFraming,
+    /// The upstream lets the connection carry another exchange after this one.
+    pub keep_alive: bool,
+}
+
+/// Where one field lies in the head: name and value as byte ranges.
+#[derive(Clone, Copy, Default)]
+struct FieldSpan {
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+/// Parses a response head at the start of `buffer` and takes it off the buffer: `None` while
+/// incomplete. `method` is the request's (a HEAD's answer has no body whatever its headers say).
+/// Header values share the head's bytes instead of copying each.
+pub fn parse_response_head(
+    buffer: &mut BytesMut,
+    method: &Method,
+) -> Result<Option<ResponseHead>, WireError> {
+    let mut spans = [FieldSpan::default(); MAX_HEADERS];
+    let (length, status, http10, count) = {
+        let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut parsed = httparse::Response::new(&mut fields);
+        let length = match parsed.parse(buffer) {
+            Ok(httparse::Status::Complete(length)) => length,
+            Ok(httparse::Status::Partial) if buffer.len() >= MAX_HEAD => {
+                return Err(WireError::HeadTooLarge);
+            }
+            Ok(httparse::Status::Partial) => return Ok(None),
+            Err(error) => return Err(WireError::Head(error)),
+        };
+        let status = parsed
+            .code
+            .and_then(|code| StatusCode::from_u16(code).ok())
+            .ok_or(WireError::Status)?;
+        let base = buffer.as_ptr() as usize;
+        let span = |bytes: &[u8]| {
+            let start = bytes.as_ptr() as usize - base;
+            (start, start + bytes.len())
+        };
+        for (field, slot) in parsed.headers.iter().zip(spans.iter_mut()) {
+            *slot = FieldSpan {
+                name: span(field.name.as_bytes()),
+                value: span(field.value),
+            };
+        }
+        (
+            length,
+            status,
+            parsed.version == Some(0),
+            parsed.headers.len(),
+        )
+    };
+    let head = buffer.split_to(length).freeze();
+    let mut headers = HeaderMap::with_capacity(count);
+    let mut chunked = None;
+    let mut content_length: Option<u64> = None;
+    let mut close = false;
+    let mut keep_alive_token = false;
+    for span in &spans[..count] {
+        let name = HeaderName::from_bytes(&head[span.name.0..span.name.1])
+            .map_err(|_| WireError::Field)?;
+        let value = HeaderValue::from_maybe_shared(head.slice(span.value.0..span.value.1))
+            .map_err(|_| WireError::Field)?;
+        let text = value.as_bytes();
+        if name == header::TRANSFER_ENCODING {
+            // The last coding listed decides: chunked, or the body runs to the close.
+            if let Some(last) = last_token(text) {
+                chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
+            }
+        } else if name == header::CONTENT_LENGTH {
+            for item in text.split(|&b| b == b',') {
+                let length = parse_decimal(item.trim_ascii()).ok_or(WireError::ContentLength)?;
+                if content_length.is_some_and(|seen| seen != length) {
+                    return Err(WireError::ContentLength);
+                }
+                content_length = Some(length);
+            }
+        } else if name == header::CONNECTION {
+            for token in text.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        }
+        headers.append(name, value);
+    }
+    let framing = if method == Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        ResponseFraming::Empty
+    } else if let Some(chunked) = chunked {
+        if chunked {
+            ResponseFraming::Chunked
+        } else {
+            ResponseFraming::UntilClose
+        }
+    } else if let Some(length) = content_length {
+        ResponseFraming::Length(length)
+    } else {
+        ResponseFraming::UntilClose
+    };
+    let keep_alive =
+        framing != ResponseFraming::UntilClose && !close && (!http10 || keep_alive_token);
+    let mut response = Response::new(());
+    *response.status_mut() = status;
+    *response.version_mut() = Version::HTTP_11;
+    *response.headers_mut() = headers;
+    Ok(Some(ResponseHead {
+        response,
+        framing,
+        keep_alive,
+    }))
+}
+
+fn last_token(value: &[u8]) -> Option<&[u8]> {
+    value
+        .rsplit(|&b| b == b',')
+        .map(<[u8]>::trim_ascii)
+        .find(|token| !token.is_empty())
+}
+
+fn parse_decimal(digits: &[u8]) -> Option<u64> {
+    if digits.is_empty() || digits.len() > 19 {
+        return None;
+    }
+    digits.iter().try_fold(0u64, |value, &digit| {
+        digit
+            .is_ascii_digit()
+            .then(|| value * 10 + u64::from(digit - b'0'))
+    })
+}
+
+/// What [`ChunkedDecoder::decode`] found in the buffer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Decoded {
+    /// Body bytes.
+    Data(Bytes),
+    /// The buffer ends mid-message: read more.
+    NeedMore,
+    /// The last chunk and the trailers have been read.
+    End,
+}
+
+/// Decodes a chunked body as its bytes arrive. Chunk extensions and trailers are read and
+/// dropped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ChunkedDecoder {
+    /// Expecting a chunk-size line.
+    #[default]
+    Size,
+    /// Inside a chunk, with this much left.
+    Data(u64),
+    /// Expecting the CRLF after a chunk's data.
+    DataEnd,
+    /// After the last chunk: trailer lines until an empty one; bytes of trailers seen.
+    Trailers(usize),
+    /// The body has ended.
+    Done,
+}
+
+impl ChunkedDecoder {
+    /// Takes what it can from the front of `buffer`.
+    pub fn decode(&mut self, buffer: &mut BytesMut) -> Result<Decoded, WireError> {
+        loop {
+            match *self {
+                Self::Size => {
+                    let Some(line) = take_line(buffer, MAX_LINE, WireError::ChunkSize)? else {
+                        return Ok(Decoded::NeedMore);
+                    };
+                    let size = parse_chunk_size(&line).ok_or(WireError::ChunkSize)?;
+                    *self = if size == 0 {
+                        Self::Trailers(0)
+                    } else {
+                        Self::Data(size)
+                    };
+                }
+                Self::Data(mut left) => {
+                    if buffer.is_empty() {
+                        return Ok(Decoded::NeedMore);
+                    }
+                    let data = take_at_most(buffer, &mut left);
+                    *self = if left == 0 {
+                        Self::DataEnd
+                    } else {
+                        Self::Data(left)
+                    };
+                    return Ok(Decoded::Data(data));
+                }
+                Self::DataEnd => {
+                    if buffer.len() < 2 {
+                        return Ok(Decoded::NeedMore);
+                    }
+                    if &buffer[..2] != b"\r\n" {
+                        return Err(WireError::ChunkEnd);
+                    }
+                    let _ = buffer.split_to(2);
+                    *self = Self::Size;
+                }
+                Self::Trailers(seen) => {
+                    let Some(line) = take_line(buffer, MAX_LINE - seen, WireError::Trailers)?
+                    else {
+                        return Ok(Decoded::NeedMore);
+                    };
+                    *self = if line.trim_ascii().is_empty() {
+                        Self::Done
+                    } else {
+                        Self::Trailers(seen + line.len())
+                    };
+                }
+                Self::Done => return Ok(Decoded::End),
+            }
+        }
+    }
+}
+
+/// Splits up to `left` bytes off the front of `buffer` (a body's rest), counting them off `left`.
+pub fn take_at_most(buffer: &mut BytesMut, left: &mut u64) -> Bytes {
+    let take = usize::try_from(*left)
+        .unwrap_or(usize::MAX)
+        .min(buffer.len());
+    *left -= take as u64;
+    buffer.split_to(take).freeze()
+}
+
+/// Splits a line (through its `\n`) off the front of `buffer`; `None` until one is there.
+fn take_line(
+    buffer: &mut BytesMut,
+    limit: usize,
+    too_long: WireError,
+) -> Result<Option<BytesMut>, WireError> {
+    match buffer.iter().take(limit).position(|&b| b == b'\n') {
+        Some(end) => Ok(Some(buffer.split_to(end + 1))),
+        None if buffer.len() >= limit => Err(too_long),
+        None => Ok(None),
+    }
+}
+
+/// The hexadecimal size before any `;extension`, at most 15 digits.
+fn parse_chunk_size(line: &[u8]) -> Option<u64> {
+    let size = line.split(|&b| b == b';').next()?.trim_ascii();
+    if size.is_empty() || size.len() > 15 {
+        return None;
+    }
+    size.iter().try_fold(0u64, |value, &digit| {
+        let digit = (digit as char).to_digit(16)?;
+        Some(value << 4 | u64::from(digit))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::Request;
+
+    fn head(text: &str) -> Result<Option<ResponseHead>, WireError> {
+        parse_response_head(&mut BytesMut::from(text), &Method::GET)
+    }
+
+    #[test]
+    fn request_heads_carry_the_framing_they_are_given_and_no_other() {
+        let (parts, ()) = Request::post("http://ignored/upload?x=1")
+            .header("host", "backend:8080")
+            .header("content-length", "999")
+            .header("transfer-encoding", "chunked")
+            .header("x-one", "1")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let mut parts = parts;
+        parts.uri = "/upload?x=1".parse().unwrap();
+        assert_eq!(
+            encode_request_head(&parts, RequestFraming::Length(12)),
+            "POST /upload?x=1 HTTP/1.1\r\nhost: backend:8080\r\nx-one: 1\r\ncontent-length: 12\r\n\r\n"
+        );
+        assert_eq!(
+            encode_request_head(&parts, RequestFraming::Chunked),
+            "POST /upload?x=1 HTTP/1.1\r\nhost: backend:8080\r\nx-one: 1\r\ntransfer-encoding: chunked\r\n\r\n"
+        );
+        parts.method = Method::GET;
+        assert_eq!(
+            encode_request_head(&parts, RequestFraming::None),
+            "GET /upload?x=1 HTTP/1.1\r\nhost: backend:8080\r\nx-one: 1\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn chunks_are_sized_in_hex() {
+        assert_eq!(
+            encode_chunk(&[b'a'; 26]),
+            format!("1a\r\n{}\r\n", "a".repeat(26))
+        );
+        assert_eq!(encode_chunk(b"x"), "1\r\nx\r\n");
+    }
+
+    #[test]
+    fn response_heads_are_read_once_complete() {
+        assert!(head("HTTP/1.1 200 OK\r\ncontent-le").unwrap().is_none());
+        let mut buffer =
+            BytesMut::from("HTTP/1.1 201 Created\r\nContent-Length: 2\r\nX-A: b\r\n\r\nhi");
+        let parsed = parse_response_head(&mut buffer, &Method::GET)
+            .unwrap()
+            .unwrap();
+        assert_eq!(parsed.response.status(), StatusCode::CREATED);
+        assert_eq!(parsed.response.headers()["x-a"], "b");
+        assert_eq!(parsed.framing, ResponseFraming::Length(2));
+        assert_eq!(
+            buffer, "hi",
+            "the head is taken off the buffer, the body stays"
+        );
+        assert!(parsed.keep_alive);
+    }
+
+    #[test]
+    fn framing_follows_rfc_9112() {
+        let framing = |text: &str| head(text).unwrap().unwrap().framing;
+        assert_eq!(
+            framing(
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\ncontent-length: 5\r\n\r\n"
+            ),
+            ResponseFraming::Chunked
+        );
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n"),
+            ResponseFraming::UntilClose
+        );
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\n\r\n"),
+            ResponseFraming::UntilClose
+        );
+        assert_eq!(
+            framing("HTTP/1.1 204 No Content\r\ncontent-length: 5\r\n\r\n"),
+            ResponseFraming::Empty
+        );
+        assert_eq!(
+            framing("HTTP/1.1 304 Not Modified\r\n\r\n"),
+            ResponseFraming::Empty
+        );
+        let answer_to_head = parse_response_head(
+            &mut BytesMut::from("HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\n"),
+            &Method::HEAD,
+        );
+        assert_eq!(
+            answer_to_head.unwrap().unwrap().framing,
+            ResponseFraming::Empty
+        );
+        assert_eq!(
+            framing("HTTP/1.1 200 OK\r\ncontent-length: 7, 7\r\n\r\n"),
+            ResponseFraming::Length(7)
+        );
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection() {
+        let keep = |text: &str| head(text).unwrap().unwrap().keep_alive;
+        assert!(!keep(
+            "HTTP/1.1 200 OK\r\nconnection: Close\r\ncontent-length: 0\r\n\r\n"
+        ));
+        assert!(!keep("HTTP/1.0 200 OK\r\ncontent-length: 0\r\n\r\n"));
+        assert!(keep(
+            "HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 0\r\n\r\n"
+        ));
+        assert!(
+            !keep("HTTP/1.1 200 OK\r\n\r\n"),
+            "a body until close ends the connection"
+        );
+    }
+
+    #[test]
+    fn broken_heads_are_errors() {
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\ncontent-length: 5\r\ncontent-length: 6\r\n\r\n").unwrap_err(),
+            WireError::ContentLength
+        );
+        assert_eq!(
+            head("HTTP/1.1 200 OK\r\ncontent-length: -1\r\n\r\n").unwrap_err(),
+            WireError::ContentLength
+        );
+        assert!(matches!(
+            head("HTTX/1.1 200 OK\r\n\r\n"),
+            Err(WireError::Head(_))
+        ));
+        let endless = format!("HTTP/1.1 200 OK\r\nx: {}", "a".repeat(MAX_HEAD));
+        assert_eq!(head(&endless).unwrap_err(), WireError::HeadTooLarge);
+        let many: String = (0..=MAX_HEADERS).map(|i| format!("x-{i}: 1\r\n")).collect();
+        assert_eq!(
+            head(&format!("HTTP/1.1 200 OK\r\n{many}\r\n")).unwrap_err(),
+            WireError::Head(httparse::Error::TooManyHeaders)
+        );
+    }
+
+    /// Decodes `wire` fed in pieces of `step` bytes.
+    fn decode_in_steps(wire: &[u8], step: usize) -> Result<(Vec<u8>, usize), WireError> {
+        let mut decoder = ChunkedDecoder::default();
+        let mut buffer = BytesMut::new();
+        let mut body = Vec::new();
+        for piece in wire.chunks(step) {
+            buffer.extend_from_slice(piece);
+            loop {
+                match decoder.decode(&mut buffer)? {
+                    Decoded::Data(data) => body.extend_from_slice(&data),
+                    Decoded::NeedMore => break,
+                    Decoded::End => return Ok((body, buffer.len())),
+                }
+            }
+        }
+        Err(WireError::ChunkSize)
+    }
+
+    #[test]
+    fn chunked_bodies_decode_however_they_arrive() {
+        let wire = b"5;name=value\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nx-trailer: 1\r\n\r\nNEXT";
+        for step in [1, 2, 3, 7, wire.len()] {
+            let (body, left) = decode_in_steps(wire, step).unwrap();
+            assert_eq!(body, b"helloabcdefghijklmnopqrstuvwxyz", "step {step}");
+            if step == wire.len() {
+                assert_eq!(left, 4, "the bytes after the body stay in the buffer");
+            }
+        }
+    }
+
+    #[test]
+    fn broken_chunks_are_errors() {
+        assert_eq!(
+            decode_in_steps(b"zz\r\n", 4).unwrap_err(),
+            WireError::ChunkSize
+        );
+        assert_eq!(
+            decode_in_steps(b"2\r\nabXY0\r\n\r\n", 13).unwrap_err(),
+            WireError::ChunkEnd
+        );
+        let long_line = vec![b'1'; MAX_LINE + 1];
+        assert_eq!(
+            decode_in_steps(&long_line, 512).unwrap_err(),
+            WireError::ChunkSize
+        );
+        let mut endless_trailers = b"0\r\n".to_vec();
+        endless_trailers.extend(std::iter::repeat_n(b"x: y\r\n".as_slice(), 1000).flatten());
+        assert_eq!(
+            decode_in_steps(&endless_trailers, 64).unwrap_err(),
+            WireError::Trailers
+        );
+    }
+}
