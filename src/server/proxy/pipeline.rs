@@ -276,8 +276,12 @@ pub fn pick_target(
     client: IpAddr,
     tried: TargetSet,
 ) -> Result<(usize, Arc<Target>), ProxyError> {
-    let now = Instant::now();
-    let breaker = route.config.circuit_breaker.as_ref();
+    // The time only matters to breakers (a clock read is a measurable part of a request).
+    let breaker = route
+        .config
+        .circuit_breaker
+        .as_ref()
+        .map(|config| (config, Instant::now()));
     let mut healthy = TargetSet::empty();
     let mut eligible = TargetSet::empty();
     for (index, target) in route.targets.iter().enumerate() {
@@ -285,7 +289,7 @@ pub fn pick_target(
             continue;
         }
         healthy.insert(index);
-        if breaker.is_none_or(|config| target.breaker_available(config, now)) {
+        if breaker.is_none_or(|(config, now)| target.breaker_available(config, now)) {
             eligible.insert(index);
         }
     }
@@ -298,7 +302,7 @@ pub fn pick_target(
             });
         };
         let target = &route.targets[index];
-        if breaker.is_none_or(|config| target.breaker_admits(config, now)) {
+        if breaker.is_none_or(|(config, now)| target.breaker_admits(config, now)) {
             return Ok((index, target.clone()));
         }
         // Another request took the last half-open probe slot meanwhile.
