@@ -8,10 +8,11 @@
 # Usage: bench/floor.sh [ROUNDS] [BINARY]   (default 5 rounds, the release build)
 #   BODY=2B (default) or BODY=16KiB; C=50 connections; D=5 seconds per round.
 # Output: per round "NAME rps user-µs sys-µs p99-µs" (µs of CPU per request), then the means
-# and each mean's ratio to nginx's throughput.
+# and each mean's ratio to nginx's throughput; on stdout and in
+# bench/results/floor-<UTC date and time>.md.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" floor
 ROUNDS=${1:-5}
-BINARY=${2:-$CARGO_TARGET_DIR/release/gatewatch}
+BINARY=${2:-$CARGO_TARGET_DIR/server-release/gatewatch}
 C=${C:-50}
 D=${D:-5}
 case "${BODY:-2B}" in
@@ -67,4 +68,17 @@ awk '{ rps[$3] += $4; user[$3] += $7; sys[$3] += $9; k[$3]++ }
   END { split("nginx floor typed off on", order, " ")
         for (i = 1; i <= 5; i++) { n = order[i]
           printf "mean  %-5s %6.0f rps  user %4.2f  sys %4.2f µs/request  %.3fx nginx\n",
-            n, rps[n] / k[n], user[n] / k[n], sys[n] / k[n], rps[n] / rps["nginx"] } }' "$WORK/rounds.txt"
+            n, rps[n] / k[n], user[n] / k[n], sys[n] / k[n], rps[n] / rps["nginx"] } }' "$WORK/rounds.txt" \
+  | tee "$WORK/means.txt"
+
+OUT="$ROOT/bench/results/floor-$(date -u +%Y-%m-%dT%H%M).md"
+mkdir -p "$ROOT/bench/results"
+{
+  echo "# bench/floor.sh $ROUNDS, BODY=${BODY:-2B}, C=$C, D=$D s; binary $BINARY ($(git -C "$ROOT" rev-parse --short HEAD))"
+  echo '```'
+  cat "$WORK/rounds.txt"
+  echo
+  cat "$WORK/means.txt"
+  echo '```'
+} > "$OUT"
+echo "written to $OUT" >&2
