@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Notify;
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -19,6 +20,14 @@ const WAIT: Duration = Duration::from_secs(5);
 struct RawUpstream {
     addr: SocketAddr,
     connections: Arc<AtomicUsize>,
+    unasked: Arc<Unasked>,
+}
+
+/// The handshake of [`Then::UnaskedOnCue`]: the test cues, the upstream writes and reports.
+#[derive(Default)]
+struct Unasked {
+    cue: Notify,
+    written: Notify,
 }
 
 /// What the raw upstream does with a request.
@@ -36,6 +45,8 @@ enum Then {
     Close,
     /// Neither reads nor closes (for a while): a request body still coming stays unread.
     Stall,
+    /// Waits for the test's cue, writes bytes nobody asked for and keeps the connection open.
+    UnaskedOnCue,
 }
 
 fn answer(bytes: &str, close: bool) -> Answer {
@@ -50,14 +61,19 @@ impl RawUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connections = Arc::new(AtomicUsize::new(0));
-        let counted = connections.clone();
+        let unasked = Arc::new(Unasked::default());
+        let (counted, handshake) = (connections.clone(), unasked.clone());
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
                 counted.fetch_add(1, Ordering::SeqCst);
-                tokio::spawn(serve(stream, script));
+                tokio::spawn(serve(stream, script, handshake.clone()));
             }
         });
-        Self { addr, connections }
+        Self {
+            addr,
+            connections,
+            unasked,
+        }
     }
 
     fn url(&self) -> String {
@@ -68,7 +84,7 @@ impl RawUpstream {
 /// Answers request heads in turn. Bodies are not read as such: the tests send none, except to
 /// an upstream that answers without reading it. Closing, it shuts its side and reads what is
 /// left (a lingering close: unread bytes would otherwise make the kernel reset the connection).
-async fn serve(mut stream: TcpStream, script: fn(&str) -> Answer) {
+async fn serve(mut stream: TcpStream, script: fn(&str) -> Answer, unasked: Arc<Unasked>) {
     let mut received = Vec::new();
     loop {
         let end = loop {
@@ -87,6 +103,17 @@ async fn serve(mut stream: TcpStream, script: fn(&str) -> Answer) {
         let Answer { bytes, then } = script(&path);
         if stream.write_all(&bytes).await.is_err() {
             return;
+        }
+        if then == Then::UnaskedOnCue {
+            unasked.cue.notified().await;
+            if stream
+                .write_all(b"HTTP/1.1 200 OK\r\n\r\nunasked")
+                .await
+                .is_err()
+            {
+                return;
+            }
+            unasked.written.notify_one();
         }
         if then == Then::Stall {
             tokio::time::sleep(Duration::from_secs(30)).await;
@@ -122,6 +149,10 @@ fn script(path: &str) -> Answer {
             true,
         ),
         "/silent" => answer("", true),
+        "/then-unasked" => Answer {
+            bytes: b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst".to_vec(),
+            then: Then::UnaskedOnCue,
+        },
         "/too-large" => Answer {
             bytes: format!("HTTP/1.1 200 OK\r\nx-big: {}\r\n\r\n", "a".repeat(70_000)).into_bytes(),
             then: Then::Close,
@@ -187,6 +218,28 @@ async fn every_framing_reaches_the_client_and_clean_exchanges_keep_the_connectio
         3,
         "a body read until the close, and an HTTP/1.0 answer without keep-alive, end their connections"
     );
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn a_connection_the_upstream_wrote_to_while_idle_is_not_reused() {
+    let upstream = RawUpstream::start(script).await;
+    let gateway = gateway_for(&upstream).await;
+    let client = client();
+    let first = client
+        .get(gateway.url("/then-unasked"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.text().await.unwrap(), "first");
+    // The exchange ended cleanly, so the connection went back to the pool; now the upstream
+    // writes to it unasked. Taken again, those bytes would be read as the next answer.
+    upstream.unasked.cue.notify_one();
+    upstream.unasked.written.notified().await;
+    let next = client.get(gateway.url("/")).send().await.unwrap();
+    assert_eq!(next.status(), StatusCode::OK);
+    assert_eq!(next.text().await.unwrap(), "ok");
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 2);
     assert!(gateway.stop(WAIT).await);
 }
 
