@@ -148,24 +148,19 @@ impl UpstreamConnection {
         request: Outgoing,
         pool: &Arc<ConnectionPool>,
     ) -> Result<Response<UpstreamBody>, SendError> {
+        if let Err(error) = self.stream.write_all(&request.head).await {
+            let unanswered = request.body.is_empty().then_some(request);
+            return Err(SendError {
+                cause: error.into(),
+                unanswered,
+            });
+        }
         let Outgoing {
             head,
             method,
             body,
             framing,
         } = request;
-        if let Err(error) = self.stream.write_all(&head).await {
-            let unanswered = body.is_empty().then(|| Outgoing {
-                head,
-                method,
-                body,
-                framing,
-            });
-            return Err(SendError {
-                cause: error.into(),
-                unanswered,
-            });
-        }
         let resendable = body.is_empty() && method.is_idempotent();
         let mut upload = Upload::start(body, framing);
         let mut answered = false;

@@ -202,15 +202,15 @@ pub fn parse_response_head(
                 chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
             }
         } else if name == header::CONTENT_LENGTH {
-            for item in text.split(|&b| b == b',') {
-                let length = parse_decimal(item.trim_ascii()).ok_or(WireError::ContentLength)?;
+            for item in list_items(text) {
+                let length = parse_decimal(item).ok_or(WireError::ContentLength)?;
                 if content_length.is_some_and(|seen| seen != length) {
                     return Err(WireError::ContentLength);
                 }
                 content_length = Some(length);
             }
         } else if name == header::CONNECTION {
-            for token in text.split(|&b| b == b',').map(<[u8]>::trim_ascii) {
+            for token in list_items(text) {
                 close |= token.eq_ignore_ascii_case(b"close");
                 keep_alive_token |= token.eq_ignore_ascii_case(b"keep-alive");
             }
@@ -247,11 +247,13 @@ pub fn parse_response_head(
     }))
 }
 
+/// The items of a comma-separated header value, trimmed of spaces.
+fn list_items(value: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
+    value.split(|&b| b == b',').map(<[u8]>::trim_ascii)
+}
+
 fn last_token(value: &[u8]) -> Option<&[u8]> {
-    value
-        .rsplit(|&b| b == b',')
-        .map(<[u8]>::trim_ascii)
-        .find(|token| !token.is_empty())
+    list_items(value).rev().find(|token| !token.is_empty())
 }
 
 fn parse_decimal(digits: &[u8]) -> Option<u64> {
