@@ -68,7 +68,14 @@ async function watchFlushes(page: Page) {
   });
 }
 
-test("a busy gateway's updates are coalesced: at most 4 renders a second", async ({ page, request }) => {
+/**
+ * For the tests that flood the gateway. The live list is bounded (the newest 200 requests, at most
+ * 100 per 100 ms batch, the rest counted as omitted), so a flood running beside another test pushes
+ * that test's requests out of the list it watches — and this test's own out of its list. They run alone.
+ */
+const FLOOD = { lock: "-exclusive-" };
+
+test("a busy gateway's updates are coalesced: at most 4 renders a second", FLOOD, async ({ page, request }) => {
   const path = `/api/coalesce-${Date.now()}`;
   await page.goto(`/requests?path=${encodeURIComponent(path)}`);
   await hydrated(page);
@@ -100,7 +107,7 @@ test("a busy gateway's updates are coalesced: at most 4 renders a second", async
   }
 });
 
-test("a tab kept open under traffic stays bounded: rows and heap stop growing", async ({ page, request }) => {
+test("a tab kept open under traffic stays bounded: rows and heap stop growing", FLOOD, async ({ page, request }) => {
   test.setTimeout(60_000);
   const path = `/api/long-run-${Date.now()}`;
   await page.goto(`/requests?path=${encodeURIComponent(path)}`);
