@@ -90,11 +90,13 @@ fn schedule_flush(feed: LiveFeed) {
 /// [`FLUSH_MARK`] (only the newest is kept), so DevTools — and the end-to-end test of the
 /// 4-per-second limit — see when the page renders live data.
 fn flush(feed: LiveFeed) {
-    LAST_FLUSH.with(|last| last.set(now_ms()));
     if let Some(performance) = web_sys::window().and_then(|window| window.performance()) {
         performance.clear_marks_with_mark_name(FLUSH_MARK);
         let _ = performance.mark(FLUSH_MARK);
     }
+    // Read after the mark: on a loaded machine the thread can be descheduled between the two,
+    // and the next flush must be a whole interval after this one however it is timed.
+    LAST_FLUSH.with(|last| last.set(now_ms()));
     let events: Vec<LiveEvent> = PENDING.with(|pending| pending.borrow_mut().drain(..).collect());
     if !events.is_empty() {
         feed.apply(events);
