@@ -70,8 +70,9 @@ async function watchFlushes(page: Page) {
 
 /**
  * For the tests that flood the gateway. The live list is bounded (the newest 200 requests, at most
- * 100 per 100 ms batch, the rest counted as omitted), so a flood running beside another test pushes
- * that test's requests out of the list it watches — and this test's own out of its list. They run alone.
+ * 100 per 100 ms batch, the rest counted as omitted), so a flood running beside any test that
+ * watches the list, this file's other flood included, pushes that test's requests out of it.
+ * They run alone.
  */
 const FLOOD = { lock: "-exclusive-" };
 

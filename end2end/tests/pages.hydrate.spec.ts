@@ -86,20 +86,19 @@ test.describe("the dashboard, hydrated", () => {
     // Within one check interval, delivery to the page included: the checker watches its kept-alive
     // connection to the target and probes again the moment the target closes it.
     const red = await noteWhenShown(page, `${tileSelector}[data-state="down"]`);
-    let green: (() => Promise<number>) | undefined;
-    let started = 0;
     try {
       expect((await request.post(`${UPSTREAM_CONTROL}/stop/3992`)).ok()).toBe(true);
       const stopped = Date.now();
       const redAt = await red();
       console.log(`upstream stopped → red tile: ${redAt - stopped} ms (check interval ${CHECK_INTERVAL_MS} ms)`);
       expect(redAt - stopped).toBeLessThanOrEqual(CHECK_INTERVAL_MS);
-      green = await noteWhenShown(page, `${tileSelector}[data-state="up"]`);
     } finally {
       await request.post(`${UPSTREAM_CONTROL}/start/3992`);
-      started = Date.now();
     }
-    // Coming back is noticed at the next regular check.
+    // Coming back is noticed at the next regular check. Noted from here on: a tile already up
+    // counts as up now, which can only lengthen the measure.
+    const started = Date.now();
+    const green = await noteWhenShown(page, `${tileSelector}[data-state="up"]`);
     expect((await green()) - started).toBeLessThanOrEqual(CHECK_INTERVAL_MS + 500);
   });
 });
