@@ -3,10 +3,9 @@
 # shellcheck shell=bash
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# The setup installs the benchmarks' peers and tools too (nginx, wrk, valgrind).
+export GATEWATCH_SETUP_BENCH=1
 source "$ROOT/scripts/env.sh"
-
-command -v wrk >/dev/null || { echo "wrk missing: apt-get install wrk" >&2; exit 1; }
-command -v nginx >/dev/null || { echo "nginx missing: apt-get install nginx" >&2; exit 1; }
 
 # A work directory named after the script ($1) with run/, logs/ and www/index.txt (2 bytes: "ok")
 # and the backend's nginx config; removed, with every server in PIDS stopped, on exit. On failure

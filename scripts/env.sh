@@ -2,8 +2,10 @@
 # shellcheck shell=bash
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 bash "$ROOT/scripts/setup.sh"
-# cargo-installed tools (cargo-leptos, wasm-bindgen) and binaryen's wasm-opt from npm.
+# cargo-installed tools (cargo-leptos, wasm-bindgen), binaryen's wasm-opt from npm, and the
+# Node.js setup.sh installed when the machine's was missing or too old.
 export PATH="$HOME/.cargo/bin:$ROOT/end2end/node_modules/.bin:$PATH"
+if [ -x "$HOME/.cache/gatewatch/node/bin/node" ]; then export PATH="$HOME/.cache/gatewatch/node/bin:$PATH"; fi
 # Build artefacts live outside the clone so fresh clones on the same machine reuse them.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/gatewatch/target}"
 export GATEWATCH_BIN="$CARGO_TARGET_DIR/server-release/gatewatch"
