@@ -2,10 +2,10 @@
 
 use crate::api::logs::get_logs;
 use crate::app::format;
-use crate::app::query::{use_query_string, use_query_value};
+use crate::app::query_string::{use_query_string, use_query_value};
 use crate::app::resource::page_resource;
 use crate::app::widgets::{ErrorNote, loading};
-use crate::live::use_live_feed;
+use crate::live_feed::use_live_feed;
 use crate::views::{LogLine, LogPage};
 use leptos::prelude::*;
 
@@ -89,8 +89,9 @@ fn LogList(page: LogPage, level: Option<String>, search: Option<String>) -> impl
     let live = use_live_feed();
     let min_rank = rank(level.as_deref().unwrap_or("info"));
     let needle = search.map(|s| s.to_lowercase());
-    let newest = page.lines.first().map_or(0, |l| l.seq);
-    let mounted = crate::live::mounted();
+    // `None`: nothing rendered, every pushed line is new (a `seq` of 0 is a real line).
+    let newest = page.lines.first().map(|l| l.seq);
+    let mounted = crate::live_feed::mounted();
     let pushed = move || {
         if !mounted.get() {
             return Vec::new();
@@ -98,7 +99,9 @@ fn LogList(page: LogPage, level: Option<String>, search: Option<String>) -> impl
         live.logs.with(|lines| {
             lines
                 .iter()
-                .filter(|l| l.seq > newest && rank(&l.level) >= min_rank)
+                .filter(|l| {
+                    newest.is_none_or(|newest| l.seq > newest) && rank(&l.level) >= min_rank
+                })
                 .filter(|l| {
                     needle.as_deref().is_none_or(|n| {
                         l.message.to_lowercase().contains(n) || l.target.to_lowercase().contains(n)

@@ -4,11 +4,11 @@
 
 use crate::api::requests::{get_request, get_requests};
 use crate::app::format;
-use crate::app::query::{encode, use_query_string};
+use crate::app::query_string::{encode, use_query_string};
 use crate::app::resource::page_resource;
 use crate::app::widgets::{EmptyState, ErrorNote, StatusBadge, loading};
-use crate::live::use_live_feed;
-use crate::query::RequestQuery;
+use crate::live_feed::use_live_feed;
+use crate::request_filter::RequestQuery;
 use crate::views::{ExchangedHeaders, HeaderLine, RequestDetail, RequestPage, RequestRecord};
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
@@ -34,13 +34,19 @@ pub fn RequestsPage() -> impl IntoView {
         move || (query.get(), live.poll.get()),
         |(query, _)| get_requests(query),
     );
-    // Paused: the newest live request's `seq` when Pause was pressed; newer ones wait.
-    let paused = RwSignal::new(None::<u64>);
+    // Paused: what had arrived live when Pause was pressed; newer requests wait.
+    let paused = RwSignal::new(None::<PausedAt>);
     let toggle_pause = move |_| {
         let newest = live
             .requests
-            .with_untracked(|list| list.front().map_or(0, |r| r.seq));
-        paused.update(|p| *p = if p.is_some() { None } else { Some(newest) });
+            .with_untracked(|list| list.front().map(|r| r.seq));
+        paused.update(|p| {
+            *p = if p.is_some() {
+                None
+            } else {
+                Some(PausedAt(newest))
+            }
+        });
     };
     let export = move |format: &str| {
         let filters = filter_query(&query.get());
@@ -134,8 +140,20 @@ fn FilterForm() -> impl IntoView {
     }
 }
 
+/// Where the live list was paused: the `seq` of the newest live request then (`None`: none had
+/// arrived yet, so every live request waits).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PausedAt(Option<u64>);
+
+impl PausedAt {
+    /// Whether request `seq` had arrived when the list was paused.
+    fn holds(self, seq: u64) -> bool {
+        self.0.is_some_and(|newest| seq <= newest)
+    }
+}
+
 #[component]
-fn RequestTable(page: RequestPage, paused: RwSignal<Option<u64>>) -> impl IntoView {
+fn RequestTable(page: RequestPage, paused: RwSignal<Option<PausedAt>>) -> impl IntoView {
     let live = use_live_feed();
     let query = use_query_map();
     let filter = query.with_untracked(|q| {
@@ -147,24 +165,28 @@ fn RequestTable(page: RequestPage, paused: RwSignal<Option<u64>>) -> impl IntoVi
     });
     // Live requests join the list only on the newest page of an open-ended view.
     let follows_live = filter.before.is_none() && filter.until.is_none();
-    let newest_rendered = page.requests.first().map_or(0, |r| r.seq);
-    let mounted = crate::live::mounted();
+    // `None`: nothing was rendered, so every live request is new (the first request's `seq` is 0,
+    // so no number can stand for "nothing").
+    let newest_rendered = page.requests.first().map(|r| r.seq);
+    let mounted = crate::live_feed::mounted();
     let matching_live = Memo::new(move |_| {
         if !follows_live || !mounted.get() {
             return Vec::new();
         }
         live.requests.with(|list| {
             list.iter()
-                .filter(|r| r.seq > newest_rendered && filter.matches(r))
+                .filter(|r| {
+                    newest_rendered.is_none_or(|newest| r.seq > newest) && filter.matches(r)
+                })
                 .cloned()
                 .collect::<Vec<_>>()
         })
     });
     // While paused the list stays as it was; newer requests are only counted.
     let shown_live = move || match paused.get() {
-        Some(newest) => matching_live.with(|list| {
+        Some(at) => matching_live.with(|list| {
             list.iter()
-                .filter(|r| r.seq <= newest)
+                .filter(|r| at.holds(r.seq))
                 .cloned()
                 .collect::<Vec<_>>()
         }),
@@ -173,7 +195,7 @@ fn RequestTable(page: RequestPage, paused: RwSignal<Option<u64>>) -> impl IntoVi
     let waiting = move || {
         paused
             .get()
-            .map(|newest| matching_live.with(|list| list.iter().filter(|r| r.seq > newest).count()))
+            .map(|at| matching_live.with(|list| list.iter().filter(|r| !at.holds(r.seq)).count()))
     };
     // Requests the server left out of its live batches before this list was rendered are in it.
     let omitted_before = live.requests_omitted.get_untracked();
@@ -181,7 +203,7 @@ fn RequestTable(page: RequestPage, paused: RwSignal<Option<u64>>) -> impl IntoVi
     let empty = rendered.is_empty();
     let older = page.next_cursor.map(|cursor| {
         let base = query.with_untracked(|q| {
-            crate::app::query::href("/requests", q, &[("cursor", Some(cursor.to_string()))])
+            crate::app::query_string::href("/requests", q, &[("cursor", Some(cursor.to_string()))])
         });
         view! { <a class="button" href=base data-testid="older">"Older requests →"</a> }
     });
