@@ -1,10 +1,12 @@
 //! `/metrics`: the same numbers in Prometheus text format, through the `metrics` crate and its
 //! Prometheus exporter. Each gateway owns its recorder (none is installed globally, so several
 //! gateways can live in one process). Label values are bounded: routes, targets and models beyond
-//! [`MAX_LABEL_VALUES`] distinct values each are reported as [`OTHER`].
+//! [`MAX_LABEL_VALUES`] distinct values each are reported as [`OTHER`]. Names and `# HELP`
+//! texts come from [`metric_names`](super::metric_names).
 
 use super::aggregate::OTHER;
-use super::record::SharedRecord;
+use super::metric_names::{self as names, FAMILIES, Kind};
+use crate::server::records::record::SharedRecord;
 use crate::views::{SystemStats, TargetView};
 use foldhash::{HashMap, HashSet};
 use metrics::{Counter, Histogram, Label};
@@ -74,11 +76,11 @@ struct TargetSeries {
 impl RouteSeries {
     fn new(route: &str) -> Self {
         Self {
-            duration: metrics::histogram!("gatewatch_request_duration_seconds",
+            duration: metrics::histogram!(names::REQUEST_DURATION_SECONDS,
                 "route" => route.to_string()),
-            bytes_in: metrics::counter!("gatewatch_request_bytes_total",
+            bytes_in: metrics::counter!(names::REQUEST_BYTES_TOTAL,
                 "route" => route.to_string()),
-            bytes_out: metrics::counter!("gatewatch_response_bytes_total",
+            bytes_out: metrics::counter!(names::RESPONSE_BYTES_TOTAL,
                 "route" => route.to_string()),
             errors: HashMap::default(),
             targets: HashMap::default(),
@@ -90,7 +92,7 @@ impl TargetSeries {
     fn new(route: &str, target: &str) -> Self {
         Self {
             requests: Default::default(),
-            upstream: metrics::histogram!("gatewatch_upstream_response_seconds",
+            upstream: metrics::histogram!(names::UPSTREAM_RESPONSE_SECONDS,
                 "route" => route.to_string(), "target" => target.to_string()),
         }
     }
@@ -118,6 +120,15 @@ impl Default for PrometheusMetrics {
             .expect("constant buckets are valid")
             .build_recorder();
         let handle = recorder.handle();
+        metrics::with_local_recorder(&recorder, || {
+            for family in FAMILIES {
+                match family.kind {
+                    Kind::Counter => metrics::describe_counter!(family.name, family.help),
+                    Kind::Gauge => metrics::describe_gauge!(family.name, family.help),
+                    Kind::Histogram => metrics::describe_histogram!(family.name, family.help),
+                }
+            }
+        });
         Self {
             recorder,
             handle,
@@ -187,7 +198,7 @@ impl PrometheusMetrics {
                         match route_series.errors.get(kind.as_str()) {
                             Some(counter) => counter.increment(1),
                             None => {
-                                let counter = metrics::counter!("gatewatch_request_errors_total",
+                                let counter = metrics::counter!(names::REQUEST_ERRORS_TOTAL,
                                     "route" => route.to_string(), "kind" => kind.to_string());
                                 counter.increment(1);
                                 route_series.errors.insert(kind.to_string(), counter);
@@ -199,7 +210,7 @@ impl PrometheusMetrics {
                     if count > 0 {
                         target_series.requests[index]
                             .get_or_insert_with(|| {
-                                metrics::counter!("gatewatch_requests_total",
+                                metrics::counter!(names::REQUESTS_TOTAL,
                                     "route" => route.to_string(), "target" => target.to_string(),
                                     "status_class" => CLASSES[index])
                             })
@@ -212,16 +223,16 @@ impl PrometheusMetrics {
             for record in records {
                 if let Some(llm) = &record.llm {
                     let model = bounded(&mut seen.models, &llm.model);
-                    metrics::counter!("gatewatch_llm_requests_total", "model" => model.clone())
+                    metrics::counter!(names::LLM_REQUESTS_TOTAL, "model" => model.clone())
                         .increment(1);
-                    metrics::counter!("gatewatch_llm_tokens_total",
+                    metrics::counter!(names::LLM_TOKENS_TOTAL,
                         "model" => model.clone(), "direction" => "input")
                     .increment(llm.input_tokens.unwrap_or(0));
-                    metrics::counter!("gatewatch_llm_tokens_total",
+                    metrics::counter!(names::LLM_TOKENS_TOTAL,
                         "model" => model.clone(), "direction" => "output")
                     .increment(llm.output_tokens.unwrap_or(0));
                     if let Some(first) = llm.first_token_us {
-                        metrics::histogram!("gatewatch_llm_time_to_first_token_seconds",
+                        metrics::histogram!(names::LLM_TIME_TO_FIRST_TOKEN_SECONDS,
                             "model" => model)
                         .record(first as f64 / 1e6);
                     }
@@ -242,7 +253,7 @@ impl PrometheusMetrics {
             route,
         );
         metrics::with_local_recorder(&self.recorder, || {
-            metrics::counter!("gatewatch_websocket_sessions_total", "route" => route).increment(1);
+            metrics::counter!(names::WEBSOCKET_SESSIONS_TOTAL, "route" => route).increment(1);
         });
     }
 
@@ -251,37 +262,35 @@ impl PrometheusMetrics {
         let mut series = self.series.lock().unwrap_or_else(PoisonError::into_inner);
         let seen = &mut series.seen;
         metrics::with_local_recorder(&self.recorder, || {
-            metrics::gauge!("gatewatch_active_connections").set(values.active_connections as f64);
-            metrics::gauge!("gatewatch_open_websockets").set(values.open_websockets as f64);
-            metrics::gauge!("gatewatch_uptime_seconds").set(values.uptime_secs as f64);
-            metrics::gauge!("gatewatch_events_dropped").set(values.events_dropped as f64);
-            metrics::gauge!("gatewatch_history_rows_dropped")
-                .set(values.history_rows_dropped as f64);
-            metrics::gauge!("gatewatch_history_healthy")
+            metrics::gauge!(names::ACTIVE_CONNECTIONS).set(values.active_connections as f64);
+            metrics::gauge!(names::OPEN_WEBSOCKETS).set(values.open_websockets as f64);
+            metrics::gauge!(names::UPTIME_SECONDS).set(values.uptime_secs as f64);
+            metrics::gauge!(names::EVENTS_DROPPED).set(values.events_dropped as f64);
+            metrics::gauge!(names::HISTORY_ROWS_DROPPED).set(values.history_rows_dropped as f64);
+            metrics::gauge!(names::HISTORY_HEALTHY)
                 .set(f64::from(u8::from(values.history_healthy)));
-            metrics::gauge!("gatewatch_process_cpu_percent")
+            metrics::gauge!(names::PROCESS_CPU_PERCENT)
                 .set(f64::from(values.system.process_cpu_percent));
-            metrics::gauge!("gatewatch_process_resident_memory_bytes")
+            metrics::gauge!(names::PROCESS_RESIDENT_MEMORY_BYTES)
                 .set(values.system.process_memory_bytes as f64);
-            metrics::gauge!("gatewatch_host_cpu_percent")
-                .set(f64::from(values.system.host_cpu_percent));
-            metrics::gauge!("gatewatch_host_memory_used_bytes")
+            metrics::gauge!(names::HOST_CPU_PERCENT).set(f64::from(values.system.host_cpu_percent));
+            metrics::gauge!(names::HOST_MEMORY_USED_BYTES)
                 .set(values.system.host_memory_used_bytes as f64);
             for target in targets {
                 let labels = [
                     Label::new("route", bounded(&mut seen.routes, &target.route)),
                     Label::new("target", bounded(&mut seen.targets, &target.url)),
                 ];
-                metrics::gauge!("gatewatch_target_healthy", labels.iter())
+                metrics::gauge!(names::TARGET_HEALTHY, labels.iter())
                     .set(f64::from(u8::from(target.healthy)));
-                metrics::gauge!("gatewatch_target_in_flight", labels.iter())
+                metrics::gauge!(names::TARGET_IN_FLIGHT, labels.iter())
                     .set(f64::from(target.in_flight));
                 let breaker = match target.breaker.as_str() {
                     "open" => 2.0,
                     "half_open" => 1.0,
                     _ => 0.0,
                 };
-                metrics::gauge!("gatewatch_target_breaker_state", labels.iter()).set(breaker);
+                metrics::gauge!(names::TARGET_BREAKER_STATE, labels.iter()).set(breaker);
             }
         });
         drop(series);
@@ -297,7 +306,7 @@ impl PrometheusMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::history::testing;
+    use crate::server::records::testing;
     use crate::views::RequestRecord;
     use chrono::Utc;
 
@@ -357,6 +366,36 @@ mod tests {
             ),
             Some(4.0)
         );
+    }
+
+    #[test]
+    fn every_family_recorded_has_its_help_and_type() {
+        let metrics = PrometheusMetrics::default();
+        metrics.record_requests(&[record("api", "http://a", 503)]);
+        metrics.set_gauges(&GaugeValues::default(), &[]);
+        let text = metrics.render();
+        let families: HashSet<&str> = text
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .filter_map(|line| line.split(['{', ' ']).next())
+            .map(|series| {
+                ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|suffix| series.strip_suffix(suffix))
+                    .unwrap_or(series)
+            })
+            .collect();
+        assert!(families.len() >= 15, "{families:?}");
+        for name in families {
+            let family = FAMILIES
+                .iter()
+                .find(|family| family.name == name)
+                .unwrap_or_else(|| panic!("{name} is not in metric_names"));
+            assert!(
+                text.contains(&format!("# HELP {name} {}", family.help)),
+                "{name} has no HELP line"
+            );
+        }
     }
 
     #[test]
