@@ -6,12 +6,12 @@
 //! batches of that transaction, shows in [`Health`], and the thread carries on: the next
 //! transaction tries again, so history recovers by itself once the cause is gone.
 
-use super::health::Health;
 use super::rollup::{BatchRollups, Grain, RollupStore};
 use super::row;
 use super::schema::{self, META_MAX_SEQ};
 use super::segment;
-use crate::server::metrics::record::SharedRecord;
+use super::store_status::Health;
+use crate::server::records::record::SharedRecord;
 use chrono::Utc;
 use rusqlite::{Connection, TransactionBehavior};
 use std::ops::ControlFlow;
@@ -26,7 +26,7 @@ pub const MAX_TRANSACTION_ROWS: usize = 50_000;
 /// Rows encoded between two yields of the CPU (tens of microseconds of work): a proxy thread
 /// woken on the writer's core runs at the next yield instead of waiting out the writer's time
 /// slice, which took the history's share of the proxy's p99 at c=1 from ~200 to ~40 µs
-/// (BENCHMARKS.md, session 19). Its nice level alone did not: a thread woken on a busy core
+/// (docs/performance-log.md#proxy-2026-12-05-writer-yields). Its nice level alone did not: a thread woken on a busy core
 /// can wait for the running one's time slice to end.
 const YIELD_EVERY_ROWS: u64 = 64;
 /// Rollup rows one retention `DELETE` removes: each chunk is its own short transaction.
@@ -113,16 +113,10 @@ pub fn spawn(writer: Writer, commands: Receiver<Command>) -> std::io::Result<Joi
 
 /// Lowers this thread's scheduling priority (nice 10): when the cores are busy, the proxy's
 /// threads go first and the writer catches up in the gaps (its queue absorbs the delay).
-#[expect(unsafe_code, reason = "libc::setpriority has no safe wrapper")]
 fn yield_cpu_to_the_proxy() {
-    // SAFETY: setpriority only reads its integer arguments; on Linux, PRIO_PROCESS with `who` 0
-    // applies to the calling thread alone.
-    let result = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
-    if result != 0 {
-        tracing::debug!(
-            "history writer: cannot lower its priority: {}",
-            std::io::Error::last_os_error()
-        );
+    // On Linux, PRIO_PROCESS with no pid (`who` 0) applies to the calling thread alone.
+    if let Err(error) = rustix::process::setpriority_process(None, 10) {
+        tracing::debug!("history writer: cannot lower its priority: {error}");
     }
 }
 
