@@ -25,9 +25,47 @@ pub const SCHEMA_VERSION: i64 = 2;
 
 /// Each migration takes the database from version `index` to `index + 1`.
 const MIGRATIONS: [fn(&Transaction<'_>) -> rusqlite::Result<()>; SCHEMA_VERSION as usize] =
-    [|tx| tx.execute_batch(V1), to_segments];
+    [|tx| tx.execute_batch(&v1()), to_segments];
 
-const V1: &str = "
+/// Version 1: the one-row-per-request table, a rollup table per grain, and `meta`.
+fn v1() -> String {
+    let rollup = |grain: &str| ROLLUP_TABLE.replace("{table}", grain);
+    [
+        V1_REQUESTS,
+        &rollup("rollup_minute"),
+        &rollup("rollup_hour"),
+        V1_META,
+    ]
+    .concat()
+}
+
+/// The layout of both rollup tables (`{table}` is `rollup_minute` or `rollup_hour`).
+const ROLLUP_TABLE: &str = "
+CREATE TABLE {table} (
+    id            INTEGER PRIMARY KEY,
+    scope         INTEGER NOT NULL,
+    route         TEXT    NOT NULL,
+    bucket        INTEGER NOT NULL,
+    target        TEXT    NOT NULL,
+    model         TEXT    NOT NULL,
+    requests      INTEGER NOT NULL,
+    errors        INTEGER NOT NULL,
+    status_1xx    INTEGER NOT NULL,
+    status_2xx    INTEGER NOT NULL,
+    status_3xx    INTEGER NOT NULL,
+    status_4xx    INTEGER NOT NULL,
+    status_5xx    INTEGER NOT NULL,
+    bytes_in      INTEGER NOT NULL,
+    bytes_out     INTEGER NOT NULL,
+    input_tokens  INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    latency       BLOB    NOT NULL
+);
+CREATE UNIQUE INDEX {table}_key ON {table} (scope, route, bucket, target, model);
+CREATE INDEX {table}_bucket ON {table} (bucket);
+";
+
+const V1_REQUESTS: &str = "
 CREATE TABLE requests (
     seq            INTEGER PRIMARY KEY,
     request_id     TEXT    NOT NULL,
@@ -54,53 +92,9 @@ CREATE TABLE requests (
 CREATE INDEX requests_at ON requests (at_us);
 CREATE INDEX requests_request_id ON requests (request_id);
 CREATE INDEX requests_route ON requests (route);
+";
 
-CREATE TABLE rollup_minute (
-    id            INTEGER PRIMARY KEY,
-    scope         INTEGER NOT NULL,
-    route         TEXT    NOT NULL,
-    bucket        INTEGER NOT NULL,
-    target        TEXT    NOT NULL,
-    model         TEXT    NOT NULL,
-    requests      INTEGER NOT NULL,
-    errors        INTEGER NOT NULL,
-    status_1xx    INTEGER NOT NULL,
-    status_2xx    INTEGER NOT NULL,
-    status_3xx    INTEGER NOT NULL,
-    status_4xx    INTEGER NOT NULL,
-    status_5xx    INTEGER NOT NULL,
-    bytes_in      INTEGER NOT NULL,
-    bytes_out     INTEGER NOT NULL,
-    input_tokens  INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    latency       BLOB    NOT NULL
-);
-CREATE UNIQUE INDEX rollup_minute_key ON rollup_minute (scope, route, bucket, target, model);
-CREATE INDEX rollup_minute_bucket ON rollup_minute (bucket);
-
-CREATE TABLE rollup_hour (
-    id            INTEGER PRIMARY KEY,
-    scope         INTEGER NOT NULL,
-    route         TEXT    NOT NULL,
-    bucket        INTEGER NOT NULL,
-    target        TEXT    NOT NULL,
-    model         TEXT    NOT NULL,
-    requests      INTEGER NOT NULL,
-    errors        INTEGER NOT NULL,
-    status_1xx    INTEGER NOT NULL,
-    status_2xx    INTEGER NOT NULL,
-    status_3xx    INTEGER NOT NULL,
-    status_4xx    INTEGER NOT NULL,
-    status_5xx    INTEGER NOT NULL,
-    bytes_in      INTEGER NOT NULL,
-    bytes_out     INTEGER NOT NULL,
-    input_tokens  INTEGER NOT NULL,
-    output_tokens INTEGER NOT NULL,
-    latency       BLOB    NOT NULL
-);
-CREATE UNIQUE INDEX rollup_hour_key ON rollup_hour (scope, route, bucket, target, model);
-CREATE INDEX rollup_hour_bucket ON rollup_hour (bucket);
-
+const V1_META: &str = "
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -271,8 +265,8 @@ mod tests {
 
     #[test]
     fn a_version_1_file_keeps_every_request_when_packed_into_segments() {
+        use crate::request_filter::RequestQuery;
         use crate::server::history::{History, HistoryOptions, testing};
-        use crate::server::metrics::query::RequestQuery;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("history.db");
         // Within retention, on a whole second (stored times are whole microseconds).
@@ -288,7 +282,7 @@ mod tests {
         {
             // A file as version 1 left it.
             let conn = Connection::open(&path).unwrap();
-            conn.execute_batch(V1).unwrap();
+            conn.execute_batch(&v1()).unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
             let mut insert = conn.prepare(row::INSERT).unwrap();
             for record in &records {
