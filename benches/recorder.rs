@@ -8,9 +8,9 @@
 use axum::http::{HeaderMap, HeaderValue, Method};
 use compact_str::CompactString;
 use gatewatch::server::metrics::engine::MetricsEngine;
-use gatewatch::server::metrics::headers::CapturedHeaders;
 use gatewatch::server::metrics::prometheus::PrometheusMetrics;
 use gatewatch::server::proxy::event::RequestEvent;
+use gatewatch::server::proxy::header_capture::CapturedHeaders;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

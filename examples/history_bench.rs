@@ -5,8 +5,8 @@
 //! (default 1 200 000 rows in a temporary directory). Prints a Markdown table.
 
 use chrono::{Duration as TimeDelta, Utc};
+use gatewatch::request_filter::RequestQuery;
 use gatewatch::server::history::History;
-use gatewatch::server::metrics::query::RequestQuery;
 use gatewatch::views::{LlmUsage, RequestRecord, StatsPeriod};
 use std::time::{Duration, Instant};
 
@@ -111,7 +111,7 @@ fn main() {
         20,
         Box::new(move || {
             let query = RequestQuery {
-                status: gatewatch::server::metrics::query::StatusFilter::parse("5xx"),
+                status: gatewatch::request_filter::StatusFilter::parse("5xx"),
                 route: Some("api".into()),
                 ..RequestQuery::default()
             };
@@ -163,7 +163,7 @@ fn main() {
         5,
         Box::new(move || {
             let query = RequestQuery {
-                status: gatewatch::server::metrics::query::StatusFilter::parse("418"),
+                status: gatewatch::request_filter::StatusFilter::parse("418"),
                 ..RequestQuery::default()
             };
             assert!(h.requests(&query).unwrap().is_empty());

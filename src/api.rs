@@ -21,7 +21,7 @@ mod adapter {
     //! API errors turned into server function errors.
 
     use crate::server::admin::ApiError;
-    use crate::server::state::SharedGateway;
+    use crate::server::gateway::SharedGateway;
     use leptos::prelude::*;
 
     /// The gateway the dashboard router provides to every server function.

@@ -4,13 +4,13 @@ pub mod chart;
 pub mod config;
 pub mod config_form;
 pub mod format;
-pub mod health;
+pub mod health_grid;
 pub mod live_routes;
 pub mod logs;
 pub mod models;
 pub mod overview;
 pub mod pages;
-pub mod query;
+pub mod query_string;
 pub mod requests;
 pub mod resource;
 pub mod routes;
@@ -18,7 +18,7 @@ pub mod running_config;
 pub mod theme;
 pub mod widgets;
 
-use crate::live::{LiveFeed, use_live_feed};
+use crate::live_feed::{LiveFeed, use_live_feed};
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{

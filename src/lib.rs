@@ -14,8 +14,8 @@ pub mod api;
 pub mod app;
 pub mod config_form;
 pub mod diff;
-pub mod live;
-pub mod query;
+pub mod live_feed;
+pub mod request_filter;
 pub mod views;
 
 #[cfg(feature = "ssr")]

@@ -2,7 +2,7 @@
 
 /// mimalloc instead of glibc's allocator: a request's record and headers are allocated on a proxy
 /// thread and freed on another, which costs glibc arena locking and bin consolidation
-/// (BENCHMARKS.md, "Recording on vs off").
+/// (docs/performance-log.md#recording-2026-12-02-cheaper).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -1,20 +1,27 @@
 //! Everything only the `gatewatch` binary needs: compiled with the `ssr` feature, never into the
-//! WASM client.
+//! WASM client. The rooms, from the entry point down:
+//!
+//! - [`cli`] parses the command line; [`runtime`] starts the gateway, serves both listeners and
+//!   shuts it down gracefully;
+//! - [`admin`]: the dashboard listener — pages, server functions, the live socket, the REST API
+//!   and `/metrics`, config edits;
+//! - [`gateway`]: the running gateway's shared state and its background work (the recorder that
+//!   feeds metrics and history, config reload, the gateway's own log, snapshots for the views);
+//! - [`proxy`]: the data plane on `listen`, which reports every request as an event;
+//! - [`metrics`] and [`history`]: the two consumers of recorded requests, side by side, both built
+//!   on [`records`];
+//! - [`config`]: `config.json` parsed and validated, and what changes between two configs;
+//! - [`demo`]: the built-in demo upstreams and traffic.
+//!
+//! Requests flow one way: proxy → event → recorder → metrics / history / live subscribers.
 
 pub mod admin;
 pub mod cli;
 pub mod config;
-pub mod config_edit;
-pub mod dashboard;
 pub mod demo;
+pub mod gateway;
 pub mod history;
-pub mod live;
-pub mod logs;
 pub mod metrics;
 pub mod proxy;
-pub mod recorder;
-pub mod reload;
+pub mod records;
 pub mod runtime;
-pub mod site;
-pub mod snapshot;
-pub mod state;

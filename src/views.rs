@@ -66,7 +66,7 @@ pub struct OverviewData {
 pub struct ConfigReload {
     /// When it happened.
     pub at: DateTime<Utc>,
-    /// What set it off: `"file change"` or `"SIGHUP"`.
+    /// What set it off: `"file change"`, `"SIGHUP"` or `"dashboard edit"`.
     pub trigger: String,
     /// Whether the new config is now in force (otherwise the previous one keeps serving).
     pub applied: bool,
@@ -74,6 +74,10 @@ pub struct ConfigReload {
     pub errors: Vec<String>,
     /// Things applied only partly (e.g. listen addresses, which need a restart).
     pub warnings: Vec<String>,
+    /// What the applied config changed, one line per kind (`routes added: api`, `settings
+    /// changed: demo`); empty for a rejected one or one that changed nothing.
+    #[serde(default)]
+    pub changes: Vec<String>,
 }
 
 /// One message pushed to browsers over the live WebSocket (`/api/live`).

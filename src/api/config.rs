@@ -10,9 +10,11 @@ pub async fn get_config() -> Result<ConfigDocument, ServerFnError> {
     let gateway = super::adapter::gateway();
     let path = gateway.config_path().to_path_buf();
     let running = gateway.config().source.clone();
-    tokio::task::spawn_blocking(move || crate::server::config_edit::document(&path, &running))
-        .await?
-        .map_err(|error| ServerFnError::new(format!("cannot read the config file: {error}")))
+    tokio::task::spawn_blocking(move || {
+        crate::server::admin::config_edit::document(&path, &running)
+    })
+    .await?
+    .map_err(|error| ServerFnError::new(format!("cannot read the config file: {error}")))
 }
 
 /// Validates `text` and diffs it against the file; changes nothing.
@@ -20,7 +22,7 @@ pub async fn get_config() -> Result<ConfigDocument, ServerFnError> {
 pub async fn check_config(text: String) -> Result<ConfigCheck, ServerFnError> {
     let path = super::adapter::gateway().config_path().to_path_buf();
     Ok(
-        tokio::task::spawn_blocking(move || crate::server::config_edit::check(&path, &text))
+        tokio::task::spawn_blocking(move || crate::server::admin::config_edit::check(&path, &text))
             .await?,
     )
 }
@@ -28,7 +30,7 @@ pub async fn check_config(text: String) -> Result<ConfigCheck, ServerFnError> {
 /// Writes `text` to the config file (if valid) and applies it.
 #[server(prefix = "/api/fn", endpoint = "config/apply")]
 pub async fn apply_config(text: String) -> Result<ConfigApplied, ServerFnError> {
-    crate::server::config_edit::apply(&super::adapter::gateway(), text)
+    crate::server::admin::config_edit::apply(&super::adapter::gateway(), text)
         .await
         .map_err(|error| ServerFnError::new(format!("cannot write the config file: {error}")))
 }
@@ -37,7 +39,7 @@ pub async fn apply_config(text: String) -> Result<ConfigApplied, ServerFnError> 
 #[server(prefix = "/api/fn", endpoint = "config/version")]
 pub async fn get_config_version(id: String) -> Result<String, ServerFnError> {
     let path = super::adapter::gateway().config_path().to_path_buf();
-    tokio::task::spawn_blocking(move || crate::server::config_edit::read_version(&path, &id))
+    tokio::task::spawn_blocking(move || crate::server::admin::config_edit::read_version(&path, &id))
         .await?
         .map_err(|error| ServerFnError::new(format!("cannot read that version: {error}")))
 }
@@ -47,11 +49,12 @@ pub async fn get_config_version(id: String) -> Result<String, ServerFnError> {
 pub async fn rollback_config(id: String) -> Result<ConfigApplied, ServerFnError> {
     let gateway = super::adapter::gateway();
     let path = gateway.config_path().to_path_buf();
-    let text =
-        tokio::task::spawn_blocking(move || crate::server::config_edit::read_version(&path, &id))
-            .await?
-            .map_err(|error| ServerFnError::new(format!("cannot read that version: {error}")))?;
-    crate::server::config_edit::apply(&gateway, text)
+    let text = tokio::task::spawn_blocking(move || {
+        crate::server::admin::config_edit::read_version(&path, &id)
+    })
+    .await?
+    .map_err(|error| ServerFnError::new(format!("cannot read that version: {error}")))?;
+    crate::server::admin::config_edit::apply(&gateway, text)
         .await
         .map_err(|error| ServerFnError::new(format!("cannot write the config file: {error}")))
 }

@@ -6,7 +6,7 @@ use leptos::prelude::*;
 /// Status, metrics with the live series, routes with their targets, and health.
 #[server(prefix = "/api/fn", endpoint = "overview")]
 pub async fn get_overview() -> Result<OverviewData, ServerFnError> {
-    use crate::server::snapshot;
+    use crate::server::gateway::snapshot;
     let gateway = super::adapter::gateway();
     Ok(OverviewData {
         status: gateway.status(),

@@ -15,7 +15,9 @@ pub async fn get_stats(query: String) -> Result<PeriodStats, ServerFnError> {
 /// Routes and their targets with live state and traffic.
 #[server(prefix = "/api/fn", endpoint = "routes")]
 pub async fn get_routes() -> Result<Vec<RouteView>, ServerFnError> {
-    Ok(crate::server::snapshot::routes(&super::adapter::gateway()))
+    Ok(crate::server::gateway::snapshot::routes(
+        &super::adapter::gateway(),
+    ))
 }
 
 /// LLM traffic per model.

@@ -1,8 +1,8 @@
 //! Routes and targets as signals: what the page read, replaced by each push while the live socket
-//! is up ([`LiveFeed::routes`](crate::live::LiveFeed)). One memo per card, row or tile, so a
+//! is up ([`LiveFeed::routes`](crate::live_feed::LiveFeed)). One memo per card, row or tile, so a
 //! push re-renders only what changed, and keyed lists keep their elements (and focus).
 
-use crate::live::{mounted, use_live_feed};
+use crate::live_feed::{mounted, use_live_feed};
 use crate::views::{RouteView, TargetView};
 use leptos::prelude::*;
 

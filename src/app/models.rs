@@ -6,7 +6,7 @@ use crate::app::format;
 use crate::app::live_routes::keyed_item;
 use crate::app::resource::page_resource;
 use crate::app::widgets::{EmptyState, ErrorNote, loading};
-use crate::live::use_live_feed;
+use crate::live_feed::use_live_feed;
 use crate::views::ModelView;
 use leptos::prelude::*;
 use std::collections::BTreeSet;
@@ -34,7 +34,7 @@ pub fn ModelsPage() -> impl IntoView {
 #[component]
 fn LiveModels(rendered: Vec<ModelView>) -> impl IntoView {
     let live = use_live_feed();
-    let mounted = crate::live::mounted();
+    let mounted = crate::live_feed::mounted();
     let models = Memo::new(move |_| {
         mounted
             .get()
@@ -129,7 +129,10 @@ fn live_model(models: Memo<Vec<ModelView>>, fallback: ModelView) -> Memo<ModelVi
 #[component]
 fn ModelRow(model: Memo<ModelView>) -> impl IntoView {
     let name = model.with_untracked(|m| m.model.clone());
-    let href = format!("/requests?model={}", crate::app::query::encode(&name));
+    let href = format!(
+        "/requests?model={}",
+        crate::app::query_string::encode(&name)
+    );
     let cells = move || {
         let m = model.get();
         view! {

@@ -6,11 +6,11 @@ use crate::api::overview::get_overview;
 use crate::api::traffic::get_stats;
 use crate::app::chart::{ChartData, Line, LineChart, Slice};
 use crate::app::format;
-use crate::app::health::HealthGrid;
-use crate::app::query::{encode, href, use_query_value};
+use crate::app::health_grid::HealthGrid;
+use crate::app::query_string::{encode, href, use_query_value};
 use crate::app::resource::page_resource;
 use crate::app::widgets::{ErrorNote, StatCard, loading};
-use crate::live::use_live_feed;
+use crate::live_feed::use_live_feed;
 use crate::views::{
     ConfigReload, OverviewData, PeriodStats, SecondPoint, StatsPeriod, StatsPoint, format_uptime,
 };
@@ -115,7 +115,7 @@ fn OverviewBody(data: OverviewData) -> impl IntoView {
         health,
     } = data;
     let rendered_series = metrics.series.clone();
-    let mounted = crate::live::mounted();
+    let mounted = crate::live_feed::mounted();
     // The rendered series, continued by the seconds pushed since (oldest first).
     let series = Memo::new(move |_| {
         if !mounted.get() {
@@ -129,7 +129,9 @@ fn OverviewBody(data: OverviewData) -> impl IntoView {
                 .cloned()
                 .collect();
             merged.extend(pushed.iter().cloned());
-            let excess = merged.len().saturating_sub(crate::live::SERIES_SECONDS);
+            let excess = merged
+                .len()
+                .saturating_sub(crate::live_feed::SERIES_SECONDS);
             merged.drain(..excess);
             merged
         })

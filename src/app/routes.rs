@@ -1,16 +1,16 @@
 //! Routes & backends: per route and per target traffic (request rate, errors, percentiles,
 //! status distribution, load-balancing share), health and breaker state, and each target's
 //! transitions. Rendered from the page's read, then kept current by the routes pushed once a
-//! second ([`LiveFeed::routes`](crate::live::LiveFeed)); cards and rows are keyed, so a push
+//! second ([`LiveFeed::routes`](crate::live_feed::LiveFeed)); cards and rows are keyed, so a push
 //! updates their text without rebuilding them.
 
 use crate::api::traffic::get_routes;
 use crate::app::format;
-use crate::app::health::TargetState;
+use crate::app::health_grid::TargetState;
 use crate::app::live_routes::{live_route, live_routes, live_target};
 use crate::app::resource::page_resource;
 use crate::app::widgets::{EmptyState, ErrorNote, loading};
-use crate::live::use_live_feed;
+use crate::live_feed::use_live_feed;
 use crate::views::{
     LatencyPercentiles, RouteView, StatusClasses, TargetTransition, TargetView, TrafficStats,
 };
@@ -56,7 +56,10 @@ fn RouteCards(rendered: Vec<RouteView>) -> impl IntoView {
 
 #[component]
 fn RouteCard(route: RouteView, routes: Memo<Vec<RouteView>>) -> impl IntoView {
-    let requests_href = format!("/requests?route={}", crate::app::query::encode(&route.name));
+    let requests_href = format!(
+        "/requests?route={}",
+        crate::app::query_string::encode(&route.name)
+    );
     let name = route.name.clone();
     let name_for_transitions = route.name.clone();
     let route_attr = route.name.clone();
@@ -213,7 +216,7 @@ fn TargetRow(target: Memo<TargetView>) -> impl IntoView {
 #[component]
 fn Transitions(route: String, rendered: Vec<TargetTransition>) -> impl IntoView {
     let live = use_live_feed();
-    let mounted = crate::live::mounted();
+    let mounted = crate::live_feed::mounted();
     let mut rendered = rendered;
     rendered.sort_by_key(|t| std::cmp::Reverse(t.at));
     let newest_rendered = rendered.first().map(|t| t.at);

@@ -1,68 +1,73 @@
-//! The admin API on the dashboard listener: `/metrics` (Prometheus) and JSON under `/api`.
-//! Handlers are thin: they parse parameters ([`params`]), ask the gateway, and serialise.
-//! Bad parameters are a 400 naming the parameter; nothing here touches the proxy's hot path.
+//! The admin plane: everything served on `dashboard.listen`, never on the proxy's listener.
+//!
+//! - [`router`] (here): server-rendered pages, server functions, the live socket, the REST API
+//!   and the site's static files (WASM, CSS, assets), over one [`AppState`];
+//! - [`rest`]: `/metrics` and the JSON API under `/api`;
+//! - [`live_socket`]: the `/api/live` WebSocket and the 1 Hz uptime ticker;
+//! - [`config_edit`]: the Config page's check, atomic write with versions, apply and rollback;
+//! - [`site`]: where the built site (WASM, CSS, assets) is.
 
-mod error;
-mod logs;
-mod params;
-mod requests;
-mod stats;
+pub mod config_edit;
+pub mod live_socket;
+pub mod rest;
+pub mod site;
 
-pub use error::ApiError;
-pub use logs::log_page;
-pub use requests::{find as find_request, page as request_page};
-pub use stats::period_stats;
+pub use rest::{ApiError, find_request, log_page, period_stats, request_page};
 
-use crate::server::snapshot;
-use crate::server::state::AppState;
-use axum::Json;
+use crate::app::{App, shell};
+use crate::live_feed::LIVE_SOCKET_PATH;
+use crate::server::gateway::SharedGateway;
 use axum::Router;
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::FromRef;
+use axum::extract::Request;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::{self, Next};
 use axum::routing::get;
+use leptos::config::LeptosOptions;
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
+use live_socket::live_socket;
+use site::{SITE_BUILD_HEADER, SITE_PKG_DIR, site_build};
 
-/// The admin API's routes.
-pub fn router() -> Router<AppState> {
+/// Builds the dashboard router over `state`.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(App);
+    let gateway = state.gateway.clone();
+    let options = state.leptos_options.clone();
+    let site_files = format!("/{SITE_PKG_DIR}/");
+    let site_build = HeaderValue::from_str(&site_build(std::path::Path::new(&*options.site_root)))
+        .unwrap_or_else(|_| HeaderValue::from_static("none"));
     Router::new()
-        .route("/metrics", get(prometheus))
-        .route("/api/metrics", get(metrics))
-        .route("/api/health", get(health))
-        .route("/api/routes", get(routes))
-        .route("/api/models", get(models))
-        .route("/api/requests", get(requests::list))
-        .route("/api/requests/{id}", get(requests::one))
-        .route("/api/stats", get(stats::stats))
-        .route("/api/logs", get(logs::logs))
+        .route(LIVE_SOCKET_PATH, get(live_socket))
+        .merge(rest::router())
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || provide_context(gateway.clone()),
+            move || shell(options.clone()),
+        )
+        .fallback(file_and_error_handler::<AppState, _>(shell))
+        .layer(middleware::from_fn(move |request: Request, next: Next| {
+            let is_site_file = request.uri().path().starts_with(&site_files);
+            let site_build = site_build.clone();
+            async move {
+                let mut response = next.run(request).await;
+                if is_site_file {
+                    response
+                        .headers_mut()
+                        .insert(HeaderName::from_static(SITE_BUILD_HEADER), site_build);
+                }
+                response
+            }
+        }))
+        .with_state(state)
 }
 
-/// `GET /metrics`: Prometheus text exposition.
-async fn prometheus(State(state): State<AppState>) -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        state.gateway.metrics().prometheus().render(),
-    )
-}
-
-/// `GET /api/metrics`: totals, rates, gauges, resources and the per-second series.
-async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    Json(snapshot::metrics(&state.gateway))
-}
-
-/// `GET /api/health`: the gateway's own health (history, targets, dropped events).
-async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    Json(snapshot::health(&state.gateway))
-}
-
-/// `GET /api/routes`: routes and their targets with live state and traffic.
-async fn routes(State(state): State<AppState>) -> impl IntoResponse {
-    Json(snapshot::routes(&state.gateway))
-}
-
-/// `GET /api/models`: LLM traffic per model.
-async fn models(State(state): State<AppState>) -> impl IntoResponse {
-    Json(state.gateway.metrics().models())
+/// The state given to the dashboard router.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// Where the site (WASM, CSS, assets) is and how pages are rendered.
+    pub leptos_options: LeptosOptions,
+    /// The gateway.
+    pub gateway: SharedGateway,
 }

@@ -112,7 +112,7 @@ fn init_tracing() {
                 .with_target(false)
                 .with_filter(filter),
         )
-        .with(crate::server::logs::ring_layer())
+        .with(crate::server::gateway::log_capture::ring_layer())
         .init();
 }
 

@@ -1,14 +1,17 @@
-//! `config.json`: read the file into a raw [`FileConfig`], then validate it into a [`Config`].
+//! `config.json`: read the file into a raw [`FileConfig`], then validate it into a [`Config`];
+//! what changes between two of them is a [`ConfigDiff`].
 //!
 //! Every error names the JSON path of the offending field and the reason, e.g.
 //! `dashboard.listen: not a socket address …`. Unknown fields are errors.
 
 mod demo;
+mod diff;
 mod recording;
 mod route;
 mod static_dir;
 
 pub use demo::*;
+pub use diff::ConfigDiff;
 pub use recording::*;
 pub use route::*;
 pub use static_dir::*;

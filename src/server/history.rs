@@ -10,30 +10,28 @@
 //! Submodules, one concept each: `schema` (layout, pragmas, migrations), `segment` (requests
 //! packed into one blob), `id_filter` (a segment's request ids as a Bloom filter), `row` (stored
 //! times, and the old one-row-per-request layout the migration reads), `rollup` (traffic summed
-//! per bucket), `writer` (the writer thread), `query` (request filters over segments), `stats`
-//! (periods from rollups), `health` (counters and errors).
+//! per bucket), `writer` (the writer thread), `search` (request filters over segments), `stats`
+//! (periods from rollups), `store_status` (counters and errors).
 
-mod health;
 mod id_filter;
-mod query;
 mod rollup;
 mod row;
 mod schema;
+mod search;
 mod segment;
 mod stats;
+mod store_status;
 mod writer;
 
 #[cfg(test)]
 pub(crate) mod testing;
 
-pub use row::truncate_to_micros;
 pub use schema::SCHEMA_VERSION;
 
-use crate::server::metrics::query::RequestQuery;
-use crate::server::metrics::record::SharedRecord;
+use crate::request_filter::RequestQuery;
+use crate::server::records::record::SharedRecord;
 use crate::views::{HistoryStatus, PeriodStats, RequestRecord, StatsPeriod};
 use chrono::{DateTime, Utc};
-use health::Health;
 use rusqlite::{Connection, OptionalExtension};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,6 +39,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use store_status::Health;
 use writer::{Command, Writer, WriterConfig};
 
 /// How long requests and rollups are kept unless configured otherwise.
@@ -275,12 +274,12 @@ impl History {
     /// The stored requests `query` selects (exactly those `RequestQuery::matches` accepts),
     /// newest first, at most `query.limit` (capped at `MAX_LIMIT`). Blocking.
     pub fn requests(&self, query: &RequestQuery) -> Result<Vec<RequestRecord>, HistoryError> {
-        self.read(|conn| query::requests(conn, query))
+        self.read(|conn| search::requests(conn, query))
     }
 
     /// The newest stored request with this `X-Request-Id`. Blocking.
     pub fn request_by_id(&self, request_id: &str) -> Result<Option<RequestRecord>, HistoryError> {
-        self.read(|conn| query::by_request_id(conn, request_id))
+        self.read(|conn| search::by_request_id(conn, request_id))
     }
 
     /// Stats for `period` ending at `now` (rounded up to the period's bucket grid), for one route
@@ -360,16 +359,12 @@ fn stored_next_seq(conn: &Connection) -> rusqlite::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::metrics::histogram::LatencyHistogram;
-    use crate::server::metrics::query::MAX_LIMIT;
+    use crate::request_filter::MAX_LIMIT;
+    use crate::server::records::histogram::LatencyHistogram;
+    use crate::server::records::record::truncate_to_micros;
+    use crate::server::records::testing::at;
     use chrono::Duration as TimeDelta;
     use std::time::Instant;
-
-    fn at(rfc3339: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(rfc3339)
-            .unwrap()
-            .with_timezone(&Utc)
-    }
 
     fn all(history: &History) -> Vec<RequestRecord> {
         let mut rows = Vec::new();

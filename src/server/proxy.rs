@@ -1,11 +1,14 @@
 //! The proxy: forwards traffic on `listen` according to the route table.
 //!
 //! - [`pipeline`]: the named steps every request goes through;
-//! - [`table`], [`target`], [`balance`], [`health`], [`breaker`], [`rate_limit`]: the state those
-//!   steps consult;
+//! - [`table`], [`target`], [`balance`], [`target_health`], [`breaker`], [`rate_limit`]: the
+//!   state those steps consult;
 //! - [`upstream`], [`headers`], [`body`], [`websocket`]: the mechanics of forwarding;
-//! - [`health_check`]: background probes; [`event`]: what is reported per request;
-//! - [`server`]: the accept loop with graceful draining; [`workers`]: the threads serving
+//! - [`header_capture`], [`llm_tap`]: what the proxy's threads read off an exchange for the
+//!   record (headers, model and token usage), carried by the request's event;
+//! - [`health_probe`]: background probes; [`event`]: what is reported per request — the only
+//!   thing the proxy hands to the recording side, which it never imports from;
+//! - [`listener`]: the accept loop with graceful draining; [`workers`]: the threads serving
 //!   connections.
 
 pub mod balance;
@@ -13,14 +16,16 @@ pub mod body;
 pub mod breaker;
 pub mod error;
 pub mod event;
+pub mod header_capture;
 pub mod headers;
-pub mod health;
-pub mod health_check;
+pub mod health_probe;
+pub mod listener;
+pub mod llm_tap;
 pub mod pipeline;
 pub mod rate_limit;
-pub mod server;
 pub mod table;
 pub mod target;
+pub mod target_health;
 pub mod upstream;
 pub mod websocket;
 pub mod workers;
@@ -51,7 +56,7 @@ impl Proxy {
         let table = Arc::new(RouteTable::build(config, None, &events));
         events.set_recording(config.metrics.enabled, config.metrics.capture_headers);
         let checks = shutdown.child_token();
-        health_check::start(&table, &checks);
+        health_probe::start(&table, &checks);
         let core = Arc::new(ProxyCore {
             table: arc_swap::ArcSwap::new(table),
             events,
@@ -79,7 +84,7 @@ impl Proxy {
             .events
             .set_recording(config.metrics.enabled, config.metrics.capture_headers);
         let checks = self.shutdown.child_token();
-        health_check::start(&table, &checks);
+        health_probe::start(&table, &checks);
         self.core.table.store(table);
         let previous = std::mem::replace(
             &mut *self

@@ -3,13 +3,16 @@
 //! down gracefully — stop accepting, let in-flight requests and WebSocket tunnels finish up to a
 //! bound, then cut them.
 
+use crate::server::admin::{self, AppState, live_socket, site};
 use crate::server::config::Config;
 use crate::server::config::HistoryConfig;
+use crate::server::gateway::{
+    Gateway, HistoryState, Listening, SharedGateway, config_reload, recorder,
+};
 use crate::server::history::{History, HistoryWriter};
+use crate::server::proxy;
 use crate::server::proxy::Proxy;
 use crate::server::proxy::event::{EVENT_QUEUE, EventSink};
-use crate::server::state::{AppState, Gateway, HistoryState, Listening, SharedGateway};
-use crate::server::{dashboard, live, proxy, recorder, reload, site};
 use crate::views::HistoryStatus;
 use axum::Router;
 use std::io;
@@ -145,18 +148,18 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
         stop_recorder.clone(),
     ));
     let mut background = JoinSet::new();
-    background.spawn(live::run_ticker(gateway.clone()));
-    background.spawn(live::run_log_forwarder(gateway.clone()));
-    background.spawn(reload::watch(gateway.clone()));
+    background.spawn(live_socket::run_ticker(gateway.clone()));
+    background.spawn(live_socket::run_log_forwarder(gateway.clone()));
+    background.spawn(config_reload::watch(gateway.clone()));
     let mut servers = JoinSet::new();
-    servers.spawn(proxy::server::serve(
+    servers.spawn(proxy::listener::serve(
         proxy_listener,
         proxy.core().clone(),
         shutdown.clone(),
     ));
     servers.spawn(serve_dashboard(
         dashboard_listener,
-        dashboard::router(state),
+        admin::router(state),
         shutdown.clone(),
     ));
     // Later reloads start, stop or restart it (see `demo::control`).

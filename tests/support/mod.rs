@@ -446,7 +446,8 @@ pub fn capture_logs() {
     use tracing_subscriber::layer::SubscriberExt;
     static INSTALLED: std::sync::Once = std::sync::Once::new();
     INSTALLED.call_once(|| {
-        let subscriber = tracing_subscriber::registry().with(gatewatch::server::logs::ring_layer());
+        let subscriber = tracing_subscriber::registry()
+            .with(gatewatch::server::gateway::log_capture::ring_layer());
         tracing::subscriber::set_global_default(subscriber).expect("no other subscriber");
     });
 }

@@ -7,7 +7,7 @@
 //! failed transaction loses nothing: the next write reads the row again.
 
 use super::schema::Scope;
-use crate::server::metrics::histogram::LatencyHistogram;
+use crate::server::records::histogram::LatencyHistogram;
 use crate::views::{RequestRecord, StatusClasses};
 use foldhash::HashMap;
 use rusqlite::{Connection, OptionalExtension, Row, params};

@@ -3,8 +3,9 @@
 //!
 //! Precision: `at` is stored as whole microseconds since the Unix epoch (rounded down), so a
 //! record read back equals the one written with `at` truncated to the microsecond
-//! ([`truncate_to_micros`]). Every other field round-trips exactly: `u64` counters are stored as
-//! SQLite's signed 64-bit integers bit for bit (values above `i64::MAX` read back unchanged), and
+//! ([`truncate_to_micros`](crate::server::records::record::truncate_to_micros), the precision
+//! every record is made with). Every other field round-trips exactly: `u64` counters are stored
+//! as SQLite's signed 64-bit integers bit for bit (values above `i64::MAX` read back unchanged), and
 //! `seq` must fit in an `i64` because it orders the rows (the writer refuses larger ones).
 
 use crate::views::{LlmUsage, RequestRecord};
@@ -42,11 +43,6 @@ pub fn micros_ceil(at: DateTime<Utc>) -> i64 {
     } else {
         floor.saturating_add(1)
     }
-}
-
-/// `at` as it reads back from the history.
-pub fn truncate_to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
-    DateTime::from_timestamp_micros(micros(at)).unwrap_or(at)
 }
 
 /// Stores `record` as a version 1 row; `Ok(false)` when a row with that `seq` already exists.

@@ -21,7 +21,7 @@
 //! panic.
 
 use super::row;
-use crate::query::RequestQuery;
+use crate::request_filter::RequestQuery;
 use crate::views::{LlmUsage, RequestRecord};
 use chrono::{DateTime, Utc};
 use foldhash::HashMap;

@@ -148,16 +148,10 @@ fn summarise(points: &[Point], period: StatsPeriod) -> StatsSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::history::testing;
-    use crate::server::metrics::histogram::LatencyHistogram;
+    use crate::server::history::testing::{self, at};
+    use crate::server::records::histogram::LatencyHistogram;
     use crate::views::{RequestRecord, StatusClasses};
     use chrono::Duration;
-
-    fn at(rfc3339: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(rfc3339)
-            .unwrap()
-            .with_timezone(&Utc)
-    }
 
     /// Sparse traffic over the last 15 days, dense traffic over the last 25 minutes, and a little
     /// after `now` (which no period may count).

@@ -2,7 +2,7 @@
 //! latency histograms. Every map is bounded: past [`MAX_KEYS`] distinct keys, new ones are counted
 //! under [`OTHER`] (models come from upstream answers, so their names are not ours to trust).
 
-use super::histogram::{LatencyHistogram, Percentiles};
+use crate::server::records::histogram::{LatencyHistogram, Percentiles};
 use crate::views::{LatencyPercentiles, ModelView, RequestRecord, StatusClasses, TrafficStats};
 use foldhash::HashMap;
 use std::borrow::Borrow;

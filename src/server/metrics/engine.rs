@@ -3,13 +3,13 @@
 //! held only for in-memory updates and copies, never across an await, and never by the proxy.
 
 use super::aggregate::Aggregates;
-use super::headers::HeaderLog;
+use super::header_log::HeaderLog;
 use super::prometheus::PrometheusMetrics;
-use super::query::RequestQuery;
 use super::recent::RecentRequests;
-use super::record::{SharedRecord, request_record};
 use super::series::{Gauges, Series};
+use crate::request_filter::RequestQuery;
 use crate::server::proxy::event::{RequestEvent, WebSocketEvent};
+use crate::server::records::record::{SharedRecord, request_record};
 use crate::views::{
     ExchangedHeaders, ModelView, RequestRecord, SecondPoint, SystemStats, TargetTransition,
     TrafficStats,

@@ -1,8 +1,8 @@
 //! The newest finished requests, in memory: what `/api/requests` answers from before the history
 //! database has them, and what request detail lookups try first.
 
-use super::query::RequestQuery;
-use super::record::SharedRecord;
+use crate::request_filter::RequestQuery;
+use crate::server::records::record::SharedRecord;
 use crate::views::RequestRecord;
 use std::collections::VecDeque;
 
@@ -121,7 +121,7 @@ mod tests {
             ring.push(record(seq, if seq % 4 == 0 { 503 } else { 200 }).into());
         }
         let query = RequestQuery {
-            status: crate::server::metrics::query::StatusFilter::parse("5xx"),
+            status: crate::request_filter::StatusFilter::parse("5xx"),
             limit: 2,
             ..RequestQuery::default()
         };

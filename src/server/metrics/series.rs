@@ -2,7 +2,7 @@
 //! resources. Requests count toward the second in which they finished; percentiles are computed
 //! when the second closes, so only one histogram is ever open.
 
-use super::histogram::LatencyHistogram;
+use crate::server::records::histogram::LatencyHistogram;
 use crate::views::{RequestRecord, SecondPoint, SystemStats};
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;

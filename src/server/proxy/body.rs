@@ -6,7 +6,7 @@
 use super::event::{ErrorKind, RequestEvent, RequestShare};
 use super::target::InFlight;
 use super::upstream::UpstreamBody;
-use crate::server::metrics::llm::LlmTap;
+use crate::server::proxy::llm_tap::LlmTap;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::combinators::UnsyncBoxBody;

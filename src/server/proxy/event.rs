@@ -3,7 +3,7 @@
 //! thread for requests, a channel for the rest). Sending never waits: when the queue is full
 //! the event is dropped and counted.
 
-use crate::server::metrics::headers::CapturedHeaders;
+use crate::server::proxy::header_capture::CapturedHeaders;
 use crate::server::proxy::workers::{current_slot, slot_count};
 use crate::views::{LlmUsage, TargetTransition};
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};

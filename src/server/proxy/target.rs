@@ -4,7 +4,7 @@
 
 use super::breaker::{BreakerState, CircuitBreaker};
 use super::event::{EventSink, ProxyEvent};
-use super::health::HealthTracker;
+use super::target_health::HealthTracker;
 use super::upstream::ConnectionPool;
 use crate::server::config::{CircuitBreakerConfig, HealthCheckConfig, TargetConfig};
 use crate::views::TargetTransition;

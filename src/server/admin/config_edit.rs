@@ -3,9 +3,9 @@
 //! `<config>.versions/`, then applied at once. At most [`MAX_VERSIONS`] versions are kept.
 
 use crate::diff::diff_lines;
-use crate::server::config::{self, ConfigError};
-use crate::server::reload::{self, Trigger};
-use crate::server::state::SharedGateway;
+use crate::server::config::{self, Config, ConfigError};
+use crate::server::gateway::SharedGateway;
+use crate::server::gateway::config_reload::{self, Trigger};
 use crate::views::{ConfigApplied, ConfigCheck, ConfigDocument, ConfigFieldError, ConfigVersion};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use std::io::{self, Write};
@@ -86,32 +86,32 @@ pub fn read_version(path: &Path, id: &str) -> io::Result<String> {
 pub fn check(path: &Path, text: &str) -> ConfigCheck {
     let current = std::fs::read_to_string(path).unwrap_or_default();
     ConfigCheck {
-        errors: validation_errors(path, text),
+        errors: validate(path, text).err().unwrap_or_default(),
         diff: diff_lines(&current, text),
     }
 }
 
-fn validation_errors(path: &Path, text: &str) -> Vec<ConfigFieldError> {
+/// `text` validated as the config at `path`, or every problem with it.
+fn validate(path: &Path, text: &str) -> Result<Config, Vec<ConfigFieldError>> {
     if text.len() > MAX_CONFIG_BYTES {
-        return vec![ConfigFieldError {
+        return Err(vec![ConfigFieldError {
             path: "(root)".into(),
             reason: format!("larger than {MAX_CONFIG_BYTES} bytes"),
-        }];
+        }]);
     }
-    match config::parse_file_content(path, text.as_bytes().to_vec()) {
-        Ok(_) => Vec::new(),
-        Err(ConfigError::Invalid(errors)) => errors
+    config::parse_file_content(path, text.as_bytes().to_vec()).map_err(|error| match error {
+        ConfigError::Invalid(errors) => errors
             .into_iter()
             .map(|e| ConfigFieldError {
                 path: e.path,
                 reason: e.reason,
             })
             .collect(),
-        Err(error) => vec![ConfigFieldError {
+        error => vec![ConfigFieldError {
             path: "(root)".into(),
             reason: error.to_string(),
         }],
-    }
+    })
 }
 
 /// Replaces the file at `path` with `text`: the old content is saved as a version, the new one
@@ -164,17 +164,17 @@ fn prune(path: &Path) {
     }
 }
 
-/// Checks `text`, writes it if valid, and applies it at once (the file watcher then finds the
-/// file already in force). Invalid text changes nothing.
+/// Checks `text`, writes it if valid, and applies the config it parsed to at once (the file
+/// watcher then finds the file already in force and does not parse it again). Invalid text
+/// changes nothing.
 pub async fn apply(gateway: &SharedGateway, text: String) -> io::Result<ConfigApplied> {
     let path = gateway.config_path().to_path_buf();
-    let checked = text.clone();
     let written = tokio::task::spawn_blocking(move || {
-        let errors = validation_errors(&path, &checked);
-        if !errors.is_empty() {
-            return Ok(Err(errors));
-        }
-        write(&path, &checked, Utc::now()).map(Ok)
+        let config = match validate(&path, &text) {
+            Ok(config) => config,
+            Err(errors) => return Ok(Err(errors)),
+        };
+        write(&path, &text, Utc::now()).map(|saved| Ok((config, saved)))
     })
     .await
     .map_err(io::Error::other)??;
@@ -184,8 +184,8 @@ pub async fn apply(gateway: &SharedGateway, text: String) -> io::Result<ConfigAp
             reload: None,
             saved_previous_as: None,
         }),
-        Ok(saved) => {
-            let reload = reload::reload(gateway, Trigger::Dashboard, Ok(text.into_bytes())).await;
+        Ok((config, saved)) => {
+            let reload = config_reload::apply(gateway, Trigger::Dashboard, Ok(config));
             Ok(ConfigApplied {
                 errors: Vec::new(),
                 reload,

@@ -3,7 +3,8 @@
 
 use super::ApiError;
 use super::params::Params;
-use crate::server::state::{AppState, Gateway};
+use crate::server::admin::AppState;
+use crate::server::gateway::Gateway;
 use crate::views::{PeriodStats, StatsPeriod};
 use axum::Json;
 use axum::extract::{Query, State};

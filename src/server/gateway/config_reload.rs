@@ -1,9 +1,14 @@
-//! Hot reload: `config.json` is polled for changes (robust against editors that replace the file)
-//! and SIGHUP forces a reload. A valid new config is applied atomically; an invalid one is
-//! rejected — logged, kept for the dashboard — while the old one keeps serving.
+//! Putting a new config in force. [`apply`] is the one way in: the file watcher, SIGHUP and the
+//! dashboard's edits each parse the text once and hand over the result. A valid config is
+//! applied atomically; an invalid one is rejected — logged, kept for the dashboard — while the old
+//! one keeps serving.
+//!
+//! [`watch`] polls `config.json` for changes (robust against editors that replace the file) and
+//! reloads on SIGHUP. Content equal to the running config's own text (the dashboard just wrote
+//! and applied it) is not parsed again.
 
-use crate::server::config;
-use crate::server::state::SharedGateway;
+use crate::server::config::{self, Config, ConfigError};
+use crate::server::gateway::SharedGateway;
 use crate::views::ConfigReload;
 use std::time::Duration;
 use tokio::time::MissedTickBehavior;
@@ -35,7 +40,7 @@ pub async fn watch(gateway: SharedGateway) {
             _ = sighup => {
                 let content = tokio::fs::read(&path).await;
                 last_seen = content.as_ref().ok().cloned();
-                reload(&gateway, Trigger::Signal, content).await;
+                apply(&gateway, Trigger::Signal, parse(&gateway, content).await);
             }
             _ = poll.tick() => {
                 // A file being replaced may briefly be missing: only content that reads counts.
@@ -43,7 +48,9 @@ pub async fn watch(gateway: SharedGateway) {
                     && last_seen.as_ref() != Some(&content)
                 {
                     last_seen = Some(content.clone());
-                    reload(&gateway, Trigger::FileChange, Ok(content)).await;
+                    if content != gateway.config().source.as_bytes() {
+                        apply(&gateway, Trigger::FileChange, parse(&gateway, Ok(content)).await);
+                    }
                 }
             }
         }
@@ -72,32 +79,43 @@ impl Trigger {
     }
 }
 
-/// Validates the config file's `content` (as just read), then applies or rejects it.
-pub async fn reload(
+/// Parses the config file's `content` (as just read, or the read's error) off the async runtime:
+/// validation looks at the file system (static directories).
+pub async fn parse(
     gateway: &SharedGateway,
-    trigger: Trigger,
     content: std::io::Result<Vec<u8>>,
-) -> Option<ConfigReload> {
+) -> Result<Config, ConfigError> {
     let path = gateway.config_path().to_path_buf();
-    // Validation looks at the file system (static directories): keep it off the runtime threads.
-    let loaded = tokio::task::spawn_blocking(move || match content {
+    let parsed = tokio::task::spawn_blocking(move || match content {
         Ok(content) => config::parse_file_content(&path, content),
-        Err(source) => Err(config::ConfigError::Read { path, source }),
+        Err(source) => Err(ConfigError::Read { path, source }),
     })
     .await;
-    match loaded {
-        Ok(Ok(config)) if trigger == Trigger::FileChange && *gateway.config() == config => {
+    parsed.unwrap_or_else(|error| {
+        Err(ConfigError::Invalid(vec![config::FieldError {
+            path: "(root)".into(),
+            reason: format!("validation did not finish: {error}"),
+        }]))
+    })
+}
+
+/// Applies a parsed config, or reports why it could not be used; the report is also kept for the
+/// dashboard and published live. A file change that parses to the config in force changes
+/// nothing and reports nothing.
+pub fn apply(
+    gateway: &SharedGateway,
+    trigger: Trigger,
+    parsed: Result<Config, ConfigError>,
+) -> Option<ConfigReload> {
+    match parsed {
+        Ok(config) if trigger == Trigger::FileChange && *gateway.config() == config => {
             tracing::debug!("config file rewritten without changes");
             None
         }
-        Ok(Ok(config)) => Some(gateway.apply_config(config, trigger.as_str())),
-        Ok(Err(error)) => {
+        Ok(config) => Some(gateway.apply_config(config, trigger.as_str())),
+        Err(error) => {
             let errors = error.to_string().lines().map(str::to_string).collect();
             Some(gateway.reject_config(errors, trigger.as_str()))
-        }
-        Err(error) => {
-            tracing::error!(%error, "config reload task failed");
-            None
         }
     }
 }

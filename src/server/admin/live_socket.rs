@@ -2,8 +2,9 @@
 //! `/api/live` WebSocket handler sending a new browser the current routes and models, then forwarding
 //! every published event to it.
 
-use crate::server::snapshot;
-use crate::server::state::{AppState, SharedGateway};
+use crate::server::admin::AppState;
+use crate::server::gateway::SharedGateway;
+use crate::server::gateway::snapshot;
 use crate::views::{LiveEvent, UptimeTick};
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -33,7 +34,7 @@ pub async fn run_ticker(gateway: SharedGateway) {
 /// Publishes every new line of the gateway's own log as [`LiveEvent::Log`] until shutdown.
 /// Lines missed while this task lagged are skipped (they stay in `/api/logs`).
 pub async fn run_log_forwarder(gateway: SharedGateway) {
-    let mut lines = crate::server::logs::LogRing::global().subscribe();
+    let mut lines = crate::server::gateway::log_capture::LogRing::global().subscribe();
     let shutdown = gateway.shutdown_token().clone();
     loop {
         tokio::select! {

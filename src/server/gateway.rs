@@ -1,6 +1,19 @@
-//! Shared server state: the [`Gateway`] (one per process) and the axum [`AppState`] around it.
+//! The running gateway: its process-wide shared state ([`Gateway`]) and the background work
+//! around it.
+//!
+//! - [`recorder`]: drains the proxy's event queue into the metrics engine, the history writer and
+//!   the live feed;
+//! - [`config_reload`]: the one way a new config is put in force (file watcher, SIGHUP and the
+//!   dashboard all call [`config_reload::apply`]);
+//! - [`snapshot`]: the views of the running gateway that the API, pages and 1 Hz tick share;
+//! - [`log_capture`]: the gateway's own log lines in a bounded ring.
 
-use crate::server::config::Config;
+pub mod config_reload;
+pub mod log_capture;
+pub mod recorder;
+pub mod snapshot;
+
+use crate::server::config::{Config, ConfigDiff};
 use crate::server::demo::control::DemoControl;
 use crate::server::history::History;
 use crate::server::metrics::engine::MetricsEngine;
@@ -8,9 +21,7 @@ use crate::server::proxy::Proxy;
 use crate::server::proxy::event::ProxyEvent;
 use crate::views::{ConfigReload, GatewayStatus, HistoryStatus, LiveEvent};
 use arc_swap::ArcSwap;
-use axum::extract::FromRef;
 use chrono::{DateTime, Utc};
-use leptos::config::LeptosOptions;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -153,7 +164,7 @@ impl Gateway {
     }
 
     /// Hands finished requests to the history writer without waiting.
-    pub fn record_history(&self, records: Vec<crate::server::metrics::record::SharedRecord>) {
+    pub fn record_history(&self, records: Vec<crate::server::records::record::SharedRecord>) {
         if let Some(history) = self.history() {
             history.submit(records);
         }
@@ -188,39 +199,21 @@ impl Gateway {
         }
     }
 
-    /// Puts `config` in force (the proxy switches tables atomically) and reports it.
-    pub fn apply_config(&self, config: Config, trigger: &str) -> ConfigReload {
+    /// Puts `config` in force (the proxy switches tables atomically) and reports it with what it
+    /// changed. Called only through [`config_reload::apply`].
+    pub(crate) fn apply_config(&self, config: Config, trigger: &str) -> ConfigReload {
         let current = self.config();
-        let mut warnings = Vec::new();
-        // Port 0 in the running config means "whatever was bound": naming that port is no change.
-        if config.listen != current.listen && config.listen != self.listening.proxy {
-            warnings.push(format!(
-                "listen: changed to {} but the proxy keeps listening on {} until restarted",
-                config.listen, current.listen
-            ));
-        }
-        if config.dashboard.listen != current.dashboard.listen
-            && config.dashboard.listen != self.listening.dashboard
-        {
-            warnings.push(format!(
-                "dashboard.listen: changed to {} but the dashboard keeps listening on {} until restarted",
-                config.dashboard.listen, current.dashboard.listen
-            ));
-        }
-        if config.history != current.history {
-            warnings.push(
-                "history: changes to the history database take effect when gatewatch restarts"
-                    .to_string(),
-            );
-        }
-        if config.demo != current.demo {
+        let diff = ConfigDiff::between(&current, &config);
+        let warnings = diff.restart_warnings((self.listening.proxy, self.listening.dashboard));
+        if diff.sections_changed.contains(&"demo") {
             let (demo, wanted) = (self.demo.clone(), config.demo.clone());
             tokio::spawn(async move { demo.switch(wanted).await });
         }
         self.proxy.apply(&config);
         let routes = config.routes.len();
         self.config.store(Arc::new(config));
-        tracing::info!(trigger, routes, "config applied");
+        let changes = diff.summary();
+        tracing::info!(trigger, routes, "config applied{}", log_suffix(&changes));
         for warning in &warnings {
             tracing::warn!("{warning}");
         }
@@ -230,11 +223,13 @@ impl Gateway {
             applied: true,
             errors: Vec::new(),
             warnings,
+            changes,
         })
     }
 
-    /// Reports a config that could not be applied; the current one keeps serving.
-    pub fn reject_config(&self, errors: Vec<String>, trigger: &str) -> ConfigReload {
+    /// Reports a config that could not be applied; the current one keeps serving. Called only
+    /// through [`config_reload::apply`].
+    pub(crate) fn reject_config(&self, errors: Vec<String>, trigger: &str) -> ConfigReload {
         tracing::error!(
             trigger,
             "config rejected, previous config keeps serving:\n  {}",
@@ -246,6 +241,7 @@ impl Gateway {
             applied: false,
             errors,
             warnings: Vec::new(),
+            changes: Vec::new(),
         })
     }
 
@@ -306,11 +302,11 @@ impl Gateway {
     }
 }
 
-/// The state given to the dashboard router.
-#[derive(Clone, FromRef)]
-pub struct AppState {
-    /// Where the site (WASM, CSS, assets) is and how pages are rendered.
-    pub leptos_options: LeptosOptions,
-    /// The gateway.
-    pub gateway: SharedGateway,
+/// `": routes added: api; settings changed: demo"` for the reload's log line, or nothing.
+fn log_suffix(changes: &[String]) -> String {
+    if changes.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", changes.join("; "))
+    }
 }

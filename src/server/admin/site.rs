@@ -13,9 +13,11 @@ pub const SITE_PKG_DIR: &str = "pkg";
 /// Leptos options for a dashboard on `dashboard_addr`.
 ///
 /// Under `cargo leptos watch/serve` the `LEPTOS_*` variables it sets are honoured (live reload);
-/// otherwise the site root is `LEPTOS_SITE_ROOT` if set, or the first built site found.
+/// otherwise the site root is `LEPTOS_SITE_ROOT` if set, or the first built site found. (Only
+/// cargo-leptos sets `LEPTOS_SITE_ADDR` when it runs the server; `LEPTOS_OUTPUT_NAME` is also
+/// set for every cargo command by `.cargo/config.toml`.)
 pub fn leptos_options(dashboard_addr: SocketAddr) -> LeptosOptions {
-    if std::env::var_os("LEPTOS_OUTPUT_NAME").is_some()
+    if std::env::var_os("LEPTOS_SITE_ADDR").is_some()
         && let Ok(configuration) = get_configuration(None)
     {
         let mut options = configuration.leptos_options;

@@ -8,8 +8,9 @@
 use super::ApiError;
 use super::params::Params;
 use super::stats::history_unavailable;
-use crate::server::metrics::query::{MAX_LIMIT, RequestQuery, StatusFilter};
-use crate::server::state::{AppState, Gateway};
+use crate::request_filter::{MAX_LIMIT, RequestQuery, StatusFilter};
+use crate::server::admin::AppState;
+use crate::server::gateway::Gateway;
 use crate::views::{ExchangedHeaders, RequestDetail, RequestPage, RequestRecord};
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -51,7 +52,7 @@ pub async fn list(
         Some(_) => Format::Json,
     };
     let (max, default) = match format {
-        Format::Page => (MAX_LIMIT, crate::server::metrics::query::DEFAULT_LIMIT),
+        Format::Page => (MAX_LIMIT, crate::request_filter::DEFAULT_LIMIT),
         Format::Json | Format::Csv => (MAX_EXPORT, DEFAULT_EXPORT),
     };
     let page = read_page(&state.gateway, &params, max, default).await?;
@@ -83,7 +84,7 @@ pub async fn page(
         gateway,
         &params,
         MAX_LIMIT,
-        crate::server::metrics::query::DEFAULT_LIMIT,
+        crate::request_filter::DEFAULT_LIMIT,
     )
     .await
 }

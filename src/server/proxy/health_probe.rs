@@ -1,6 +1,6 @@
 //! Active health checks: for every route with `health_check`, a background task probes each
 //! target every `interval_ms` (`GET` the target's base path + `path`, 2xx/3xx within `timeout_ms`
-//! is good) and feeds the result to the target's [`HealthTracker`](super::health::HealthTracker).
+//! is good) and feeds the result to the target's [`HealthTracker`](super::target_health::HealthTracker).
 //!
 //! Probes go over one kept-alive connection per target, and the checker watches that connection:
 //! when the target closes it — the process died or restarted, or it dropped the idle connection —

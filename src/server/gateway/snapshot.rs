@@ -1,8 +1,8 @@
 //! The API's views of the running gateway, assembled from the route table's live target state
 //! and the metrics engine. Shared by the admin API, the dashboard and the recorder's 1 Hz tick.
 
+use crate::server::gateway::Gateway;
 use crate::server::proxy::table::Route;
-use crate::server::state::Gateway;
 use crate::views::{
     GatewayHealth, LiveEvent, MetricsSnapshot, ModelsTick, RouteHealth, RouteView, RoutesTick,
     TargetView,

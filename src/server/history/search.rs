@@ -10,7 +10,7 @@
 
 use super::segment;
 use super::{id_filter, row};
-use crate::server::metrics::query::{MAX_LIMIT, RequestQuery};
+use crate::request_filter::{MAX_LIMIT, RequestQuery};
 use crate::views::RequestRecord;
 use rusqlite::{Connection, OptionalExtension};
 
@@ -111,8 +111,8 @@ pub fn by_request_id(
 mod tests {
     use super::super::segment::SEGMENT_ROWS;
     use super::*;
+    use crate::request_filter::StatusFilter;
     use crate::server::history::testing;
-    use crate::server::metrics::query::StatusFilter;
     use chrono::{DateTime, Duration, Utc};
 
     fn start() -> DateTime<Utc> {

@@ -1,11 +1,11 @@
-//! The headers of recent requests, for the request detail view. The proxy copies each exchange's
-//! headers into one compact buffer ([`CapturedHeaders`]: one allocation, no per-header strings,
-//! nothing pointing into hyper's buffers); the newest [`KEPT_REQUESTS`] are kept, and they are
-//! turned into text — bounded, secrets redacted — only when someone asks for one.
+//! Header capture for the request detail view, on the proxy's threads: each exchange's headers
+//! are copied into one compact buffer ([`CapturedHeaders`]: one allocation, no per-header
+//! strings, nothing pointing into hyper's buffers) that travels with the request's event; they
+//! are turned into text — bounded, secrets redacted — only when someone asks for one. The
+//! metrics side keeps the newest [`KEPT_REQUESTS`] (`metrics::header_log`).
 
 use crate::views::{ExchangedHeaders, HeaderLine};
 use axum::http::HeaderMap;
-use std::collections::VecDeque;
 
 /// How many requests' headers are kept (the newest).
 pub const KEPT_REQUESTS: usize = 2_000;
@@ -173,56 +173,6 @@ fn redacted(name: &str, value: &str) -> String {
     }
 }
 
-/// The headers of the newest requests, by `seq` (oldest first, `seq` increasing).
-#[derive(Debug)]
-pub struct HeaderLog {
-    entries: VecDeque<(u64, CapturedHeaders)>,
-    capacity: usize,
-}
-
-impl Default for HeaderLog {
-    fn default() -> Self {
-        Self::with_capacity(KEPT_REQUESTS)
-    }
-}
-
-impl HeaderLog {
-    pub fn with_capacity(capacity: usize) -> Self {
-        Self {
-            entries: VecDeque::with_capacity(capacity.min(KEPT_REQUESTS)),
-            capacity,
-        }
-    }
-
-    /// Keeps the headers of request `seq` (newer than any kept), forgetting the oldest when full.
-    pub fn push(&mut self, seq: u64, headers: CapturedHeaders) {
-        if self.capacity == 0 {
-            return;
-        }
-        if self.entries.len() == self.capacity {
-            self.entries.pop_front();
-        }
-        self.entries.push_back((seq, headers));
-    }
-
-    /// The headers of request `seq`, if still kept.
-    pub fn get(&self, seq: u64) -> Option<&CapturedHeaders> {
-        let index = self
-            .entries
-            .binary_search_by_key(&seq, |(kept, _)| *kept)
-            .ok()?;
-        self.entries.get(index).map(|(_, headers)| headers)
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -343,17 +293,5 @@ mod tests {
             value.len()
         );
         assert!(value.ends_with('…'));
-    }
-
-    #[test]
-    fn the_log_keeps_the_newest_and_finds_by_seq() {
-        let mut log = HeaderLog::with_capacity(3);
-        for seq in [10, 11, 13, 14] {
-            log.push(seq, CapturedHeaders::default());
-        }
-        assert_eq!(log.len(), 3);
-        assert!(log.get(10).is_none(), "the oldest was forgotten");
-        assert!(log.get(12).is_none());
-        assert!(log.get(11).is_some() && log.get(13).is_some() && log.get(14).is_some());
     }
 }

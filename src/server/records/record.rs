@@ -1,10 +1,11 @@
 //! Turning the proxy's [`RequestEvent`] into the [`RequestRecord`] every consumer shares (the
-//! event's free-text fields are already cut to a bound, so no client can make a record large).
+//! event's free-text fields are already cut to a bound, so no client can make a record large),
+//! at the time precision the history keeps ([`truncate_to_micros`]).
 
-use crate::server::history::truncate_to_micros;
 use crate::server::proxy::event::RequestEvent;
 use crate::server::proxy::headers::ip_text;
 use crate::views::RequestRecord;
+use chrono::{DateTime, Utc};
 use compact_str::CompactString;
 use std::sync::Arc;
 
@@ -37,6 +38,12 @@ pub fn request_record(event: &RequestEvent, seq: u64) -> RequestRecord {
         attempts: event.attempts,
         llm: event.llm.clone(),
     }
+}
+
+/// `at` cut to whole microseconds: the precision of a record's time, which the history stores
+/// exactly, so a record reads the same from memory and from disk.
+pub fn truncate_to_micros(at: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(at.timestamp_micros()).unwrap_or(at)
 }
 
 fn micros(duration: std::time::Duration) -> u64 {

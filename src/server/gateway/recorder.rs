@@ -6,13 +6,13 @@
 //! push then never has a waiting task to wake, so recording costs the hot path one non-blocking
 //! queue push and no cross-thread wake-up.
 
+use crate::server::gateway::snapshot;
+use crate::server::gateway::{Gateway, SharedGateway};
 use crate::server::metrics::prometheus::GaugeValues;
-use crate::server::metrics::record::SharedRecord;
 use crate::server::metrics::series::Gauges;
 use crate::server::metrics::system::SystemSampler;
 use crate::server::proxy::event::{EventQueue, ProxyEvent, RequestEvent};
-use crate::server::snapshot;
-use crate::server::state::{Gateway, SharedGateway};
+use crate::server::records::record::SharedRecord;
 use crate::views::{LiveEvent, MetricsTick, RequestBatch, RequestRecord};
 use chrono::{DurationRound, TimeDelta, Utc};
 use std::collections::VecDeque;

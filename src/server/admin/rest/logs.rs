@@ -2,7 +2,7 @@
 
 use super::ApiError;
 use super::params::Params;
-use crate::server::logs::{LOG_LINES, LogRing, level_of};
+use crate::server::gateway::log_capture::{LOG_LINES, LogRing, level_of};
 use crate::views::LogPage;
 use axum::Json;
 use axum::extract::Query;

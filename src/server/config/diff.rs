@@ -1,0 +1,252 @@
+//! What changes between two validated configs ([`ConfigDiff`]): routes added, removed and
+//! changed (by name), and which other sections changed — among them the ones that only take
+//! effect after a restart. The reload report, its log line and the dashboard all read it.
+
+use super::Config;
+use std::net::SocketAddr;
+
+/// The differences between the config in force and a new one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConfigDiff {
+    /// Routes only the new config has, in its order.
+    pub routes_added: Vec<String>,
+    /// Routes only the old config had, in its order.
+    pub routes_removed: Vec<String>,
+    /// Routes both have (by name) whose settings differ, in the new config's order.
+    pub routes_changed: Vec<String>,
+    /// The proxy's listen address changed: (old, new).
+    pub listen: Option<(SocketAddr, SocketAddr)>,
+    /// The dashboard's listen address changed: (old, new).
+    pub dashboard_listen: Option<(SocketAddr, SocketAddr)>,
+    /// Other top-level sections that differ, by their name in `config.json`.
+    pub sections_changed: Vec<&'static str>,
+}
+
+impl ConfigDiff {
+    /// What changes when `new` replaces `old`.
+    pub fn between(old: &Config, new: &Config) -> Self {
+        let named = |config: &Config, name: &str| {
+            config
+                .routes
+                .iter()
+                .find(|route| route.name == name)
+                .cloned()
+        };
+        let routes_added = new
+            .routes
+            .iter()
+            .filter(|route| named(old, &route.name).is_none())
+            .map(|route| route.name.clone())
+            .collect();
+        let routes_removed = old
+            .routes
+            .iter()
+            .filter(|route| named(new, &route.name).is_none())
+            .map(|route| route.name.clone())
+            .collect();
+        let routes_changed = new
+            .routes
+            .iter()
+            .filter(|route| named(old, &route.name).is_some_and(|before| before != **route))
+            .map(|route| route.name.clone())
+            .collect();
+        let changed = |a: SocketAddr, b: SocketAddr| (a != b).then_some((a, b));
+        let mut sections_changed = Vec::new();
+        if old.static_dirs != new.static_dirs {
+            sections_changed.push("static");
+        }
+        if old.metrics != new.metrics {
+            sections_changed.push("metrics");
+        }
+        if old.history != new.history {
+            sections_changed.push("history");
+        }
+        if old.demo != new.demo {
+            sections_changed.push("demo");
+        }
+        Self {
+            routes_added,
+            routes_removed,
+            routes_changed,
+            listen: changed(old.listen, new.listen),
+            dashboard_listen: changed(old.dashboard.listen, new.dashboard.listen),
+            sections_changed,
+        }
+        .with_route_order(old, new)
+    }
+
+    /// Whether the route order alone changed (ties in specificity go to the earlier route, so
+    /// order matters): reported as a change of every route that moved.
+    fn with_route_order(mut self, old: &Config, new: &Config) -> Self {
+        let kept = |config: &Config| -> Vec<String> {
+            config
+                .routes
+                .iter()
+                .map(|route| route.name.clone())
+                .filter(|name| {
+                    old.routes.iter().any(|r| &r.name == name)
+                        && new.routes.iter().any(|r| &r.name == name)
+                })
+                .collect()
+        };
+        let (before, after) = (kept(old), kept(new));
+        for (position, name) in after.iter().enumerate() {
+            if before.get(position) != Some(name) && !self.routes_changed.contains(name) {
+                self.routes_changed.push(name.clone());
+            }
+        }
+        self
+    }
+
+    /// Whether nothing differs.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Whether the routes differ (added, removed, changed or moved).
+    pub fn routes_differ(&self) -> bool {
+        !(self.routes_added.is_empty()
+            && self.routes_removed.is_empty()
+            && self.routes_changed.is_empty())
+    }
+
+    /// What is applied only when gatewatch restarts, one sentence each. `bound` is where the
+    /// proxy and the dashboard actually listen: a config naming the port a `:0` resolved to
+    /// changes nothing.
+    pub fn restart_warnings(&self, bound: (SocketAddr, SocketAddr)) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if let Some((old, new)) = self.listen
+            && new != bound.0
+        {
+            warnings.push(format!(
+                "listen: changed to {new} but the proxy keeps listening on {old} until restarted"
+            ));
+        }
+        if let Some((old, new)) = self.dashboard_listen
+            && new != bound.1
+        {
+            warnings.push(format!(
+                "dashboard.listen: changed to {new} but the dashboard keeps listening on {old} until restarted"
+            ));
+        }
+        if self.sections_changed.contains(&"history") {
+            warnings.push(
+                "history: changes to the history database take effect when gatewatch restarts"
+                    .to_string(),
+            );
+        }
+        warnings
+    }
+
+    /// The change as short lines (`routes added: api, web`), for the reload report, its log
+    /// line and the audit trail.
+    pub fn summary(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        for (label, names) in [
+            ("routes added", &self.routes_added),
+            ("routes removed", &self.routes_removed),
+            ("routes changed", &self.routes_changed),
+        ] {
+            if !names.is_empty() {
+                lines.push(format!("{label}: {}", names.join(", ")));
+            }
+        }
+        let mut sections: Vec<&str> = Vec::new();
+        if self.listen.is_some() {
+            sections.push("listen");
+        }
+        if self.dashboard_listen.is_some() {
+            sections.push("dashboard");
+        }
+        sections.extend(&self.sections_changed);
+        if !sections.is_empty() {
+            lines.push(format!("settings changed: {}", sections.join(", ")));
+        }
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::config::parse;
+
+    fn config(routes: &[(&str, &str)], extra: &str) -> Config {
+        let routes: Vec<String> = routes
+            .iter()
+            .map(|(name, path)| {
+                format!(
+                    r#"{{"name": "{name}", "path": "{path}", "targets": ["http://127.0.0.1:1"]}}"#
+                )
+            })
+            .collect();
+        parse(&format!(r#"{{"routes": [{}]{extra}}}"#, routes.join(","))).unwrap()
+    }
+
+    #[test]
+    fn the_same_config_differs_in_nothing() {
+        let a = config(&[("api", "/api/*")], "");
+        let diff = ConfigDiff::between(&a, &a.clone());
+        assert!(diff.is_empty(), "{diff:?}");
+        assert!(diff.summary().is_empty());
+        assert!(
+            diff.restart_warnings((a.listen, a.dashboard.listen))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn routes_are_added_removed_and_changed_by_name() {
+        let old = config(&[("api", "/api/*"), ("web", "/web/*"), ("old", "/old")], "");
+        let new = config(
+            &[("api", "/api/*"), ("web", "/site/*"), ("new", "/new")],
+            "",
+        );
+        let diff = ConfigDiff::between(&old, &new);
+        assert_eq!(diff.routes_added, ["new"]);
+        assert_eq!(diff.routes_removed, ["old"]);
+        assert_eq!(diff.routes_changed, ["web"]);
+        assert!(diff.routes_differ());
+        assert_eq!(
+            diff.summary(),
+            [
+                "routes added: new",
+                "routes removed: old",
+                "routes changed: web"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_reordered_route_is_a_change() {
+        let old = config(&[("a", "/x/*"), ("b", "/x/*")], "");
+        let new = config(&[("b", "/x/*"), ("a", "/x/*")], "");
+        let diff = ConfigDiff::between(&old, &new);
+        assert_eq!(diff.routes_changed, ["b", "a"]);
+    }
+
+    #[test]
+    fn sections_that_need_a_restart_are_warned_about() {
+        let old = config(&[], r#", "listen": "127.0.0.1:8080""#);
+        let new = config(
+            &[],
+            r#", "listen": "127.0.0.1:8081", "dashboard": {"listen": "127.0.0.1:3001"},
+               "history": {"retention_days": 3}, "metrics": {"capture_headers": false}"#,
+        );
+        let diff = ConfigDiff::between(&old, &new);
+        assert_eq!(diff.sections_changed, ["metrics", "history"]);
+        let bound = (old.listen, old.dashboard.listen);
+        let warnings = diff.restart_warnings(bound);
+        assert_eq!(warnings.len(), 3, "{warnings:?}");
+        assert!(warnings[0].starts_with("listen: changed to 127.0.0.1:8081"));
+        assert!(warnings[1].starts_with("dashboard.listen: changed to 127.0.0.1:3001"));
+        assert!(warnings[2].starts_with("history:"));
+        assert_eq!(
+            diff.summary(),
+            ["settings changed: listen, dashboard, metrics, history"]
+        );
+        // Naming the port a `:0` was bound to is no change that needs a restart.
+        let bound = (new.listen, new.dashboard.listen);
+        assert_eq!(diff.restart_warnings(bound).len(), 1);
+    }
+}
