@@ -251,7 +251,7 @@ impl Exchange {
 }
 
 /// Step 1: the handler for the request, by path, method and host.
-pub fn match_route<'a>(table: &'a RouteTable, request: &Request<Incoming>) -> Option<&'a Handler> {
+pub fn match_route<'a, B>(table: &'a RouteTable, request: &Request<B>) -> Option<&'a Handler> {
     let host = request
         .headers()
         .get(header::HOST)
@@ -477,4 +477,271 @@ fn copy_parts(parts: &Parts) -> Parts {
 /// Wait before retry number `attempt + 1`: 10 ms, 20 ms, 40 ms … at most 200 ms.
 fn backoff(attempt: u32) -> Duration {
     Duration::from_millis((10u64 << attempt.min(5)).min(200))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::config::parse;
+    use crate::server::proxy::event::EventSink;
+    use std::net::Ipv4Addr;
+
+    const CLIENT: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
+
+    fn table(json: &str) -> RouteTable {
+        RouteTable::build(&parse(json).unwrap(), None, &EventSink::channel(16).0)
+    }
+
+    /// The route named `name` in a table built from `routes` (a JSON array's items).
+    fn route(routes: &str, name: &str) -> Arc<Route> {
+        let table = table(&format!(r#"{{"routes": [{routes}]}}"#));
+        table
+            .routes()
+            .find(|route| &*route.name == name)
+            .cloned()
+            .expect("route exists")
+    }
+
+    fn name_of(handler: Option<&Handler>) -> Option<String> {
+        match handler? {
+            Handler::Proxy(route) => Some(route.name.to_string()),
+            Handler::Static(site) => Some(site.name.to_string()),
+        }
+    }
+
+    fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.body(()).unwrap().into_parts().0
+    }
+
+    fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+        headers.get(name).map(|value| value.to_str().unwrap())
+    }
+
+    #[test]
+    fn match_route_reads_the_host_header_or_the_requests_authority() {
+        let table = table(
+            r#"{"routes": [
+                {"name": "api-host", "path": "/v/*", "host": "api.example", "targets": ["http://127.0.0.1:1"]},
+                {"name": "any-host", "path": "/v/*", "targets": ["http://127.0.0.1:2"]}
+            ]}"#,
+        );
+        let request = |uri: &str, host: Option<&str>| {
+            let mut request = Request::builder().uri(uri);
+            if let Some(host) = host {
+                request = request.header(header::HOST, host);
+            }
+            request.body(()).unwrap()
+        };
+        let found = |request: Request<()>| name_of(match_route(&table, &request));
+        assert_eq!(
+            found(request("/v/1", Some("api.example:8080"))).as_deref(),
+            Some("api-host")
+        );
+        assert_eq!(
+            found(request("http://api.example/v/1", None)).as_deref(),
+            Some("api-host"),
+            "absolute-form request without Host"
+        );
+        assert_eq!(
+            found(request("/v/1", Some("other.example"))).as_deref(),
+            Some("any-host")
+        );
+        assert_eq!(found(request("/w", None)), None);
+    }
+
+    #[test]
+    fn check_rate_limit_spends_each_clients_own_bucket() {
+        let limited = route(
+            r#"{"name": "r", "path": "*", "targets": ["http://127.0.0.1:1"],
+                "rate_limit": {"requests_per_second": 0.001, "burst": 2}}"#,
+            "r",
+        );
+        assert!(check_rate_limit(&limited, CLIENT).is_ok());
+        assert!(check_rate_limit(&limited, CLIENT).is_ok());
+        match check_rate_limit(&limited, CLIENT) {
+            Err(ProxyError::RateLimited(retry_after)) => assert!(retry_after > Duration::ZERO),
+            other => panic!("expected rate limited, got {other:?}"),
+        }
+        let other_client = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 8));
+        assert!(check_rate_limit(&limited, other_client).is_ok());
+        let open = route(
+            r#"{"name": "o", "path": "*", "targets": ["http://127.0.0.1:1"]}"#,
+            "o",
+        );
+        for _ in 0..100 {
+            assert!(check_rate_limit(&open, CLIENT).is_ok());
+        }
+    }
+
+    const THREE_TARGETS: &str =
+        r#""targets": ["http://127.0.0.1:1", "http://127.0.0.1:2", "http://127.0.0.1:3"]"#;
+
+    #[test]
+    fn pick_target_skips_tried_and_unhealthy_targets() {
+        let route = route(
+            &format!(
+                r#"{{"name": "r", "path": "*", {THREE_TARGETS},
+                    "health_check": {{"path": "/h", "unhealthy_threshold": 1}}}}"#
+            ),
+            "r",
+        );
+        let health = route.config.health_check.clone().unwrap();
+        route.targets[1].record_probe(&health, Err("refused".into()));
+        let mut tried = TargetSet::empty();
+        tried.insert(0);
+        for _ in 0..20 {
+            let (index, target) = pick_target(&route, CLIENT, tried).unwrap();
+            assert_eq!(index, 2, "0 was tried and 1 is down");
+            assert_eq!(&*target.name, "http://127.0.0.1:3");
+        }
+        tried.insert(2);
+        assert!(matches!(
+            pick_target(&route, CLIENT, tried),
+            Err(ProxyError::NoHealthyTarget)
+        ));
+    }
+
+    #[test]
+    fn pick_target_tells_open_breakers_from_unhealthy_targets() {
+        let route = route(
+            &format!(
+                r#"{{"name": "r", "path": "*", {THREE_TARGETS},
+                    "circuit_breaker": {{"failure_threshold": 1, "open_ms": 60000}}}}"#
+            ),
+            "r",
+        );
+        let breaker = route.config.circuit_breaker.clone().unwrap();
+        for target in &route.targets[..2] {
+            target.record_outcome(Outcome::Unreachable("refused"), None, Some(&breaker));
+        }
+        for _ in 0..20 {
+            let (index, _) = pick_target(&route, CLIENT, TargetSet::empty()).unwrap();
+            assert_eq!(index, 2, "the others' breakers are open");
+        }
+        route.targets[2].record_outcome(Outcome::ServerError, None, Some(&breaker));
+        assert!(matches!(
+            pick_target(&route, CLIENT, TargetSet::empty()),
+            Err(ProxyError::CircuitOpen)
+        ));
+    }
+
+    #[test]
+    fn rewrite_request_forwards_what_the_target_should_see() {
+        let route = route(
+            r#"{"name": "api", "path": "/api/*", "strip_prefix": true,
+                "targets": ["http://10.0.0.5:9000/v2"],
+                "request_headers": {"set": {"x-env": "prod"}, "remove": ["cookie"]}}"#,
+            "api",
+        );
+        let target = &route.targets[0];
+        let request_id = HeaderValue::from_static("req-1");
+        let parts = parts(
+            "GET",
+            "/api/users?page=2",
+            &[
+                ("host", "gw.example"),
+                ("connection", "keep-alive, x-hop"),
+                ("keep-alive", "timeout=5"),
+                ("x-hop", "1"),
+                ("te", "trailers"),
+                ("cookie", "a=b"),
+                ("x-forwarded-for", "203.0.113.1"),
+                ("x-kept", "yes"),
+            ],
+        );
+        let upstream = rewrite_request(
+            parts,
+            RequestBody::Empty,
+            &route,
+            target,
+            &request_id,
+            CLIENT,
+            false,
+        );
+        assert_eq!(upstream.uri(), "/v2/users?page=2");
+        assert_eq!(upstream.version(), Version::HTTP_11);
+        let headers = upstream.headers();
+        for gone in ["connection", "keep-alive", "x-hop", "te", "cookie"] {
+            assert!(headers.get(gone).is_none(), "{gone} was forwarded");
+        }
+        assert_eq!(header(headers, "host"), Some("10.0.0.5:9000"));
+        assert_eq!(
+            header(headers, "x-forwarded-for"),
+            Some("203.0.113.1, 192.0.2.7")
+        );
+        assert_eq!(header(headers, "x-forwarded-proto"), Some("http"));
+        assert_eq!(header(headers, "x-forwarded-host"), Some("gw.example"));
+        assert_eq!(header(headers, "x-request-id"), Some("req-1"));
+        assert_eq!(header(headers, "x-env"), Some("prod"));
+        assert_eq!(header(headers, "x-kept"), Some("yes"));
+    }
+
+    #[test]
+    fn rewrite_request_keeps_the_path_without_strip_or_base_and_asks_for_upgrades() {
+        let route = route(
+            r#"{"name": "ws", "path": "/ws", "websocket": true, "targets": ["http://127.0.0.1:8000"]}"#,
+            "ws",
+        );
+        let parts = parts(
+            "GET",
+            "/ws?room=1",
+            &[
+                ("host", "gw.example"),
+                ("connection", "Upgrade"),
+                ("upgrade", "websocket"),
+                ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ],
+        );
+        let upstream = rewrite_request(
+            parts,
+            RequestBody::Empty,
+            &route,
+            &route.targets[0],
+            &HeaderValue::from_static("req-2"),
+            CLIENT,
+            true,
+        );
+        assert_eq!(upstream.uri(), "/ws?room=1");
+        let headers = upstream.headers();
+        assert_eq!(header(headers, "connection"), Some("upgrade"));
+        assert_eq!(header(headers, "upgrade"), Some("websocket"));
+        assert_eq!(
+            header(headers, "sec-websocket-key"),
+            Some("dGhlIHNhbXBsZSBub25jZQ==")
+        );
+        assert_eq!(header(headers, "host"), Some("127.0.0.1:8000"));
+    }
+
+    #[test]
+    fn upstream_uri_joins_the_targets_base_and_the_stripped_path() {
+        let route = route(
+            r#"{"name": "api", "path": "/api/*", "strip_prefix": true, "targets": ["http://127.0.0.1:1/base"]}"#,
+            "api",
+        );
+        let uri = |path: &str| upstream_uri(&path.parse().unwrap(), &route, &route.targets[0]);
+        // The bare prefix strips to "/", so it reaches the base's own index.
+        assert_eq!(uri("/api"), "/base/");
+        assert_eq!(uri("/api/"), "/base/");
+        assert_eq!(uri("/api/a/b?x=1&y"), "/base/a/b?x=1&y");
+    }
+
+    #[test]
+    fn copied_parts_are_the_same_head() {
+        let original = parts("DELETE", "/a?b", &[("x-one", "1"), ("x-one", "2")]);
+        let copy = copy_parts(&original);
+        assert_eq!(copy.method, original.method);
+        assert_eq!(copy.uri, original.uri);
+        assert_eq!(copy.version, original.version);
+        assert_eq!(copy.headers, original.headers);
+    }
+
+    #[test]
+    fn backoff_doubles_from_10_ms_up_to_200_ms() {
+        let waits: Vec<u64> = (0..8).map(|n| backoff(n).as_millis() as u64).collect();
+        assert_eq!(waits, [10, 20, 40, 80, 160, 200, 200, 200]);
+    }
 }
