@@ -376,7 +376,7 @@ mod tests {
         let text = metrics.render();
         let families: HashSet<&str> = text
             .lines()
-            .filter(|line| !line.starts_with('#'))
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
             .filter_map(|line| line.split(['{', ' ']).next())
             .map(|series| {
                 ["_bucket", "_sum", "_count"]
