@@ -156,11 +156,14 @@ impl PausedAt {
 fn RequestTable(page: RequestPage, paused: RwSignal<Option<PausedAt>>) -> impl IntoView {
     let live = use_live_feed();
     let query = use_query_map();
+    // The filters and the page's cursor: an older page (`cursor`) is no place for live rows.
     let filter = query.with_untracked(|q| {
         RequestQuery::from_pairs(
             FILTERS
                 .iter()
-                .filter_map(|(name, _, _)| Some((*name, q.get_str(name)?))),
+                .map(|(name, _, _)| *name)
+                .chain(["cursor"])
+                .filter_map(|name| Some((name, q.get_str(name)?))),
         )
     });
     // Live requests join the list only on the newest page of an open-ended view.
