@@ -129,7 +129,10 @@ test.describe("reconnecting", () => {
   test.afterEach(() => server?.kill());
 
   test("the page reconnects after the server restarts", async ({ page }) => {
-    server = new SpawnedGateway(3902, { listen: "127.0.0.1:3982", dashboard: { listen: "127.0.0.1:3902" } });
+    server = await SpawnedGateway.onFreePorts(({ proxy, dashboard }) => ({
+      listen: `127.0.0.1:${proxy}`,
+      dashboard: { listen: `127.0.0.1:${dashboard}` },
+    }));
     await server.start();
     await page.goto(server.url);
     await hydrated(page);
