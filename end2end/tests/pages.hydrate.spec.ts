@@ -7,6 +7,8 @@ const PROXY = "http://127.0.0.1:3981";
 const UPSTREAM_CONTROL = "http://127.0.0.1:3993";
 /** How often the shared gateway probes the stoppable upstream, as its config says. */
 const CHECK_INTERVAL_MS = checkIntervalMs("e2e-stoppable");
+/** A page whose live socket is down re-reads its data this often (README, "The dashboard"). */
+const POLL_INTERVAL_MS = 5_000;
 
 test.describe("the dashboard, hydrated", () => {
   for (const [url, heading] of [
@@ -23,9 +25,10 @@ test.describe("the dashboard, hydrated", () => {
     });
   }
 
-  test("a request sent through the proxy appears in the live log within 1 s", async ({ page, request }) => {
+  test("a request sent through the proxy appears in the live log, pushed, without a reload", async ({ page, request }) => {
     await page.goto("/requests");
     await hydrated(page);
+    await page.evaluate(() => ((window as { marked?: boolean }).marked = true));
     const path = `/api/live-${Date.now()}`;
     const shown = await noteWhenShown(page, `td.path[title="${path}"]`);
     const sent = await request.get(`${PROXY}${path}`);
@@ -33,8 +36,12 @@ test.describe("the dashboard, hydrated", () => {
     const sentAt = Date.now();
     const shownAt = await shown();
     console.log(`request-to-browser: ${shownAt - sentAt} ms`);
-    expect(shownAt - sentAt).toBeLessThan(1_000);
+    // Pushed over the socket, not found by a re-read: well before the next one would come. How
+    // fast it is (the "within a second" the empty list promises) is measured by
+    // bench.hydrate.spec.ts, not asserted on a machine whose load a test cannot choose.
+    expect(shownAt - sentAt).toBeLessThan(POLL_INTERVAL_MS / 2);
     await expect(page.locator(`[data-request-id="${sent.headers()["x-request-id"]}"]`)).toBeVisible();
+    expect(await page.evaluate(() => (window as { marked?: boolean }).marked), "the page was not reloaded").toBe(true);
   });
 
   test("pause holds the list and resume shows what arrived", async ({ page, request }) => {
