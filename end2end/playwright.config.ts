@@ -4,11 +4,16 @@ import * as path from "node:path";
 // The release binary built by `build_release` in scripts/env.sh (scripts/test.sh passes its path).
 const binary = process.env.GATEWATCH_BIN ?? path.resolve(__dirname, "../target/server-release/gatewatch");
 const dashboardPort = 3901;
+// Where the shared gateway's config (fixtures/gatewatch.e2e.json, `history.path`) keeps its
+// request history. Removed before the gateway starts: every run begins with an empty history, so
+// nothing left by an earlier run (its requests, their `seq`s, its rollups) shows in this one.
+const historyDir = path.resolve(__dirname, ".e2e-history");
 
 export default defineConfig({
   testDir: "./tests",
   fullyParallel: true,
-  forbidOnly: !!process.env.CI,
+  // A `test.only` left in a spec would silently skip the rest of the suite, on CI or not.
+  forbidOnly: true,
   retries: 0,
   workers: 2,
   timeout: 30_000,
@@ -50,7 +55,7 @@ export default defineConfig({
       stdout: "pipe",
     },
     {
-      command: `"${binary}" --config end2end/fixtures/gatewatch.e2e.json`,
+      command: `rm -rf "${historyDir}" && exec "${binary}" --config end2end/fixtures/gatewatch.e2e.json`,
       cwd: path.resolve(__dirname, ".."),
       url: `http://127.0.0.1:${dashboardPort}/`,
       reuseExistingServer: false,

@@ -1,18 +1,19 @@
 import { readFileSync, readdirSync } from "node:fs";
 import { test, expect } from "./fixtures/test";
-import { SpawnedGateway } from "./fixtures/spawned";
+import { SpawnedGateway, freePorts } from "./fixtures/spawned";
 
 test.describe("config page", () => {
   let server: SpawnedGateway | undefined;
   test.afterEach(() => server?.kill());
 
   test("an edit is checked, applied, written to config.json and kept as a version", async ({ page }) => {
+    const [proxy, dashboard] = await freePorts(2);
     const config = {
-      listen: "127.0.0.1:3984",
-      dashboard: { listen: "127.0.0.1:3904" },
+      listen: `127.0.0.1:${proxy}`,
+      dashboard: { listen: `127.0.0.1:${dashboard}` },
       routes: [{ name: "first", path: "/first/*", targets: ["http://127.0.0.1:3990"] }],
     };
-    server = new SpawnedGateway(3904, config);
+    server = new SpawnedGateway(dashboard, config);
     await server.start();
     const before = readFileSync(server.configPath, "utf8");
 
@@ -70,14 +71,15 @@ test.describe("config page", () => {
   });
 
   test("routes and targets edited in the form: errors at the field, then applied", async ({ page }) => {
+    const [proxy, dashboard] = await freePorts(2);
     const config = {
-      listen: "127.0.0.1:3986",
-      dashboard: { listen: "127.0.0.1:3906" },
+      listen: `127.0.0.1:${proxy}`,
+      dashboard: { listen: `127.0.0.1:${dashboard}` },
       routes: [
         { name: "first", path: "/first/*", strip_prefix: true, targets: ["http://127.0.0.1:3990"] },
       ],
     };
-    server = new SpawnedGateway(3906, config);
+    server = new SpawnedGateway(dashboard, config);
     await server.start();
     const before = readFileSync(server.configPath, "utf8");
 

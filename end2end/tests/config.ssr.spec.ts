@@ -1,15 +1,16 @@
 import { writeFileSync } from "node:fs";
 import { test, expect } from "./fixtures/test";
-import { SpawnedGateway } from "./fixtures/spawned";
+import { SpawnedGateway, freePorts } from "./fixtures/spawned";
 
 test.describe("config page, server-rendered (JavaScript off)", () => {
   let server: SpawnedGateway | undefined;
   test.afterEach(() => server?.kill());
 
   test("shows the running config readably; a rejected file is said plainly", async ({ page }) => {
-    server = new SpawnedGateway(3907, {
-      listen: "127.0.0.1:3987",
-      dashboard: { listen: "127.0.0.1:3907" },
+    const [proxy, dashboard] = await freePorts(2);
+    server = new SpawnedGateway(dashboard, {
+      listen: `127.0.0.1:${proxy}`,
+      dashboard: { listen: `127.0.0.1:${dashboard}` },
       history: { enabled: false },
       routes: [
         {
@@ -31,13 +32,13 @@ test.describe("config page, server-rendered (JavaScript off)", () => {
     await expect(routes).toContainText("weighted round robin");
     await expect(routes).toContainText("timeout_ms 1500");
     await expect(routes).toContainText("health_check path /health · interval_ms 2000");
-    await expect(page.getByTestId("config-settings")).toContainText("127.0.0.1:3987");
+    await expect(page.getByTestId("config-settings")).toContainText(`127.0.0.1:${proxy}`);
     await expect(page.getByTestId("config-file-differs")).toHaveCount(0);
     // Editing needs the script; without it those controls are not offered.
     await expect(page.getByTestId("config-check")).toBeHidden();
 
     // A broken file is rejected: the page says the file differs and shows what still runs.
-    const broken = '{ "listen": "127.0.0.1:3987", "routes": [ { "name": "broken" } ] }\n';
+    const broken = `{ "listen": "127.0.0.1:${proxy}", "routes": [ { "name": "broken" } ] }\n`;
     writeFileSync(server.configPath, broken);
     await expect
       .poll(async () => {

@@ -1,7 +1,11 @@
 import { test, expect, hydrated } from "./fixtures/test";
+import { checkIntervalMs } from "./fixtures/e2e-config";
+import { SpawnedGateway } from "./fixtures/spawned";
 import type { APIRequestContext, Locator, Page } from "@playwright/test";
 
 const PROXY = "http://127.0.0.1:3981";
+/** How often the shared gateway probes the e2e-api route's targets, as its config says. */
+const API_CHECK_INTERVAL_MS = checkIntervalMs("e2e-api");
 
 /** The number a cell shows (`1 234` → 1234). */
 async function numberIn(cell: Locator): Promise<number> {
@@ -52,8 +56,9 @@ test("the health grid's last check and failure count follow the checks live", as
   const tile = page.locator('[data-testid="target-tile"][data-target="http://127.0.0.1:3990"]');
   const lastCheck = tile.getByTestId("tile-last-check");
   const first = await lastCheck.innerText();
-  // Checks run every 500 ms and the time is shown to the second.
-  await expect(lastCheck).not.toHaveText(first, { timeout: 3_000 });
+  // The time is shown to the second and checks are further apart: the next check changes it once
+  // it is on the page (routes are pushed each second). Two intervals leave room for a slow push.
+  await expect(lastCheck).not.toHaveText(first, { timeout: 2 * API_CHECK_INTERVAL_MS + 2_000 });
   await expect(tile.getByTestId("tile-failures")).toHaveText("0");
 });
 
@@ -141,4 +146,73 @@ test("a tab kept open under traffic stays bounded: rows and heap stop growing", 
   expect(after.nodes).toBeLessThanOrEqual(warm.nodes + (after.rows - warm.rows) * 20 + 50);
   // The JS heap keeps no per-request garbage; WASM memory is bounded by the lists' caps.
   expect(after.heap).toBeLessThan(warm.heap + 2_000_000);
+});
+
+test.describe("a freshly started gateway, its request log open before the first request ever", () => {
+  // A gateway of its own with an empty history (in its own temporary directory): the first
+  // request it serves is `seq` 0, the number that must not be mistaken for "nothing rendered".
+  let server: SpawnedGateway | undefined;
+  test.afterEach(() => server?.kill());
+
+  async function freshGateway() {
+    server = await SpawnedGateway.onFreePorts(({ proxy, dashboard }) => ({
+      listen: `127.0.0.1:${proxy}`,
+      dashboard: { listen: `127.0.0.1:${dashboard}` },
+      routes: [{ name: "first", path: "/api/*", targets: ["http://127.0.0.1:3990"] }],
+    }));
+    await server.start();
+    return server;
+  }
+
+  /** Sends one request through `server`'s proxy with an id of the test's choosing. */
+  async function send(server: SpawnedGateway, id: string) {
+    const sent = await fetch(`${server.proxyUrl}/api/first-ever`, { headers: { "x-request-id": id } });
+    expect(sent.status).toBe(200);
+    expect(sent.headers.get("x-request-id")).toBe(id);
+  }
+
+  /** That request was the gateway's very first: the case under test, not some later one. */
+  async function expectFirstEver(server: SpawnedGateway, id: string) {
+    await expect
+      .poll(async () => (await fetch(`${server.url}/api/requests/${id}`)).status, { message: "the request is recorded" })
+      .toBe(200);
+    const recorded = await (await fetch(`${server.url}/api/requests/${id}`)).json();
+    expect(recorded.seq, "the first request a fresh gateway serves").toBe(0);
+  }
+
+  test("the first request appears live", async ({ page }) => {
+    const gateway = await freshGateway();
+    await page.goto(`${gateway.url}/requests`);
+    await hydrated(page);
+    await expect(page.getByTestId("no-requests")).toBeVisible();
+    await expect(page.getByTestId("request-row")).toHaveCount(0);
+    await page.evaluate(() => ((window as { marked?: boolean }).marked = true));
+
+    const id = `first-ever-${Date.now()}`;
+    await send(gateway, id);
+    // Pushed by the socket; the page must keep it.
+    await expect(page.locator(`[data-testid="request-row"][data-request-id="${id}"]`)).toBeVisible();
+    await expect(page.getByTestId("request-row")).toHaveCount(1);
+    await expect(page.getByTestId("no-requests")).toHaveCount(0);
+    expect(await page.evaluate(() => (window as { marked?: boolean }).marked), "shown without a reload").toBe(true);
+    await expectFirstEver(gateway, id);
+  });
+
+  test("paused before the first request: it waits, and Resume shows it", async ({ page }) => {
+    const gateway = await freshGateway();
+    await page.goto(`${gateway.url}/requests`);
+    await hydrated(page);
+    await expect(page.getByTestId("no-requests")).toBeVisible();
+    await page.getByTestId("pause").click();
+    await expect(page.getByTestId("live-note")).toContainText("Paused · 0 new requests waiting");
+
+    const id = `first-paused-${Date.now()}`;
+    await send(gateway, id);
+    await expect(page.getByTestId("live-note")).toContainText("Paused · 1 new request waiting");
+    const row = page.locator(`[data-testid="request-row"][data-request-id="${id}"]`);
+    await expect(row).toHaveCount(0);
+    await page.getByTestId("pause").click();
+    await expect(row).toBeVisible();
+    await expectFirstEver(gateway, id);
+  });
 });

@@ -1,12 +1,10 @@
 import { test, expect, hydrated } from "./fixtures/test";
-import { SpawnedGateway } from "./fixtures/spawned";
-
-const PROXY = "http://127.0.0.1:3985";
+import { SpawnedGateway, freePorts } from "./fixtures/spawned";
 
 /** A chat completion through the gateway (the demo LLM refuses about 1 % with 429: retried). */
-async function chat(model: string, stream: boolean) {
+async function chat(proxy: string, model: string, stream: boolean) {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const response = await fetch(`${PROXY}/v1/chat/completions`, {
+    const response = await fetch(`${proxy}/v1/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ model, stream, messages: [{ role: "user", content: "Status?" }] }),
@@ -25,21 +23,24 @@ test.describe("models", () => {
   test.afterEach(() => server?.kill());
 
   test("LLM traffic shows up live per model, and with JavaScript off", async ({ page, browser }) => {
-    server = new SpawnedGateway(3905, {
-      listen: "127.0.0.1:3985",
-      dashboard: { listen: "127.0.0.1:3905" },
+    const [proxy, dashboard, llm] = await freePorts(3);
+    const upstream = `http://127.0.0.1:${llm}`;
+    server = new SpawnedGateway(dashboard, {
+      listen: `127.0.0.1:${proxy}`,
+      dashboard: { listen: `127.0.0.1:${dashboard}` },
       history: { enabled: false },
-      routes: [{ name: "llm", path: "/v1/*", llm: true, targets: ["http://127.0.0.1:3996"] }],
-      demo: { upstreams: [{ name: "llm", listen: "127.0.0.1:3996", kind: "llm" }] },
+      routes: [{ name: "llm", path: "/v1/*", llm: true, targets: [upstream] }],
+      demo: { upstreams: [{ name: "llm", listen: `127.0.0.1:${llm}`, kind: "llm" }] },
     });
+    const proxyUrl = `http://127.0.0.1:${proxy}`;
     await server.start();
     await page.goto(`${server.url}/models`);
     await hydrated(page);
     await expect(page.getByText("No LLM traffic yet")).toBeVisible();
 
     // A plain answer and a streamed one, for the same model.
-    await chat("e2e-model", false);
-    const streamed = await chat("e2e-model", true);
+    await chat(proxyUrl, "e2e-model", false);
+    const streamed = await chat(proxyUrl, "e2e-model", true);
     expect(streamed).toContain("data: [DONE]");
     const row = page.locator('[data-testid="model-row"][data-model="e2e-model"]');
     // Pushed: the page was not reloaded.
@@ -50,7 +51,7 @@ test.describe("models", () => {
     const tokensOut = digits(tokensOutText);
     expect(tokensIn).toBeGreaterThan(0);
     expect(tokensOut).toBeGreaterThan(0);
-    await expect(page.getByTestId("model-matrix")).toContainText("http://127.0.0.1:3996");
+    await expect(page.getByTestId("model-matrix")).toContainText(upstream);
 
     // The same numbers as the API, and as the server renders them for a browser without script.
     const models = await (await fetch(`${server.url}/api/models`)).json();
@@ -62,7 +63,7 @@ test.describe("models", () => {
       await plain.goto(`${server.url}/models`);
       const plainRow = plain.locator('[data-testid="model-row"][data-model="e2e-model"]');
       await expect(plainRow.getByTestId("tokens-out")).toHaveText(tokensOutText);
-      await expect(plain.getByTestId("model-matrix")).toContainText("http://127.0.0.1:3996");
+      await expect(plain.getByTestId("model-matrix")).toContainText(upstream);
     } finally {
       await noScript.close();
     }

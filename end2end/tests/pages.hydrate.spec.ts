@@ -1,10 +1,14 @@
 import { readFileSync } from "node:fs";
 import { test, expect, hydrated, noteWhenShown } from "./fixtures/test";
 import { SpawnedGateway } from "./fixtures/spawned";
+import { checkIntervalMs } from "./fixtures/e2e-config";
 
 const PROXY = "http://127.0.0.1:3981";
 const UPSTREAM_CONTROL = "http://127.0.0.1:3993";
-const CHECK_INTERVAL_MS = 500;
+/** How often the shared gateway probes the stoppable upstream, as its config says. */
+const CHECK_INTERVAL_MS = checkIntervalMs("e2e-stoppable");
+/** A page whose live socket is down re-reads its data this often (README, "The dashboard"). */
+const POLL_INTERVAL_MS = 5_000;
 
 test.describe("the dashboard, hydrated", () => {
   for (const [url, heading] of [
@@ -21,9 +25,10 @@ test.describe("the dashboard, hydrated", () => {
     });
   }
 
-  test("a request sent through the proxy appears in the live log within 1 s", async ({ page, request }) => {
+  test("a request sent through the proxy appears in the live log, pushed, without a reload", async ({ page, request }) => {
     await page.goto("/requests");
     await hydrated(page);
+    await page.evaluate(() => ((window as { marked?: boolean }).marked = true));
     const path = `/api/live-${Date.now()}`;
     const shown = await noteWhenShown(page, `td.path[title="${path}"]`);
     const sent = await request.get(`${PROXY}${path}`);
@@ -31,8 +36,12 @@ test.describe("the dashboard, hydrated", () => {
     const sentAt = Date.now();
     const shownAt = await shown();
     console.log(`request-to-browser: ${shownAt - sentAt} ms`);
-    expect(shownAt - sentAt).toBeLessThan(1_000);
+    // Pushed over the socket, not found by a re-read: well before the next one would come. How
+    // fast it is (the "within a second" the empty list promises) is measured by
+    // bench.hydrate.spec.ts, not asserted on a machine whose load a test cannot choose.
+    expect(shownAt - sentAt).toBeLessThan(POLL_INTERVAL_MS / 2);
     await expect(page.locator(`[data-request-id="${sent.headers()["x-request-id"]}"]`)).toBeVisible();
+    expect(await page.evaluate(() => (window as { marked?: boolean }).marked), "the page was not reloaded").toBe(true);
   });
 
   test("pause holds the list and resume shows what arrived", async ({ page, request }) => {
@@ -77,29 +86,39 @@ test.describe("the dashboard, hydrated", () => {
     await expect(page.getByTestId("filter-path")).toHaveValue("");
   });
 
-  test("a stopped upstream turns red in the health grid within one check interval", async ({ page, request }) => {
+  // Stops and starts the one stoppable upstream: two of these at once (`--repeat-each`) would
+  // stop it under each other.
+  test("a stopped upstream turns red in the health grid at once, and up again at the next check", { lock: "upstream-3992" }, async ({
+    page,
+    request,
+  }) => {
     await page.goto("/");
     await hydrated(page);
     const tileSelector = '[data-testid="target-tile"][data-target="http://127.0.0.1:3992"]';
     const tile = page.locator(tileSelector);
     await expect(tile).toHaveAttribute("data-state", "up");
-    // Within one check interval, delivery to the page included: the checker watches its kept-alive
-    // connection to the target and probes again the moment the target closes it.
+    // The checker watches its kept-alive connection to the target and probes again the moment the
+    // target closes it (README, "Health"): the tile turns red long before the next regular check
+    // would have come. Half an interval is the bound: a checker that waited for its next probe
+    // would miss it half the time, while delivery to the page (a push, a flush) has seconds.
     const red = await noteWhenShown(page, `${tileSelector}[data-state="down"]`);
     try {
       expect((await request.post(`${UPSTREAM_CONTROL}/stop/3992`)).ok()).toBe(true);
       const stopped = Date.now();
       const redAt = await red();
       console.log(`upstream stopped → red tile: ${redAt - stopped} ms (check interval ${CHECK_INTERVAL_MS} ms)`);
-      expect(redAt - stopped).toBeLessThanOrEqual(CHECK_INTERVAL_MS);
+      expect(redAt - stopped).toBeLessThanOrEqual(CHECK_INTERVAL_MS / 2);
     } finally {
       await request.post(`${UPSTREAM_CONTROL}/start/3992`);
     }
-    // Coming back is noticed at the next regular check. Noted from here on: a tile already up
-    // counts as up now, which can only lengthen the measure.
+    // Coming back is noticed at the next regular check (one healthy probe is enough in the e2e
+    // config), plus delivery. Noted from here on: a tile already up counts as up now, which can
+    // only lengthen the measure.
     const started = Date.now();
-    const green = await noteWhenShown(page, `${tileSelector}[data-state="up"]`);
-    expect((await green()) - started).toBeLessThanOrEqual(CHECK_INTERVAL_MS + 500);
+    const green = await noteWhenShown(page, `${tileSelector}[data-state="up"]`, CHECK_INTERVAL_MS + 5_000);
+    const greenAt = await green();
+    console.log(`upstream started → tile up: ${greenAt - started} ms`);
+    expect(greenAt - started).toBeLessThanOrEqual(CHECK_INTERVAL_MS + 2_000);
   });
 });
 
@@ -129,7 +148,10 @@ test.describe("reconnecting", () => {
   test.afterEach(() => server?.kill());
 
   test("the page reconnects after the server restarts", async ({ page }) => {
-    server = new SpawnedGateway(3902, { listen: "127.0.0.1:3982", dashboard: { listen: "127.0.0.1:3902" } });
+    server = await SpawnedGateway.onFreePorts(({ proxy, dashboard }) => ({
+      listen: `127.0.0.1:${proxy}`,
+      dashboard: { listen: `127.0.0.1:${dashboard}` },
+    }));
     await server.start();
     await page.goto(server.url);
     await hydrated(page);

@@ -134,7 +134,10 @@ test.describe("a gateway restarted while the page is open", () => {
     // A copy of the built site stands for a newer build: its files are newer.
     const newer = mkdtempSync(path.join(tmpdir(), "gatewatch-site-"));
     cpSync(path.resolve(__dirname, "../../target/site"), newer, { recursive: true });
-    server = new SpawnedGateway(3903, { listen: "127.0.0.1:3983", dashboard: { listen: "127.0.0.1:3903" } });
+    server = await SpawnedGateway.onFreePorts(({ proxy, dashboard }) => ({
+      listen: `127.0.0.1:${proxy}`,
+      dashboard: { listen: `127.0.0.1:${dashboard}` },
+    }));
     await server.start();
     await page.goto(server.url);
     await hydrated(page);

@@ -1,0 +1,17 @@
+// "Older requests" on the request log in a hydrated page: the link pages back through the
+// history, keeping the filters in the URL, and an older page lists older requests only.
+import { test, hydrated } from "./fixtures/test";
+import { pageBack, sendInOrder } from "./fixtures/request-log";
+
+test("Older requests pages back: older rows, none of the previous page's, the filters kept", async ({ page, request }) => {
+  // Known defect: an older page also lists the live requests newer than its own (here the first
+  // page's, read when the live socket opened): the page joins live requests to any view without
+  // `until`, the `cursor` of an older page not taken into account (src/app/requests.rs,
+  // `follows_live`). Server-rendered, the pages are right (requests.ssr.spec.ts).
+  test.fail();
+  const path = `/api/older-${Date.now()}`;
+  const newestFirst = await sendInOrder(request, path, 12);
+  await page.goto(`/requests?path=${encodeURIComponent(path)}&limit=5`);
+  await hydrated(page);
+  await pageBack(page, path, 5, [newestFirst.slice(0, 5), newestFirst.slice(5, 10), newestFirst.slice(10)]);
+});
