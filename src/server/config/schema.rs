@@ -145,3 +145,251 @@ pub(super) fn header_set(generator: &mut SchemaGenerator) -> Schema {
         "additionalProperties": generator.subschema_for::<HeaderValue>(),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::config::{Strategy, parse};
+    use serde_json::json;
+
+    fn validator() -> jsonschema::Validator {
+        jsonschema::validator_for(&config_schema()).expect("the generated schema compiles")
+    }
+
+    /// The schema's complaints about `config`, one line each (none: it validates).
+    fn schema_errors(config: &Value) -> Vec<String> {
+        validator()
+            .iter_errors(config)
+            .map(|error| format!("{}: {error}", error.instance_path()))
+            .collect()
+    }
+
+    fn route_with_target(target: &str) -> Value {
+        json!({"routes": [{"name": "r", "path": "*", "targets": [target]}]})
+    }
+
+    #[test]
+    fn the_schema_is_a_draft_2020_12_schema_with_its_header() {
+        let schema = config_schema();
+        jsonschema::meta::validate(&schema).expect("a valid JSON Schema");
+        assert_eq!(
+            schema["$schema"],
+            "https://json-schema.org/draft/2020-12/schema"
+        );
+        assert_eq!(schema["$id"], SCHEMA_ID);
+        assert_eq!(schema["title"], "Gatewatch configuration");
+        let keys: Vec<_> = schema.as_object().unwrap().keys().take(4).collect();
+        assert_eq!(keys, ["$schema", "$id", "title", "description"]);
+        assert_eq!(
+            schema["properties"]["$schema"]["type"],
+            json!(["string", "null"])
+        );
+        assert!(config_schema_text().ends_with("}\n"));
+    }
+
+    #[test]
+    fn descriptions_are_flowing_text() {
+        let schema = config_schema();
+        let mut pending = vec![&schema];
+        let mut count = 0;
+        while let Some(value) = pending.pop() {
+            match value {
+                Value::Object(map) => {
+                    if let Some(Value::String(description)) = map.get("description") {
+                        count += 1;
+                        assert!(!description.contains('\n'), "{description:?}");
+                    }
+                    pending.extend(map.values());
+                }
+                Value::Array(items) => pending.extend(items),
+                _ => {}
+            }
+        }
+        assert!(count > 50, "only {count} descriptions");
+    }
+
+    #[test]
+    fn the_forms_strategies_are_the_servers() {
+        let schema = config_schema();
+        let names: Vec<&str> = schema
+            .pointer("/$defs/route/properties/strategy/enum")
+            .and_then(Value::as_array)
+            .expect("routes[].strategy lists its values")
+            .iter()
+            .filter_map(Value::as_str)
+            .collect();
+        assert_eq!(names, crate::config_form::STRATEGIES);
+        for name in crate::config_form::STRATEGIES {
+            let strategy: Strategy = serde_json::from_value(json!(name)).unwrap();
+            assert_eq!(strategy.as_str(), name);
+        }
+    }
+
+    #[test]
+    fn the_shipped_configs_validate() {
+        for text in [
+            include_str!("../../../config.json"),
+            include_str!("../../../tests/fixtures/config.full.json"),
+        ] {
+            let config: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(schema_errors(&config), Vec::<String>::new());
+        }
+    }
+
+    #[test]
+    fn what_the_gateway_refuses_the_schema_refuses() {
+        for (config, at) in [
+            (json!({"lisen": "0.0.0.0:8080"}), ""),
+            (json!({"dashboard": {"port": 3000}}), "/dashboard"),
+            (
+                route_with_target("https://127.0.0.1:9001"),
+                "/routes/0/targets/0",
+            ),
+            (
+                json!({"routes": [{"name": "r", "path": "/a/*", "retries": 11,
+                        "targets": ["http://127.0.0.1:9001"]}]}),
+                "/routes/0/retries",
+            ),
+            (
+                json!({"routes": [{"name": "r", "path": "*", "strip_prefix": true,
+                        "targets": ["http://127.0.0.1:9001"]}]}),
+                "/routes/0/strip_prefix",
+            ),
+            (
+                json!({"routes": [{"name": "r", "path": "*",
+                        "targets": [{"url": "http://127.0.0.1:9001", "weight": null}]}]}),
+                "/routes/0/targets/0",
+            ),
+            (
+                json!({"routes": [{"name": "r", "path": "*", "strategy": "fastest",
+                        "targets": ["http://127.0.0.1:9001"]}]}),
+                "/routes/0/strategy",
+            ),
+            (
+                json!({"history": {"retention_days": 0}}),
+                "/history/retention_days",
+            ),
+            (
+                json!({"demo": {"traffic": {"requests_per_second": 0}}}),
+                "/demo/traffic/requests_per_second",
+            ),
+            (
+                json!({"routes": [{"name": "r", "path": "*", "targets": ["http://127.0.0.1:9001"],
+                        "circuit_breaker": {"failure_threshold": 4_294_967_296_u64}}]}),
+                "/routes/0/circuit_breaker/failure_threshold",
+            ),
+        ] {
+            let text = config.to_string();
+            assert!(parse(&text).is_err(), "the gateway takes {text}");
+            let errors = schema_errors(&config);
+            assert!(
+                errors
+                    .iter()
+                    .any(|error| error.starts_with(&format!("{at}: "))),
+                "{text}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn null_leaves_an_optional_setting_out_for_both() {
+        let config = json!({"listen": null, "routes": [{"name": "r", "path": "*", "host": null,
+            "targets": ["http://127.0.0.1:9001"], "health_check": null, "retries": null}]});
+        assert!(parse(&config.to_string()).is_ok());
+        assert_eq!(schema_errors(&config), Vec::<String>::new());
+    }
+
+    #[test]
+    fn target_urls_are_judged_as_the_gateway_judges_them() {
+        for url in [
+            "http://127.0.0.1:9001",
+            "http://backend",
+            "http://backend/v1/",
+            "HTTP://Backend:80/x",
+            "http://[::1]:9001/base",
+            "http://10.0.0.6:9000/v2",
+            "https://127.0.0.1:9001",
+            "ftp://h",
+            "127.0.0.1:9001",
+            "http://",
+            "http://:80",
+            "http://user@host",
+            "http://host/?a=1",
+            "http://host/#top",
+            "http://host?a",
+            "http://a b",
+            "http://a_b.c-d~e:8080",
+            "http://h%20x",
+            "http://[::1",
+            "http://h]",
+            "http://[fe80::1%25eth0]:80",
+        ] {
+            let config = route_with_target(url);
+            let gateway = parse(&config.to_string()).is_ok();
+            let schema = schema_errors(&config).is_empty();
+            assert_eq!(schema, gateway, "{url}: schema {schema}, gateway {gateway}");
+        }
+    }
+
+    #[test]
+    fn path_patterns_are_judged_as_the_gateway_judges_them() {
+        for path in [
+            "*", "/*", "/", "/health", "/api/*", "/a/b/*", "api", "", "/a*", "/a/*/b", "/a?x",
+            "/a#x", "**",
+        ] {
+            let config = json!({"routes": [{"name": "r", "path": path,
+                "targets": ["http://127.0.0.1:9001"]}]});
+            let gateway = parse(&config.to_string()).is_ok();
+            let schema = schema_errors(&config).is_empty();
+            assert_eq!(
+                schema, gateway,
+                "{path:?}: schema {schema}, gateway {gateway}"
+            );
+        }
+    }
+
+    #[test]
+    fn headers_are_judged_as_the_gateway_judges_them() {
+        for (name, value) in [
+            ("x-env", "prod"),
+            ("X-Env", "tab\there"),
+            ("x-utf8", "caf\u{e9}"),
+            ("bad name", "v"),
+            ("x-ctl", "a\u{1}b"),
+            ("x-del", "a\u{7f}"),
+            ("x-newline", "a\nb"),
+        ] {
+            let config = json!({"routes": [{"name": "r", "path": "*",
+                "targets": ["http://127.0.0.1:9001"],
+                "request_headers": {"set": {name: value}, "remove": [name]}}]});
+            let gateway = parse(&config.to_string()).is_ok();
+            let schema = schema_errors(&config).is_empty();
+            assert_eq!(
+                schema, gateway,
+                "{name:?}: {value:?}: schema {schema}, gateway {gateway}"
+            );
+        }
+    }
+
+    #[test]
+    fn history_paths_are_judged_as_the_gateway_judges_them() {
+        for path in [
+            "gatewatch.db",
+            "data/history.db",
+            "/var/db",
+            "a ",
+            "",
+            "  ",
+            "data/",
+            "/",
+        ] {
+            let config = json!({"history": {"path": path}});
+            let gateway = parse(&config.to_string()).is_ok();
+            let schema = schema_errors(&config).is_empty();
+            assert_eq!(
+                schema, gateway,
+                "{path:?}: schema {schema}, gateway {gateway}"
+            );
+        }
+    }
+}
