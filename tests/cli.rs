@@ -43,6 +43,31 @@ fn check_rejects_an_invalid_config_naming_every_field() {
 }
 
 #[test]
+fn schema_prints_the_checked_in_config_schema() {
+    let output = gatewatch().arg("schema").output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config.schema.json");
+    let checked_in = std::fs::read(path).unwrap();
+    if output.stdout != checked_in {
+        let printed = String::from_utf8_lossy(&output.stdout);
+        let file = String::from_utf8_lossy(&checked_in);
+        let line = printed
+            .lines()
+            .zip(file.lines())
+            .position(|(a, b)| a != b)
+            .map_or_else(|| "its end".to_string(), |i| format!("line {}", i + 1));
+        panic!(
+            "config.schema.json differs from what `gatewatch schema` prints (first at {line}); \
+             regenerate it: cargo run --release --features ssr --bin gatewatch -- schema > config.schema.json"
+        );
+    }
+}
+
+#[test]
 fn running_on_an_invalid_config_fails_before_listening() {
     let file = config_file(r#"{"dashboard": {"listen": "127.0.0.1:0", "extra": true}}"#);
     let output = gatewatch()
@@ -169,7 +194,8 @@ fn assert_keys_match_schema(
         node
     };
     let schema = resolve(schema);
-    if let Some(branches) = schema.get("oneOf").and_then(|b| b.as_array()) {
+    let branches = schema.get("oneOf").or_else(|| schema.get("anyOf"));
+    if let Some(branches) = branches.and_then(|b| b.as_array()) {
         let branch = branches
             .iter()
             .map(&resolve)
@@ -178,7 +204,7 @@ fn assert_keys_match_schema(
                 Some("string") => value.is_string(),
                 _ => false,
             })
-            .unwrap_or_else(|| panic!("{at}: no oneOf branch fits {value}"));
+            .unwrap_or_else(|| panic!("{at}: no oneOf/anyOf branch fits {value}"));
         return assert_keys_match_schema(value, &branch, root, at);
     }
     match value {

@@ -1,9 +1,10 @@
 //! The command line: `gatewatch [--config PATH]` runs the gateway; `gatewatch check PATH`
-//! validates a config file.
+//! validates a config file; `gatewatch schema` prints the config's JSON Schema.
 
 use crate::server::config;
 use crate::server::runtime::{self, DRAIN_TIMEOUT};
 use clap::{Parser, Subcommand};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -26,6 +27,8 @@ pub enum Command {
         /// The config file to validate.
         path: PathBuf,
     },
+    /// Print the JSON Schema of config.json (what config.schema.json holds).
+    Schema,
 }
 
 /// Runs the command line; the process exit code is the result.
@@ -33,6 +36,7 @@ pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check { path }) => check(&path),
+        Some(Command::Schema) => schema(),
         None => run(cli.config).await,
     }
 }
@@ -53,6 +57,20 @@ fn check(path: &Path) -> ExitCode {
             for line in error.to_string().lines() {
                 eprintln!("  {line}");
             }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn schema() -> ExitCode {
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(config::config_schema_text().as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("gatewatch: cannot write the schema: {error}");
             ExitCode::FAILURE
         }
     }
@@ -139,6 +157,13 @@ mod tests {
         assert!(
             matches!(cli.command, Some(Command::Check { path }) if path == Path::new("other.json"))
         );
+    }
+
+    #[test]
+    fn schema_takes_no_arguments() {
+        let cli = Cli::try_parse_from(["gatewatch", "schema"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Schema)));
+        assert!(Cli::try_parse_from(["gatewatch", "schema", "extra"]).is_err());
     }
 
     #[test]

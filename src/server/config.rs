@@ -8,14 +8,17 @@ mod demo;
 mod diff;
 mod recording;
 mod route;
+mod schema;
 mod static_dir;
 
 pub use demo::*;
 pub use diff::ConfigDiff;
 pub use recording::*;
 pub use route::*;
+pub use schema::{SCHEMA_ID, config_schema, config_schema_text};
 pub use static_dir::*;
 
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
@@ -56,28 +59,51 @@ pub struct DashboardConfig {
     pub listen: SocketAddr,
 }
 
-/// The file as written, before validation.
-#[derive(Debug, Default, Deserialize)]
+// The file as written, before validation. Its docs (and those of the types it holds) are the
+// descriptions of config.schema.json: they speak to the person editing config.json.
+/// config.json for the gatewatch reverse proxy and dashboard. Unknown fields are errors.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "Gatewatch configuration")]
 pub struct FileConfig {
-    /// Editors' schema hint; ignored by the gateway.
+    /// Editor hint: where this schema is, e.g. "./config.schema.json". Ignored by gatewatch.
     #[serde(rename = "$schema")]
     pub schema: Option<String>,
+    /// Address the proxy accepts traffic on, IP:port. Default "0.0.0.0:8080". A change takes
+    /// effect when gatewatch restarts.
+    #[schemars(extend("default" = DEFAULT_LISTEN, "examples" = ["0.0.0.0:8080", "[::]:8080"]))]
     pub listen: Option<String>,
+    /// The monitoring dashboard, its API, its live socket and /metrics.
     pub dashboard: Option<FileDashboard>,
+    /// Proxied routes. A request goes to the most specific matching route (exact path, then
+    /// longest prefix, then "*"); ties go to the earlier route. Default: none.
     #[serde(default)]
+    #[schemars(extend("default" = []))]
     pub routes: Vec<FileRoute>,
+    /// Directories of files served by the proxy listener. Default: none.
     #[serde(default, rename = "static")]
+    #[schemars(extend("default" = []))]
     pub static_dirs: Vec<FileStatic>,
+    /// Recording of proxied requests (metrics, /metrics, the live request log and the history).
     pub metrics: Option<FileMetrics>,
+    /// The request history: every finished request and per-minute / per-hour rollups in a
+    /// SQLite file that survives restarts. Changes take effect when gatewatch restarts.
     pub history: Option<FileHistory>,
+    /// The built-in demo: in-process upstreams and a traffic generator sending requests through
+    /// the proxy, so a fresh install shows a living dashboard. Leave it out (and the routes
+    /// pointing at its upstreams) for no demo at all. A reload applies changes: a removed
+    /// section stops the demo, a changed one restarts it on its new settings.
     pub demo: Option<FileDemo>,
 }
 
 /// `dashboard` as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct FileDashboard {
+    /// Address of the dashboard, its API and live socket, IP:port; must differ from listen.
+    /// Default "127.0.0.1:3000". A change takes effect when gatewatch restarts.
+    #[schemars(extend("default" = DEFAULT_DASHBOARD_LISTEN, "examples" = ["127.0.0.1:3000"]))]
     pub listen: Option<String>,
 }
 

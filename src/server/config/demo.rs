@@ -2,6 +2,7 @@
 //! install show a living dashboard. Absent: nothing demo runs.
 
 use super::FieldErrors;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -12,39 +13,67 @@ pub const DEFAULT_DEMO_REQUESTS_PER_SECOND: f64 = 10.0;
 pub const MAX_DEMO_REQUESTS_PER_SECOND: f64 = 1_000.0;
 
 /// `demo` as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct FileDemo {
+    /// Demo upstreams started in-process, each on its own address; point routes at them as at
+    /// any upstream. Default: none.
     #[serde(default)]
+    #[schemars(extend("default" = []))]
     pub upstreams: Vec<FileDemoUpstream>,
+    /// The traffic generator: catalog, order and chat-completion requests (plus the odd 404 and
+    /// small burst) sent to the proxy's own listener with User-Agent gatewatch-demo-traffic, at
+    /// most 32 at once. Default: off (leave out).
     pub traffic: Option<FileDemoTraffic>,
 }
 
-/// `demo.upstreams[]` as written.
-#[derive(Debug, Deserialize)]
+// `demo.upstreams[]` as written.
+/// A demo upstream.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "demoUpstream")]
 pub struct FileDemoUpstream {
+    /// Unique, non-empty name (used in the log).
+    #[schemars(regex(pattern = r"\S"))]
     pub name: String,
+    /// Address it listens on, IP:port; must differ from the other demo upstreams', listen and
+    /// dashboard.listen. If it cannot be bound, the error is logged and the gateway runs without
+    /// it.
+    #[schemars(extend("examples" = ["127.0.0.1:9101"]))]
     pub listen: String,
+    /// How it behaves. Each kind answers GET /health with 200 while up.
     pub kind: DemoKind,
 }
 
 /// `demo.traffic` as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct FileDemoTraffic {
+    /// Requests sent per second (above 0, at most 1000; fractions allowed). Default 10.
+    #[schemars(
+        range(max = MAX_DEMO_REQUESTS_PER_SECOND),
+        extend(
+            "exclusiveMinimum" = 0,
+            "default" = DEFAULT_DEMO_REQUESTS_PER_SECOND
+        )
+    )]
     pub requests_per_second: Option<f64>,
 }
 
 /// How a demo upstream behaves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(inline)]
 pub enum DemoKind {
-    /// A fast JSON API: a few ms of latency, rare 500s.
+    /// A fast JSON API: GET and POST on any path, answered within a few ms, 0.5 % 500s.
     Api,
-    /// A slow, unreliable JSON API with a long latency tail, frequent 500s and periodic outages.
+    /// A slow, unreliable JSON API: 20-400 ms with a long tail, 8 % 500s, and it refuses
+    /// connections for 20 s every 2 minutes, starting a minute in.
     Flaky,
-    /// An OpenAI-compatible chat completions API with token usage, plain and streamed.
+    /// An OpenAI-compatible API: POST /v1/chat/completions, plain or streamed, with token usage;
+    /// GET /v1/models.
     Llm,
 }
 

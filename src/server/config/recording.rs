@@ -2,6 +2,7 @@
 //! history is kept.
 
 use super::FieldErrors;
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -14,19 +15,46 @@ pub const DEFAULT_RETENTION_DAYS: u32 = 7;
 pub const MAX_RETENTION_DAYS: u32 = 3_650;
 
 /// `metrics` as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct FileMetrics {
+    /// Record every proxied request. false: the proxy records nothing per request (no metrics,
+    /// no history, no live request log). Default true.
+    #[schemars(extend("default" = true))]
     pub enabled: Option<bool>,
+    /// Keep the request and response headers of the newest 2000 requests in memory for the
+    /// request detail view, secrets (Authorization, Cookie, Set-Cookie, API keys, anything named
+    /// *token*, *secret*, *password*, *session*) redacted whenever shown. Never written to the
+    /// history. Costs up to 5% of proxy throughput. Default true.
+    #[schemars(extend("default" = true))]
     pub capture_headers: Option<bool>,
 }
 
 /// `history` as written.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct FileHistory {
+    /// Keep the history on disk. false: requests are kept in memory only, and /api/stats answers
+    /// 503. Default true.
+    #[schemars(extend("default" = true))]
     pub enabled: Option<bool>,
+    /// The SQLite file, relative to the config file's directory unless absolute; must not be
+    /// empty or end with "/". Default "gatewatch.db" beside the config file.
+    #[schemars(
+        regex(pattern = r"^(?=.*\S).*[^/]$"),
+        extend(
+            "default" = DEFAULT_HISTORY_FILE,
+            "examples" = ["gatewatch.db", "data/history.db", "/var/lib/gatewatch/history.db"]
+        )
+    )]
     pub path: Option<String>,
+    /// Days requests and rollups are kept before they are deleted (1 to 3650). Default 7.
+    #[schemars(
+        range(min = 1, max = MAX_RETENTION_DAYS),
+        extend("default" = DEFAULT_RETENTION_DAYS)
+    )]
     pub retention_days: Option<u32>,
 }
 

@@ -1,7 +1,8 @@
 //! `routes[]`: how a request is matched and where it goes, as written and as validated.
 
-use super::FieldErrors;
+use super::{FieldErrors, schema};
 use axum::http::{HeaderName, HeaderValue, Method};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -15,38 +16,96 @@ pub const MAX_RETRIES: u32 = 10;
 /// Most targets one route may have (target sets are bit masks on the hot path).
 pub const MAX_TARGETS: usize = 64;
 
-/// A route as written in `config.json`.
-#[derive(Debug, Deserialize)]
+// A route as written in `config.json`.
+/// A route: which requests it takes and the upstream targets it forwards them to.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(
+    rename = "route",
+    extend(
+        "if" = {"required": ["path"], "properties": {"path": {"enum": ["*", "/*"]}}},
+        "then" = {"properties": {"strip_prefix": {"const": false}}}
+    )
+)]
 pub struct FileRoute {
+    /// Unique, non-empty name of the route (used in events, metrics and the dashboard).
+    #[schemars(regex(pattern = r"\S"))]
     pub name: String,
+    /// Request paths the route takes: "/exact", "/prefix/*" (the prefix and everything below it,
+    /// at segment boundaries) or "*" (every path).
+    #[schemars(with = "schema::PathPattern")]
     pub path: String,
+    /// HTTP methods the route takes (case-insensitive). Default: all methods (leave out; an
+    /// empty list is an error).
+    #[schemars(with = "Option<Vec<schema::HttpMethod>>", length(min = 1))]
     pub methods: Option<Vec<String>>,
+    /// Host header the route takes (case-insensitive); without a port it matches any port.
+    /// Default: every host (leave out; must not be empty).
+    #[schemars(
+        regex(pattern = r"\S"),
+        extend("examples" = ["api.example.com", "localhost:8080"])
+    )]
     pub host: Option<String>,
+    /// Remove the matched path prefix before forwarding (/api/users -> /users). Not allowed with
+    /// path "*". Default false.
     #[serde(default)]
     pub strip_prefix: bool,
-    /// `"http://…"` strings or `{"url": …, "weight": n}` objects (checked by hand for precise errors).
+    /// 1 to 64 upstreams, each an "http://host[:port][/base]" URL string or {"url", "weight"};
+    /// the same URL may not be listed twice. https upstreams are not supported yet.
+    // Read as JSON values and checked by hand, for precise errors.
+    #[schemars(
+        with = "Vec<schema::Target>",
+        length(min = 1, max = MAX_TARGETS),
+        extend("uniqueItems" = true)
+    )]
     pub targets: Vec<serde_json::Value>,
+    /// How requests are spread over eligible targets: round_robin, weighted_round_robin (smooth,
+    /// by weight), least_connections or random. Default round_robin.
     #[serde(default)]
+    #[schemars(extend("default" = Strategy::default().as_str()))]
     pub strategy: Strategy,
+    /// Time an upstream has to send response headers, in ms (1 to 3600000); then 504. Default
+    /// 30000.
+    #[schemars(
+        range(min = 1, max = 3_600_000),
+        extend("default" = DEFAULT_TIMEOUT.as_millis())
+    )]
     pub timeout_ms: Option<u64>,
+    /// Extra attempts on another target after a connect failure (idempotent requests without a
+    /// body only), 0 to 10. Default 1.
+    #[schemars(range(min = 0, max = MAX_RETRIES), extend("default" = DEFAULT_RETRIES))]
     pub retries: Option<u32>,
+    /// Active GET probes of each target; 2xx/3xx within timeout_ms is good. Default: off.
     pub health_check: Option<FileHealthCheck>,
+    /// Circuit breaking per target: opens after consecutive failures (connect error, timeout,
+    /// 5xx). Default: off.
     pub circuit_breaker: Option<FileCircuitBreaker>,
+    /// Token-bucket rate limit per client IP. Default: off.
     pub rate_limit: Option<FileRateLimit>,
+    /// Proxy WebSocket upgrades (otherwise upgrade headers are dropped as hop-by-hop). Default
+    /// false.
     #[serde(default)]
     pub websocket: bool,
+    /// Keep each client IP on one target while it is eligible (rendezvous hashing; overrides
+    /// strategy). Default false.
     #[serde(default)]
     pub sticky: bool,
+    /// The upstream speaks the OpenAI-compatible (or Anthropic) API: read model and usage from
+    /// JSON responses and SSE streams (tee'd, never delaying the client) and count tokens per
+    /// model. Default false.
     #[serde(default)]
     pub llm: bool,
+    /// Headers to set and remove on requests before they are forwarded. Default: none.
     pub request_headers: Option<FileHeaderRules>,
+    /// Headers to set and remove on upstream responses before they reach the client. Default:
+    /// none.
     pub response_headers: Option<FileHeaderRules>,
 }
 
 /// How a route spreads requests over its targets.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
+#[schemars(inline)]
 pub enum Strategy {
     #[default]
     RoundRobin,
@@ -68,40 +127,71 @@ impl Strategy {
 }
 
 /// `health_check` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct FileHealthCheck {
+    /// Path probed, relative to each target's URL; must start with "/".
+    #[schemars(regex(pattern = "^/"), extend("examples" = ["/health"]))]
     pub path: String,
+    /// Time between probes in ms (100 to 3600000). Default 5000.
+    #[schemars(range(min = 100, max = 3_600_000), extend("default" = 5_000))]
     pub interval_ms: Option<u64>,
+    /// Time a probe may take in ms (1 to 3600000); must not exceed interval_ms. Default 2000.
+    #[schemars(range(min = 1, max = 3_600_000), extend("default" = 2_000))]
     pub timeout_ms: Option<u64>,
+    /// Consecutive good probes that bring a target back into rotation (at least 1). Default 2.
+    #[schemars(range(min = 1, max = u32::MAX), extend("default" = 2))]
     pub healthy_threshold: Option<u32>,
+    /// Consecutive failed probes that take a target out of rotation (at least 1). Default 3.
+    #[schemars(range(min = 1, max = u32::MAX), extend("default" = 3))]
     pub unhealthy_threshold: Option<u32>,
 }
 
 /// `circuit_breaker` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct FileCircuitBreaker {
+    /// Consecutive failures that open the breaker (at least 1). Default 5.
+    #[schemars(range(min = 1, max = u32::MAX), extend("default" = 5))]
     pub failure_threshold: Option<u32>,
+    /// How long the breaker stays open, in ms (1 to 86400000). Default 30000.
+    #[schemars(range(min = 1, max = 86_400_000), extend("default" = 30_000))]
     pub open_ms: Option<u64>,
+    /// Probe requests admitted once open_ms has passed; a good one closes the breaker (at least
+    /// 1). Default 1.
+    #[schemars(range(min = 1, max = u32::MAX), extend("default" = 1))]
     pub half_open_requests: Option<u32>,
 }
 
 /// `rate_limit` as written.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(inline)]
 pub struct FileRateLimit {
+    /// Sustained rate allowed per client IP (above 0, at most 1000000; fractions allowed).
+    #[schemars(range(max = 1_000_000), extend("exclusiveMinimum" = 0))]
     pub requests_per_second: f64,
+    /// Bucket size: requests allowed at once (at least 1). Default: one second's worth,
+    /// ceil(requests_per_second).
+    #[schemars(range(min = 1, max = u32::MAX))]
     pub burst: Option<u32>,
 }
 
-/// `request_headers` / `response_headers` as written.
-#[derive(Debug, Default, Deserialize)]
+// `request_headers` / `response_headers` as written.
+/// Headers to change: removals are applied first, then sets.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "headerRules")]
 pub struct FileHeaderRules {
+    /// Header name -> value; each replaces every existing value of that header. Default: none.
     #[serde(default)]
+    #[schemars(schema_with = "schema::header_set")]
     pub set: BTreeMap<String, String>,
+    /// Header names to remove. Default: none.
     #[serde(default)]
+    #[schemars(with = "Vec<schema::HeaderName>")]
     pub remove: Vec<String>,
 }
 

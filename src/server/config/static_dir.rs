@@ -1,19 +1,30 @@
 //! `static[]`: directories served under a path, optionally with a single-page-app fallback file.
 
-use super::FieldErrors;
 use super::route::{PathPattern, parse_path_pattern};
+use super::{FieldErrors, schema};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-/// A static directory as written.
-#[derive(Debug, Deserialize)]
+// A static directory as written.
+/// A directory of files served under a path.
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "static")]
 pub struct FileStatic {
-    /// `/assets/*` (or `/assets`, the same) or `*`.
+    /// Where the files are served: "/assets/*" ("/assets" is the same) or "*" (every path).
+    #[schemars(with = "schema::PathPattern")]
     pub path: String,
-    /// The directory, relative to the config file's directory unless absolute.
+    /// The directory to serve, relative to the config file's directory unless absolute; must
+    /// exist. Requests never leave it.
+    #[schemars(extend("examples" = ["public"]))]
     pub dir: String,
-    /// A file in `dir` served for paths that match no file (e.g. `index.html`).
+    /// A file inside dir served for paths matching no file (single-page apps); a relative name
+    /// without "." or ".." segments, and it must exist. Default: none (404).
+    #[schemars(
+        regex(pattern = r"^(?!\.\.?(/|$))(?!.*/\.\.(/|$))[^/]"),
+        extend("examples" = ["index.html"])
+    )]
     pub spa_fallback: Option<String>,
 }
 
