@@ -614,7 +614,7 @@ mod tests {
             ),
             "r",
         );
-        let breaker = route.config.circuit_breaker.clone().unwrap();
+        let breaker = route.config.circuit_breaker.unwrap();
         for target in &route.targets[..2] {
             target.record_outcome(Outcome::Unreachable("refused"), None, Some(&breaker));
         }
