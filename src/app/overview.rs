@@ -7,9 +7,10 @@ use crate::api::traffic::get_stats;
 use crate::app::chart::{ChartData, Line, LineChart, Slice};
 use crate::app::format;
 use crate::app::health_grid::HealthGrid;
+use crate::app::page_data::PageData;
 use crate::app::query_string::{encode, href, use_query_value};
 use crate::app::resource::page_resource;
-use crate::app::widgets::{ErrorNote, StatCard, loading};
+use crate::app::widgets::{StatCard, loading};
 use crate::live_feed::use_live_feed;
 use crate::views::{
     ConfigReload, OverviewData, PeriodStats, SecondPoint, StatsPeriod, StatsPoint, format_uptime,
@@ -38,19 +39,9 @@ pub fn OverviewPage() -> impl IntoView {
                     "Refresh"
                 </button>
             </header>
-            <Transition fallback=loading>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Ok(data) => view! { <OverviewBody data /> }.into_any(),
-                        Err(error) => {
-                            view! {
-                                <ErrorNote what="Could not load the gateway status" error=error.to_string() />
-                            }
-                                .into_any()
-                        }
-                    }
-                })}
-            </Transition>
+            <PageData data failed="Could not load the gateway status" let:data>
+                <OverviewBody data />
+            </PageData>
         </section>
     }
 }
@@ -426,19 +417,16 @@ fn Charts(series: Memo<Vec<SecondPoint>>) -> impl IntoView {
             {move || match period.get() {
                 None => live_charts().into_any(),
                 Some(_) => view! {
-                    <Transition fallback=loading>
-                        {move || Suspend::new(async move {
-                            match stats.await {
-                                Ok(Some(stats)) => {
-                                    let with_previous = compare.get().is_some();
-                                    let data = Memo::new(move |_| period_chart_data(&stats, with_previous));
-                                    charts(data).into_any()
-                                }
-                                Ok(None) => loading().into_any(),
-                                Err(error) => view! { <ErrorNote what="No history for this range" error=error.to_string() /> }.into_any(),
+                    <PageData data=stats failed="No history for this range" let:stats>
+                        {match stats {
+                            Some(stats) => {
+                                let with_previous = compare.get().is_some();
+                                let data = Memo::new(move |_| period_chart_data(&stats, with_previous));
+                                charts(data).into_any()
                             }
-                        })}
-                    </Transition>
+                            None => loading().into_any(),
+                        }}
+                    </PageData>
                 }.into_any(),
             }}
         </section>
