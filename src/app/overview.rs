@@ -13,7 +13,7 @@ use crate::app::resource::page_resource;
 use crate::app::widgets::{StatCard, loading};
 use crate::live_feed::use_live_feed;
 use crate::views::{
-    ConfigReload, OverviewData, PeriodStats, SecondPoint, StatsPeriod, StatsPoint, format_uptime,
+    ConfigReload, OverviewData, PeriodStats, SeriesPoint, StatsPeriod, format_uptime,
 };
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use leptos::prelude::*;
@@ -114,7 +114,7 @@ fn OverviewBody(data: OverviewData) -> impl IntoView {
         }
         live.series.with(|pushed| {
             let first_pushed = pushed.front().map(|p| p.at);
-            let mut merged: Vec<SecondPoint> = rendered_series
+            let mut merged: Vec<SeriesPoint> = rendered_series
                 .iter()
                 .filter(|p| first_pushed.is_none_or(|first| p.at < first))
                 .cloned()
@@ -128,7 +128,8 @@ fn OverviewBody(data: OverviewData) -> impl IntoView {
         })
     });
     let recent = move || series.with(|s| Window::of(&s[s.len().saturating_sub(10)..]));
-    let latest = move || series.with(|s| s.last().cloned());
+    // What the newest second sampled besides traffic (gauges, resources).
+    let latest = move || series.with(|s| s.last().and_then(|p| p.sample));
     let rendered_rps = metrics.rps;
     let rendered_error_rate = metrics.error_rate;
     let has_live = move || mounted.get() && live.series.with(|s| !s.is_empty());
@@ -358,10 +359,10 @@ struct Window {
 }
 
 impl Window {
-    fn of(points: &[SecondPoint]) -> Self {
+    fn of(points: &[SeriesPoint]) -> Self {
         let requests: u64 = points.iter().map(|p| p.requests).sum();
         let errors: u64 = points.iter().map(|p| p.errors).sum();
-        let weighted = |f: fn(&SecondPoint) -> u64| {
+        let weighted = |f: fn(&SeriesPoint) -> u64| {
             if requests == 0 {
                 return 0;
             }
@@ -392,7 +393,7 @@ impl Window {
 
 /// The three charts: live from the per-second series, or a history period.
 #[component]
-fn Charts(series: Memo<Vec<SecondPoint>>) -> impl IntoView {
+fn Charts(series: Memo<Vec<SeriesPoint>>) -> impl IntoView {
     let live = use_live_feed();
     let range = use_query_value("range");
     let compare = use_query_value("compare");
@@ -459,47 +460,13 @@ fn requests_href(from: DateTime<Utc>, until: DateTime<Utc>) -> String {
     )
 }
 
-/// What a chart needs from one point of a series: a second of the live series or a bucket of
-/// the history.
-struct ChartPoint {
-    requests: u64,
-    errors: u64,
-    p50_us: u64,
-    p95_us: u64,
-    p99_us: u64,
-}
-
-impl From<&SecondPoint> for ChartPoint {
-    fn from(p: &SecondPoint) -> Self {
-        Self {
-            requests: p.requests,
-            errors: p.errors,
-            p50_us: p.p50_us,
-            p95_us: p.p95_us,
-            p99_us: p.p99_us,
-        }
-    }
-}
-
-impl From<&StatsPoint> for ChartPoint {
-    fn from(p: &StatsPoint) -> Self {
-        Self {
-            requests: p.requests,
-            errors: p.errors,
-            p50_us: p.p50_us,
-            p95_us: p.p95_us,
-            p99_us: p.p99_us,
-        }
-    }
-}
-
 /// Requests per second, each point covering `secs` seconds.
-fn per_second(points: &[ChartPoint], secs: f64) -> Vec<f64> {
+fn per_second(points: &[SeriesPoint], secs: f64) -> Vec<f64> {
     points.iter().map(|p| p.requests as f64 / secs).collect()
 }
 
 /// Errors in percent of requests (0 without requests).
-fn error_percent(points: &[ChartPoint]) -> Vec<f64> {
+fn error_percent(points: &[SeriesPoint]) -> Vec<f64> {
     points
         .iter()
         .map(|p| {
@@ -513,7 +480,7 @@ fn error_percent(points: &[ChartPoint]) -> Vec<f64> {
 }
 
 /// A latency field in milliseconds.
-fn millis(points: &[ChartPoint], field: fn(&ChartPoint) -> u64) -> Vec<f64> {
+fn millis(points: &[SeriesPoint], field: fn(&SeriesPoint) -> u64) -> Vec<f64> {
     points.iter().map(|p| field(p) as f64 / 1000.0).collect()
 }
 
@@ -521,7 +488,7 @@ fn millis(points: &[ChartPoint], field: fn(&ChartPoint) -> u64) -> Vec<f64> {
 /// them clickable (a slice opens the request log for its time).
 fn three_charts(
     times: Vec<DateTime<Utc>>,
-    points: &[ChartPoint],
+    points: &[SeriesPoint],
     secs: f64,
     slices: Vec<Slice>,
 ) -> ThreeCharts {
@@ -568,7 +535,7 @@ fn three_charts(
     }
 }
 
-fn live_chart_data(points: &[SecondPoint]) -> ThreeCharts {
+fn live_chart_data(points: &[SeriesPoint]) -> ThreeCharts {
     let times: Vec<_> = points.iter().map(|p| p.at).collect();
     // One clickable slice per minute.
     let mut slices = Vec::new();
@@ -586,8 +553,7 @@ fn live_chart_data(points: &[SecondPoint]) -> ThreeCharts {
             start = end;
         }
     }
-    let points: Vec<ChartPoint> = points.iter().map(ChartPoint::from).collect();
-    three_charts(times, &points, 1.0, slices)
+    three_charts(times, points, 1.0, slices)
 }
 
 fn period_chart_data(stats: &PeriodStats, with_previous: bool) -> ThreeCharts {
@@ -605,25 +571,23 @@ fn period_chart_data(stats: &PeriodStats, with_previous: bool) -> ThreeCharts {
             }
         })
         .collect();
-    let current: Vec<ChartPoint> = stats.series.iter().map(ChartPoint::from).collect();
-    let mut charts = three_charts(times, &current, bucket, slices);
+    let mut charts = three_charts(times, &stats.series, bucket, slices);
     if with_previous {
-        let previous: Vec<ChartPoint> =
-            stats.previous_series.iter().map(ChartPoint::from).collect();
+        let previous = &stats.previous_series;
         charts.rps.lines.push(Line {
             name: "previous period",
             class: "line-previous",
-            values: per_second(&previous, bucket),
+            values: per_second(previous, bucket),
         });
         charts.latency.lines.push(Line {
             name: "p95, previous period",
             class: "line-previous",
-            values: millis(&previous, |p| p.p95_us),
+            values: millis(previous, |p| p.p95_us),
         });
         charts.errors.lines.push(Line {
             name: "previous period",
             class: "line-previous",
-            values: error_percent(&previous),
+            values: error_percent(previous),
         });
     }
     charts
