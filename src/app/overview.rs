@@ -2,20 +2,20 @@
 //! comparison), the health grid of every target, and the gateway's own status — rendered with
 //! current data on the server and kept live by the event socket.
 
+mod chart_data;
+
 use crate::api::overview::get_overview;
 use crate::api::traffic::get_stats;
-use crate::app::chart::{ChartData, Line, LineChart, Slice};
+use crate::app::chart::LineChart;
 use crate::app::format;
 use crate::app::health_grid::HealthGrid;
 use crate::app::page_data::PageData;
-use crate::app::query_string::{encode, href, use_query_value};
+use crate::app::query_string::{href, use_query_value};
 use crate::app::resource::page_resource;
 use crate::app::widgets::{StatCard, loading};
 use crate::live_feed::use_live_feed;
-use crate::views::{
-    ConfigReload, OverviewData, PeriodStats, SeriesPoint, StatsPeriod, format_uptime,
-};
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use crate::views::{ConfigReload, OverviewData, SeriesPoint, StatsPeriod, format_uptime};
+use chart_data::{ThreeCharts, live_chart_data, period_chart_data};
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -434,14 +434,6 @@ fn Charts(series: Memo<Vec<SeriesPoint>>) -> impl IntoView {
     }
 }
 
-/// What each of the three charts draws.
-#[derive(Clone, Debug, Default, PartialEq)]
-struct ThreeCharts {
-    rps: ChartData,
-    latency: ChartData,
-    errors: ChartData,
-}
-
 fn charts(data: Memo<ThreeCharts>) -> impl IntoView {
     view! {
         <div class="charts">
@@ -450,147 +442,6 @@ fn charts(data: Memo<ThreeCharts>) -> impl IntoView {
             <LineChart title="Error rate" testid="chart-errors" data=Signal::derive(move || data.with(|d| d.errors.clone())) unit=|v| format!("{v:.1}%") />
         </div>
     }
-}
-
-fn requests_href(from: DateTime<Utc>, until: DateTime<Utc>) -> String {
-    format!(
-        "/requests?since={}&until={}",
-        encode(&from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-        encode(&until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-    )
-}
-
-/// Requests per second, each point covering `secs` seconds.
-fn per_second(points: &[SeriesPoint], secs: f64) -> Vec<f64> {
-    points.iter().map(|p| p.requests as f64 / secs).collect()
-}
-
-/// Errors in percent of requests (0 without requests).
-fn error_percent(points: &[SeriesPoint]) -> Vec<f64> {
-    points
-        .iter()
-        .map(|p| {
-            if p.requests == 0 {
-                0.0
-            } else {
-                p.errors as f64 * 100.0 / p.requests as f64
-            }
-        })
-        .collect()
-}
-
-/// A latency field in milliseconds.
-fn millis(points: &[SeriesPoint], field: fn(&SeriesPoint) -> u64) -> Vec<f64> {
-    points.iter().map(|p| field(p) as f64 / 1000.0).collect()
-}
-
-/// The three charts of a series whose points each cover `secs` seconds; `slices` make each of
-/// them clickable (a slice opens the request log for its time).
-fn three_charts(
-    times: Vec<DateTime<Utc>>,
-    points: &[SeriesPoint],
-    secs: f64,
-    slices: Vec<Slice>,
-) -> ThreeCharts {
-    ThreeCharts {
-        rps: ChartData {
-            times: times.clone(),
-            lines: vec![Line {
-                name: "requests/s",
-                class: "line-1",
-                values: per_second(points, secs),
-            }],
-            slices: slices.clone(),
-        },
-        latency: ChartData {
-            times: times.clone(),
-            lines: vec![
-                Line {
-                    name: "p50",
-                    class: "line-1",
-                    values: millis(points, |p| p.p50_us),
-                },
-                Line {
-                    name: "p95",
-                    class: "line-2",
-                    values: millis(points, |p| p.p95_us),
-                },
-                Line {
-                    name: "p99",
-                    class: "line-3",
-                    values: millis(points, |p| p.p99_us),
-                },
-            ],
-            slices: slices.clone(),
-        },
-        errors: ChartData {
-            times,
-            lines: vec![Line {
-                name: "errors",
-                class: "line-bad",
-                values: error_percent(points),
-            }],
-            slices,
-        },
-    }
-}
-
-fn live_chart_data(points: &[SeriesPoint]) -> ThreeCharts {
-    let times: Vec<_> = points.iter().map(|p| p.at).collect();
-    // One clickable slice per minute.
-    let mut slices = Vec::new();
-    if let (Some(first), Some(last)) = (times.first(), times.last()) {
-        let mut start = first
-            .duration_trunc(TimeDelta::minutes(1))
-            .unwrap_or(*first);
-        while start <= *last {
-            let end = start + TimeDelta::minutes(1);
-            slices.push(Slice {
-                from: start.max(*first),
-                until: end.min(*last),
-                href: requests_href(start, end),
-            });
-            start = end;
-        }
-    }
-    three_charts(times, points, 1.0, slices)
-}
-
-fn period_chart_data(stats: &PeriodStats, with_previous: bool) -> ThreeCharts {
-    let bucket = stats.bucket_secs.max(1) as f64;
-    let times: Vec<_> = stats.series.iter().map(|p| p.at).collect();
-    let slices: Vec<Slice> = stats
-        .series
-        .iter()
-        .map(|p| {
-            let until = p.at + TimeDelta::seconds(stats.bucket_secs);
-            Slice {
-                from: p.at,
-                until,
-                href: requests_href(p.at, until),
-            }
-        })
-        .collect();
-    let mut charts = three_charts(times, &stats.series, bucket, slices);
-    if with_previous {
-        let previous = &stats.previous_series;
-        charts.rps.lines.push(Line {
-            name: "previous period",
-            class: "line-previous",
-            values: per_second(previous, bucket),
-        });
-        charts.latency.lines.push(Line {
-            name: "p95, previous period",
-            class: "line-previous",
-            values: millis(previous, |p| p.p95_us),
-        });
-        charts.errors.lines.push(Line {
-            name: "previous period",
-            class: "line-previous",
-            values: error_percent(previous),
-        });
-    }
-    charts
 }
 
 fn reload_summary(reload: Option<&ConfigReload>) -> String {
