@@ -9,6 +9,7 @@ pub mod live_routes;
 pub mod logs;
 pub mod models;
 pub mod overview;
+pub mod page_data;
 pub mod pages;
 pub mod query_string;
 pub mod requests;

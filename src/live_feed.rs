@@ -18,7 +18,7 @@ pub mod window;
 
 use crate::views::{
     ConfigReload, LiveEvent, LogLine, MetricsTick, ModelView, RequestRecord, RouteView,
-    SecondPoint, TargetTransition, UptimeTick,
+    SeriesPoint, TargetTransition, UptimeTick,
 };
 use leptos::prelude::*;
 use std::collections::VecDeque;
@@ -74,7 +74,7 @@ pub struct LiveFeed {
     /// The newest metrics tick.
     pub metrics: RwSignal<Option<MetricsTick>>,
     /// Seconds received since the page loaded, oldest first (at most [`SERIES_SECONDS`]).
-    pub series: RwSignal<VecDeque<SecondPoint>>,
+    pub series: RwSignal<VecDeque<SeriesPoint>>,
     /// Finished requests received since the page loaded (at most [`LIVE_REQUESTS`]).
     pub requests: RwSignal<VecDeque<RequestRecord>>,
     /// Requests the server finished but left out of its batches (traffic was high).
@@ -197,7 +197,7 @@ impl LiveFeed {
 struct Batch {
     tick: Option<UptimeTick>,
     metrics: Option<MetricsTick>,
-    points: Vec<SecondPoint>,
+    points: Vec<SeriesPoint>,
     requests: Vec<RequestRecord>,
     omitted: u64,
     transitions: Vec<TargetTransition>,

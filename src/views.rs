@@ -7,19 +7,21 @@ mod config;
 mod history;
 mod metrics;
 mod requests;
+mod series;
 mod stats;
 
 pub use config::{ConfigApplied, ConfigCheck, ConfigDocument, ConfigFieldError, ConfigVersion};
 pub use history::HistoryStatus;
 pub use metrics::{
     GatewayHealth, LatencyPercentiles, LogLine, LogPage, MetricsSnapshot, MetricsTick, ModelView,
-    RequestBatch, RequestPage, RouteHealth, RouteView, SecondPoint, SystemStats, TargetTransition,
-    TargetView, TrafficStats,
+    RequestBatch, RequestPage, RouteHealth, RouteView, SystemStats, TargetTransition, TargetView,
+    TrafficStats,
 };
 pub use requests::{
     ExchangedHeaders, HeaderLine, LlmUsage, RequestDetail, RequestRecord, status_class,
 };
-pub use stats::{PeriodStats, StatsPeriod, StatsPoint, StatsSummary, StatusClasses};
+pub use series::{SecondSample, SeriesPoint};
+pub use stats::{PeriodStats, StatsPeriod, StatsSummary, StatusClasses};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -132,3 +132,137 @@ async fn start_fails_clearly_when_the_address_is_taken() {
         "{error}"
     );
 }
+
+/// A gateway on a config file in a temporary directory (so the config page can read it), its
+/// history there too unless `history` is false.
+async fn start_gateway_in_dir(history: bool) -> (RunningGateway, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.json");
+    let text = format!(
+        r#"{{"listen": "127.0.0.1:0", "dashboard": {{"listen": "127.0.0.1:0"}}, "history": {{"enabled": {history}}}}}"#
+    );
+    std::fs::write(&path, &text).unwrap();
+    let config = config::load(&path).expect("valid config");
+    let gateway = runtime::start(config, path).await.expect("gateway starts");
+    (gateway, dir)
+}
+
+/// The page at `path` as the server renders it (status 200).
+async fn page(gateway: &RunningGateway, path: &str) -> String {
+    let response = reqwest::get(format!("http://{}{path}", gateway.dashboard_addr))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
+}
+
+/// Where each of `needles` first occurs in `html`, asserting that they all do, in this order.
+fn assert_in_order(html: &str, path: &str, needles: &[&str]) {
+    let mut from = 0;
+    for needle in needles {
+        let Some(at) = html[from..].find(needle) else {
+            panic!("{path}: {needle} missing, or not after the previous ones");
+        };
+        from += at + needle.len();
+    }
+}
+
+fn testid(id: &str) -> String {
+    format!(r#"data-testid="{id}""#)
+}
+
+#[tokio::test]
+async fn every_page_is_server_rendered_with_its_data() {
+    let (gateway, _dir) = start_gateway_in_dir(true).await;
+    let pages: [(&str, &[&str]); 7] = [
+        (
+            "/",
+            &[
+                "range-picker",
+                "refresh-status",
+                "card-rps",
+                "card-error-rate",
+                "card-latency",
+                "card-connections",
+                "card-websockets",
+                "card-cpu",
+                "card-memory",
+                "uptime",
+                "card-totals",
+                "chart-rps",
+                "chart-latency",
+                "chart-errors",
+                "empty-state",
+                "proxy-listen",
+                "dashboard-listen",
+                "proxy-summary",
+                "config-path",
+                "last-reload",
+                "generated-at",
+            ],
+        ),
+        (
+            "/?range=1h&compare=1",
+            &[
+                "compare-toggle",
+                "card-totals",
+                "chart-rps",
+                "chart-latency",
+                "chart-errors",
+                "generated-at",
+            ],
+        ),
+        (
+            "/requests",
+            &["filters", "live-note", "requests-table", "no-requests"],
+        ),
+        ("/routes", &["empty-state"]),
+        ("/models", &["empty-state"]),
+        ("/logs", &["log-level", "log-search", "log-lines"]),
+        ("/config", &["edit-form", "config-check", "config-apply"]),
+    ];
+    for (path, ids) in pages {
+        let html = page(&gateway, path).await;
+        let ids: Vec<String> = ids.iter().map(|id| testid(id)).collect();
+        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+        assert_in_order(&html, path, &ids);
+        // The server renders every page with its data: never the loading fallback, no error.
+        assert!(!html.contains("Loading…"), "{path} rendered its fallback");
+        assert!(
+            !html.contains(&testid("load-error")),
+            "{path} failed to read"
+        );
+    }
+    let overview = page(&gateway, "/?range=1h&compare=1").await;
+    assert!(
+        overview.contains("p95, previous period"),
+        "the previous period is overlaid"
+    );
+    assert!(gateway.shutdown(Duration::from_secs(5)).await);
+}
+
+#[tokio::test]
+async fn a_failed_read_says_what_could_not_be_read() {
+    let (gateway, _dir) = start_gateway_in_dir(false).await;
+    let missing = page(&gateway, "/requests/no-such-request").await;
+    assert_in_order(
+        &missing,
+        "/requests/no-such-request",
+        &[&testid("load-error"), "Request not found"],
+    );
+    // Without a history the range shows the error in place of the charts; the rest of the page
+    // is there as usual.
+    let overview = page(&gateway, "/?range=1h").await;
+    assert_in_order(
+        &overview,
+        "/?range=1h",
+        &[
+            &testid("card-totals"),
+            &testid("load-error"),
+            "No history for this range",
+            &testid("generated-at"),
+        ],
+    );
+    assert!(!overview.contains(&testid("chart-rps")));
+    assert!(gateway.shutdown(Duration::from_secs(5)).await);
+}

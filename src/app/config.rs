@@ -7,9 +7,10 @@
 use crate::api::config::{ApplyConfig, CheckConfig, GetConfigVersion, get_config};
 use crate::app::config_form::ConfigFormEditor;
 use crate::app::format;
+use crate::app::page_data::PageData;
 use crate::app::resource::page_resource;
 use crate::app::running_config::RunningConfig;
-use crate::app::widgets::{ErrorNote, loading};
+use crate::app::widgets::ErrorNote;
 use crate::config_form::ConfigForm;
 use crate::diff::DiffLine;
 use crate::views::{ConfigApplied, ConfigDocument, ConfigFieldError};
@@ -23,14 +24,9 @@ pub fn ConfigPage() -> impl IntoView {
     view! {
         <section class="page">
             <header class="page-header"><h1>"Config"</h1></header>
-            <Transition fallback=loading>
-                {move || Suspend::new(async move {
-                    match document.await {
-                        Ok(document) => view! { <ConfigEditor document apply /> }.into_any(),
-                        Err(error) => view! { <ErrorNote what="Could not read the config" error=error.to_string() /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <PageData data=document failed="Could not read the config" let:document>
+                <ConfigEditor document apply />
+            </PageData>
         </section>
     }
 }

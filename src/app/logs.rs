@@ -2,9 +2,9 @@
 
 use crate::api::logs::get_logs;
 use crate::app::format;
+use crate::app::page_data::PageData;
 use crate::app::query_string::{use_query_string, use_query_value};
 use crate::app::resource::page_resource;
-use crate::app::widgets::{ErrorNote, loading};
 use crate::live_feed::use_live_feed;
 use crate::views::{LogLine, LogPage};
 use leptos::prelude::*;
@@ -62,14 +62,9 @@ pub fn LogsPage() -> impl IntoView {
                     <a class="button" href="/logs">"Clear"</a>
                 </div>
             </form>
-            <Transition fallback=loading>
-                {move || Suspend::new(async move {
-                    match page.await {
-                        Ok(page) => view! { <LogList page level=level.get_untracked() search=search.get_untracked() /> }.into_any(),
-                        Err(error) => view! { <ErrorNote what="Could not read the log" error=error.to_string() /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <PageData data=page failed="Could not read the log" let:page>
+                <LogList page level=level.get_untracked() search=search.get_untracked() />
+            </PageData>
         </section>
     }
 }

@@ -4,8 +4,9 @@
 use crate::api::traffic::get_models;
 use crate::app::format;
 use crate::app::live_routes::keyed_item;
+use crate::app::page_data::PageData;
 use crate::app::resource::page_resource;
-use crate::app::widgets::{EmptyState, ErrorNote, loading};
+use crate::app::widgets::EmptyState;
 use crate::live_feed::use_live_feed;
 use crate::views::ModelView;
 use leptos::prelude::*;
@@ -18,14 +19,9 @@ pub fn ModelsPage() -> impl IntoView {
     view! {
         <section class="page">
             <header class="page-header"><h1>"Models"</h1></header>
-            <Transition fallback=loading>
-                {move || Suspend::new(async move {
-                    match models.await {
-                        Ok(models) => view! { <LiveModels rendered=models /> }.into_any(),
-                        Err(error) => view! { <ErrorNote what="Could not read the models" error=error.to_string() /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <PageData data=models failed="Could not read the models" let:models>
+                <LiveModels rendered=models />
+            </PageData>
         </section>
     }
 }

@@ -4,9 +4,10 @@
 
 use crate::api::requests::{get_request, get_requests};
 use crate::app::format;
+use crate::app::page_data::PageData;
 use crate::app::query_string::{encode, use_query_string};
 use crate::app::resource::page_resource;
-use crate::app::widgets::{EmptyState, ErrorNote, StatusBadge, loading};
+use crate::app::widgets::{EmptyState, StatusBadge};
 use crate::live_feed::use_live_feed;
 use crate::request_filter::RequestQuery;
 use crate::views::{ExchangedHeaders, HeaderLine, RequestDetail, RequestPage, RequestRecord};
@@ -76,14 +77,9 @@ pub fn RequestsPage() -> impl IntoView {
                 </div>
             </header>
             <FilterForm />
-            <Transition fallback=loading>
-                {move || Suspend::new(async move {
-                    match page.await {
-                        Ok(page) => view! { <RequestTable page paused /> }.into_any(),
-                        Err(error) => view! { <ErrorNote what="Could not read requests" error=error.to_string() /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <PageData data=page failed="Could not read requests" let:page>
+                <RequestTable page paused />
+            </PageData>
         </section>
     }
 }
@@ -311,14 +307,9 @@ pub fn RequestDetailPage() -> impl IntoView {
                 <h1>"Request"</h1>
                 <a class="button" href="/requests">"← All requests"</a>
             </header>
-            <Transition fallback=loading>
-                {move || Suspend::new(async move {
-                    match record.await {
-                        Ok(detail) => view! { <RequestDetail detail /> }.into_any(),
-                        Err(error) => view! { <ErrorNote what="Request not found" error=error.to_string() /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <PageData data=record failed="Request not found" let:detail>
+                <RequestDetail detail />
+            </PageData>
         </section>
     }
 }

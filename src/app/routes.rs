@@ -8,8 +8,9 @@ use crate::api::traffic::get_routes;
 use crate::app::format;
 use crate::app::health_grid::TargetState;
 use crate::app::live_routes::{live_route, live_routes, live_target};
+use crate::app::page_data::PageData;
 use crate::app::resource::page_resource;
-use crate::app::widgets::{EmptyState, ErrorNote, loading};
+use crate::app::widgets::EmptyState;
 use crate::live_feed::use_live_feed;
 use crate::views::{
     LatencyPercentiles, RouteView, StatusClasses, TargetTransition, TargetView, TrafficStats,
@@ -23,14 +24,9 @@ pub fn RoutesPage() -> impl IntoView {
     view! {
         <section class="page">
             <header class="page-header"><h1>"Routes & backends"</h1></header>
-            <Transition fallback=loading>
-                {move || Suspend::new(async move {
-                    match routes.await {
-                        Ok(routes) => view! { <RouteCards rendered=routes /> }.into_any(),
-                        Err(error) => view! { <ErrorNote what="Could not read the routes" error=error.to_string() /> }.into_any(),
-                    }
-                })}
-            </Transition>
+            <PageData data=routes failed="Could not read the routes" let:routes>
+                <RouteCards rendered=routes />
+            </PageData>
         </section>
     }
 }

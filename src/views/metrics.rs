@@ -3,6 +3,7 @@
 
 use super::history::HistoryStatus;
 use super::requests::RequestRecord;
+use super::series::SeriesPoint;
 use super::stats::StatusClasses;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -42,26 +43,6 @@ pub struct LatencyPercentiles {
     pub max_us: u64,
 }
 
-/// One second of the live series.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct SecondPoint {
-    /// Start of the second.
-    pub at: DateTime<Utc>,
-    pub requests: u64,
-    pub errors: u64,
-    pub p50_us: u64,
-    pub p95_us: u64,
-    pub p99_us: u64,
-    pub bytes_in: u64,
-    pub bytes_out: u64,
-    pub active_connections: u64,
-    pub open_websockets: u64,
-    /// The gateway process's CPU use, in percent of one core.
-    pub process_cpu_percent: f32,
-    /// The gateway process's resident memory.
-    pub process_memory_bytes: u64,
-}
-
 /// The gateway process and its host.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SystemStats {
@@ -92,8 +73,9 @@ pub struct MetricsSnapshot {
     pub system: SystemStats,
     /// Events the proxy could not hand over because the metrics side was behind.
     pub events_dropped: u64,
-    /// The per-second series, oldest first (up to 15 minutes).
-    pub series: Vec<SecondPoint>,
+    /// The per-second series, oldest first (up to 15 minutes); every point has its
+    /// [`SecondSample`](super::SecondSample).
+    pub series: Vec<SeriesPoint>,
 }
 
 /// `/api/routes`: one route with its targets.
@@ -217,7 +199,8 @@ pub struct RequestPage {
 /// The 1 Hz live tick: the second that just ended and the running totals.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct MetricsTick {
-    pub point: SecondPoint,
+    /// The second that just ended, with its [`SecondSample`](super::SecondSample).
+    pub point: SeriesPoint,
     pub uptime_secs: u64,
     pub requests_total: u64,
     pub errors_total: u64,

@@ -1,5 +1,6 @@
 //! Aggregated traffic over a period (`/api/stats`), with the period before it for comparison.
 
+use super::series::SeriesPoint;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -69,10 +70,11 @@ pub struct PeriodStats {
     /// The period of the same length just before `from`.
     pub previous: StatsSummary,
     /// The current period, oldest point first; buckets without traffic are included as zeros.
-    pub series: Vec<StatsPoint>,
+    /// No point has a [`SecondSample`](super::SecondSample).
+    pub series: Vec<SeriesPoint>,
     /// The previous period on the same bucket grid (point `i` is `period` earlier than
     /// `series[i]`).
-    pub previous_series: Vec<StatsPoint>,
+    pub previous_series: Vec<SeriesPoint>,
 }
 
 /// Totals and latency percentiles of some traffic.
@@ -132,16 +134,4 @@ impl StatusClasses {
         self.client_error += other.client_error;
         self.server_error += other.server_error;
     }
-}
-
-/// One bucket of a period's series.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct StatsPoint {
-    /// Start of the bucket.
-    pub at: DateTime<Utc>,
-    pub requests: u64,
-    pub errors: u64,
-    pub p50_us: u64,
-    pub p95_us: u64,
-    pub p99_us: u64,
 }

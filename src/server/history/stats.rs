@@ -7,7 +7,7 @@
 
 use super::rollup::{Grain, Rollup};
 use super::schema::Scope;
-use crate::views::{PeriodStats, StatsPeriod, StatsPoint, StatsSummary};
+use crate::views::{PeriodStats, SeriesPoint, StatsPeriod, StatsSummary};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
@@ -98,21 +98,22 @@ impl Point {
         }
     }
 
-    fn view(&self, at: DateTime<Utc>) -> StatsPoint {
+    fn view(&self, at: DateTime<Utc>) -> SeriesPoint {
         let Some(rollup) = &self.0 else {
-            return StatsPoint {
+            return SeriesPoint {
                 at,
-                ..StatsPoint::default()
+                ..SeriesPoint::default()
             };
         };
         let p = rollup.latency.percentiles();
-        StatsPoint {
+        SeriesPoint {
             at,
             requests: rollup.requests,
             errors: rollup.errors,
             p50_us: p.p50_us,
             p95_us: p.p95_us,
             p99_us: p.p99_us,
+            sample: None,
         }
     }
 }

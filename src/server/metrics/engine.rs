@@ -11,7 +11,7 @@ use crate::request_filter::RequestQuery;
 use crate::server::proxy::event::{RequestEvent, WebSocketEvent};
 use crate::server::records::record::{SharedRecord, request_record};
 use crate::views::{
-    ExchangedHeaders, ModelView, RequestRecord, SecondPoint, SystemStats, TargetTransition,
+    ExchangedHeaders, ModelView, RequestRecord, SeriesPoint, SystemStats, TargetTransition,
     TrafficStats,
 };
 use chrono::{DateTime, Utc};
@@ -46,7 +46,7 @@ pub struct EngineSnapshot {
     pub totals: TrafficStats,
     pub rps: f64,
     pub error_rate: f64,
-    pub series: Vec<SecondPoint>,
+    pub series: Vec<SeriesPoint>,
     pub system: SystemStats,
     pub websocket_sessions: u64,
 }
@@ -111,7 +111,7 @@ impl MetricsEngine {
         at: DateTime<Utc>,
         gauges: Gauges,
         system: SystemStats,
-    ) -> SecondPoint {
+    ) -> SeriesPoint {
         let mut state = self.state();
         let point = state.series.close_second(at, gauges, &system);
         state.aggregates.close_second();

@@ -3,7 +3,7 @@
 //! when the second closes, so only one histogram is ever open.
 
 use crate::server::records::histogram::LatencyHistogram;
-use crate::views::{RequestRecord, SecondPoint, SystemStats};
+use crate::views::{RequestRecord, SecondSample, SeriesPoint, SystemStats};
 use chrono::{DateTime, Utc};
 use std::collections::VecDeque;
 
@@ -20,7 +20,7 @@ pub struct Gauges {
 /// The series and the second being filled.
 #[derive(Debug, Default)]
 pub struct Series {
-    points: VecDeque<SecondPoint>,
+    points: VecDeque<SeriesPoint>,
     requests: u64,
     errors: u64,
     bytes_in: u64,
@@ -44,21 +44,23 @@ impl Series {
         at: DateTime<Utc>,
         gauges: Gauges,
         system: &SystemStats,
-    ) -> SecondPoint {
+    ) -> SeriesPoint {
         let percentiles = self.latency.percentiles();
-        let point = SecondPoint {
+        let point = SeriesPoint {
             at,
             requests: std::mem::take(&mut self.requests),
             errors: std::mem::take(&mut self.errors),
             p50_us: percentiles.p50_us,
             p95_us: percentiles.p95_us,
             p99_us: percentiles.p99_us,
-            bytes_in: std::mem::take(&mut self.bytes_in),
-            bytes_out: std::mem::take(&mut self.bytes_out),
-            active_connections: gauges.active_connections,
-            open_websockets: gauges.open_websockets,
-            process_cpu_percent: system.process_cpu_percent,
-            process_memory_bytes: system.process_memory_bytes,
+            sample: Some(SecondSample {
+                bytes_in: std::mem::take(&mut self.bytes_in),
+                bytes_out: std::mem::take(&mut self.bytes_out),
+                active_connections: gauges.active_connections,
+                open_websockets: gauges.open_websockets,
+                process_cpu_percent: system.process_cpu_percent,
+                process_memory_bytes: system.process_memory_bytes,
+            }),
         };
         self.latency.clear();
         if self.points.len() == SERIES_SECONDS {
@@ -69,7 +71,7 @@ impl Series {
     }
 
     /// The closed seconds, oldest first.
-    pub fn points(&self) -> Vec<SecondPoint> {
+    pub fn points(&self) -> Vec<SeriesPoint> {
         self.points.iter().cloned().collect()
     }
 
@@ -128,7 +130,8 @@ mod tests {
         assert_eq!((first.requests, first.errors), (100, 10));
         assert!(first.p50_us.abs_diff(500) <= 5, "{first:?}");
         assert!(first.p99_us.abs_diff(990) <= 10, "{first:?}");
-        assert_eq!((first.bytes_in, first.bytes_out), (100, 200));
+        let sample = first.sample.expect("a live second has its sample");
+        assert_eq!((sample.bytes_in, sample.bytes_out), (100, 200));
         let empty = series.close_second(Utc::now(), Gauges::default(), &SystemStats::default());
         assert_eq!(
             (empty.requests, empty.p99_us),

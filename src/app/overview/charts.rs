@@ -1,0 +1,69 @@
+//! The overview's traffic charts: live from the per-second series, or a period read from the
+//! history (`?range=`), with the previous period overlaid when `?compare=` is set.
+
+use super::chart_data::{ThreeCharts, live_chart_data, period_chart_data};
+use crate::api::traffic::get_stats;
+use crate::app::chart::LineChart;
+use crate::app::format;
+use crate::app::page_data::PageData;
+use crate::app::query_string::use_query_value;
+use crate::app::resource::page_resource;
+use crate::app::widgets::loading;
+use crate::live_feed::use_live_feed;
+use crate::views::{SeriesPoint, StatsPeriod};
+use leptos::prelude::*;
+
+/// The three charts: live from `series`, or the history period the range picker chose.
+#[component]
+pub fn Charts(series: Memo<Vec<SeriesPoint>>) -> impl IntoView {
+    let live = use_live_feed();
+    let range = use_query_value("range");
+    let compare = use_query_value("compare");
+    let period = Memo::new(move |_| range.get().as_deref().and_then(StatsPeriod::parse));
+    let stats = page_resource(
+        move || (period.get(), live.poll.get()),
+        |(period, _)| async move {
+            match period {
+                Some(period) => get_stats(format!("period={}", period.as_str()))
+                    .await
+                    .map(Some),
+                None => Ok(None),
+            }
+        },
+    );
+    let live_charts = move || {
+        let data = Memo::new(move |_| series.with(|s| live_chart_data(s)));
+        view! { <ChartGrid data /> }
+    };
+    view! {
+        <section class="panel" aria-label="Traffic charts">
+            {move || match period.get() {
+                None => live_charts().into_any(),
+                Some(_) => view! {
+                    <PageData data=stats failed="No history for this range" let:stats>
+                        {match stats {
+                            Some(stats) => {
+                                let with_previous = compare.get().is_some();
+                                let data = Memo::new(move |_| period_chart_data(&stats, with_previous));
+                                view! { <ChartGrid data /> }.into_any()
+                            }
+                            None => loading().into_any(),
+                        }}
+                    </PageData>
+                }.into_any(),
+            }}
+        </section>
+    }
+}
+
+/// Requests per second, latency and error rate side by side.
+#[component]
+fn ChartGrid(data: Memo<ThreeCharts>) -> impl IntoView {
+    view! {
+        <div class="charts">
+            <LineChart title="Requests per second" testid="chart-rps" data=Signal::derive(move || data.with(|d| d.rps.clone())) unit=|v| format!("{v:.0}/s") />
+            <LineChart title="Latency" testid="chart-latency" data=Signal::derive(move || data.with(|d| d.latency.clone())) unit=|v| format::latency((v * 1000.0) as u64) />
+            <LineChart title="Error rate" testid="chart-errors" data=Signal::derive(move || data.with(|d| d.errors.clone())) unit=|v| format!("{v:.1}%") />
+        </div>
+    }
+}
