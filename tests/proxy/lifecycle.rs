@@ -94,11 +94,35 @@ async fn websocket_upgrades_are_refused_on_routes_without_websocket() {
         json!({"routes": [{"name": "plain", "path": "*", "targets": [upstream.url()]}]}),
     )
     .await;
+    // The upstream's `/ws` upgrades any request carrying the upgrade headers, and answers 400
+    // (an answer the proxy never makes itself) only when none reached it.
     let url = format!("ws://{}/ws", gateway.running.proxy_addr);
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 400, "{response:?}");
+        }
+        other => panic!("expected the upstream's 400, got {other:?}"),
+    }
+    // What the upstream got, echoed: the rest of the request, without the upgrade.
+    let response = client()
+        .get(gateway.url("/echo"))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let echo: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    let sent = &echo["headers"];
+    assert_eq!(sent.get("upgrade"), None, "{sent}");
+    let connection = sent.get("connection").and_then(|v| v.as_str());
     assert!(
-        tokio_tungstenite::connect_async(&url).await.is_err(),
-        "no upgrade headers reach the upstream"
+        connection.is_none_or(|value| !value.to_ascii_lowercase().contains("upgrade")),
+        "{sent}"
     );
+    assert_eq!(sent["sec-websocket-key"], "dGhlIHNhbXBsZSBub25jZQ==");
     assert!(gateway.stop(WAIT).await);
 }
 
