@@ -136,16 +136,14 @@ async fn hot_reload_applies_valid_changes_and_keeps_serving_through_invalid_ones
     let gateway = TestGateway::start(first.clone()).await;
     let mut live = gateway.live();
 
-    // Open work that must survive the reload: a slow request and a WebSocket.
-    let slow = tokio::spawn(client().get(gateway.url("/slow/800")).send());
+    // Open work that must survive the reload: a request the old upstream holds until the reload
+    // has landed, and a WebSocket.
+    let held = tokio::spawn(client().get(gateway.url("/hold/reload")).send());
     let (mut socket, _) =
         tokio_tungstenite::connect_async(format!("ws://{}/ws", gateway.running.proxy_addr))
             .await
             .unwrap();
-    eventually(WAIT, "slow request reached the upstream", || {
-        old.requests() >= 1
-    })
-    .await;
+    old.wait_for_holds(1, WAIT).await;
 
     write_config(
         &gateway,
@@ -164,14 +162,16 @@ async fn hot_reload_applies_valid_changes_and_keeps_serving_through_invalid_ones
     );
     let (_, headers, _) = get(&gateway.url("/")).await;
     assert_eq!(headers["x-upstream"], "new");
+    assert!(!held.is_finished(), "still in flight after the reload");
 
-    let slow = slow.await.unwrap().unwrap();
+    old.release();
+    let held = held.await.unwrap().unwrap();
     assert_eq!(
-        slow.status(),
+        held.status(),
         200,
         "in-flight request finished on the old route"
     );
-    assert_eq!(slow.text().await.unwrap(), "slow 800 from old");
+    assert_eq!(held.text().await.unwrap(), "held /hold/reload at old");
     socket.send(Message::text("still there")).await.unwrap();
     assert_eq!(
         socket.next().await.unwrap().unwrap(),
@@ -241,14 +241,19 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_stops_accepting() {
     )
     .await;
     let addr = gateway.running.proxy_addr;
-    let slow = tokio::spawn(client().get(gateway.url("/slow/700")).send());
-    eventually(WAIT, "request in flight", || upstream.requests() == 1).await;
+    let held = tokio::spawn(client().get(gateway.url("/hold/drain")).send());
+    upstream.wait_for_holds(1, WAIT).await;
+    let shutting_down = gateway.running.gateway.shutdown_token().clone();
     let stopping = tokio::spawn(gateway.stop(WAIT));
-    let response = slow
+    // The shutdown has begun with the request still held upstream; only then may it finish.
+    shutting_down.cancelled().await;
+    upstream.release();
+    let response = held
         .await
         .unwrap()
         .expect("in-flight request completes during the drain");
     assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "held /hold/drain at slow");
     assert!(stopping.await.unwrap(), "drained within the bound");
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),
