@@ -10,13 +10,14 @@ use tokio_tungstenite::tungstenite::Message;
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// The next event on `socket` for which `pick` returns something.
+/// The next event on `socket` for which `pick` returns something, within 10 s: some come once a
+/// second, a transition after two probes a second apart.
 async fn next_event<T>(
     socket: &mut Socket,
     what: &str,
     mut pick: impl FnMut(&Value) -> Option<T>,
 ) -> T {
-    tokio::time::timeout(WAIT, async {
+    tokio::time::timeout(2 * WAIT, async {
         loop {
             match socket.next().await.expect("socket open").expect("frame") {
                 Message::Text(text) => {
@@ -40,8 +41,10 @@ async fn requests_metrics_transitions_and_logs_are_pushed_live() {
     let up = Upstream::start("up").await;
     let gateway = TestGateway::start(json!({"routes": [{
         "name": "web", "path": "/*", "targets": [up.url()],
-        "health_check": {"path": "/health", "interval_ms": 100, "timeout_ms": 100,
-                         "healthy_threshold": 1, "unhealthy_threshold": 1},
+        // The test asserts "no transitions" until it makes the target fail: a probe may take a
+        // second, and two failures in a row take it out, so a busy machine cannot.
+        "health_check": {"path": "/health", "interval_ms": 1000, "timeout_ms": 1000,
+                         "healthy_threshold": 1, "unhealthy_threshold": 2},
     }]}))
     .await;
     let url = gateway.api("/api/live").replace("http://", "ws://");

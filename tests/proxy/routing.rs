@@ -123,7 +123,7 @@ async fn proxy_errors_are_short_answers_with_the_request_id() {
     let slow = Upstream::start("slow").await;
     let gateway = TestGateway::start(json!({"routes": [
         {"name": "dead", "path": "/dead/*", "targets": [format!("http://{dead}")], "retries": 0},
-        {"name": "slow", "path": "/slow/*", "targets": [slow.url()], "timeout_ms": 200},
+        {"name": "slow", "path": "/hold/*", "targets": [slow.url()], "timeout_ms": 200},
     ]}))
     .await;
     let mut events = gateway.events();
@@ -132,15 +132,17 @@ async fn proxy_errors_are_short_answers_with_the_request_id() {
         ("/nothing", 404, "no route matches", ErrorKind::NoRoute),
         ("/dead/x", 502, "upstream unreachable", ErrorKind::Connect),
         (
-            "/slow/3000",
+            "/hold/never",
             504,
             "did not answer in time",
             ErrorKind::Timeout,
         ),
     ];
     for (path, status, reason, kind) in cases {
-        let started = std::time::Instant::now();
-        let (got, headers, body) = get(&gateway.url(path)).await;
+        // Never a hang: each answer comes well within the bound (the timeout is 200 ms).
+        let (got, headers, body) = tokio::time::timeout(WAIT, get(&gateway.url(path)))
+            .await
+            .unwrap_or_else(|_| panic!("{path} hung"));
         assert_eq!(got.as_u16(), status, "{path}: {body}");
         let id = headers["x-request-id"].to_str().unwrap().to_string();
         assert!(
@@ -148,10 +150,6 @@ async fn proxy_errors_are_short_answers_with_the_request_id() {
             "{path}: {body}"
         );
         assert!(body.len() < 200, "short body: {body}");
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "{path} answered promptly"
-        );
         let event = next_matching(&mut events, WAIT, |e| match &**e {
             ProxyEvent::Request(r) if r.request_id == id.as_str() => Some(r.clone()),
             _ => None,
@@ -160,6 +158,9 @@ async fn proxy_errors_are_short_answers_with_the_request_id() {
         assert_eq!(event.status.as_u16(), status);
         assert_eq!(event.error, Some(kind));
     }
+    // The 504 came while the upstream still held the request, never answered.
+    slow.wait_for_holds(1, WAIT).await;
+    slow.release();
     assert!(gateway.stop(WAIT).await);
 }
 
