@@ -173,6 +173,70 @@ async fn idempotent_requests_retry_another_target_but_bodies_are_not_replayed() 
     assert!(gateway.stop(WAIT).await);
 }
 
+/// The upstream among `ups` that the event's request was sent to, and the others.
+fn tried_and_others<'a>(
+    ups: &'a [Upstream],
+    event: &gatewatch::server::proxy::event::RequestEvent,
+) -> (&'a Upstream, Vec<&'a Upstream>) {
+    let tried = event.target.as_deref().expect("a target was tried");
+    let (tried, others): (Vec<_>, Vec<_>) = ups.iter().partition(|u| u.url() == tried);
+    (tried[0], others)
+}
+
+#[tokio::test]
+async fn a_timed_out_request_is_not_retried() {
+    // Both targets hold the request: whichever gets it first never answers within the timeout,
+    // and a retry would reach the other one.
+    let ups = upstreams(&["a", "b"]).await;
+    let gateway = TestGateway::start(json!({"routes": [{
+        "name": "r", "path": "*", "retries": 2, "timeout_ms": 300,
+        "targets": [ups[0].url(), ups[1].url()],
+    }]}))
+    .await;
+    let mut events = gateway.events();
+    let (status, _, body) = get(&gateway.url("/hold/slow")).await;
+    assert_eq!(status, 504, "{body}");
+    assert!(body.contains("did not answer in time"), "{body}");
+    let event = next_request(&mut events, WAIT).await;
+    assert_eq!(event.error, Some(ErrorKind::Timeout));
+    assert_eq!(event.attempts, 1, "a timeout ends the request: {event:?}");
+    let (tried, others) = tried_and_others(&ups, &event);
+    tried.wait_for_holds(1, WAIT).await;
+    for other in others {
+        assert_eq!(
+            (other.holds(), other.requests()),
+            (0, 0),
+            "{} never saw the request",
+            other.name
+        );
+    }
+    ups.iter().for_each(Upstream::release);
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn a_5xx_answer_is_passed_on_not_retried() {
+    let ups = upstreams(&["a", "b"]).await;
+    let gateway = TestGateway::start(json!({"routes": [{
+        "name": "r", "path": "*", "retries": 2, "targets": [ups[0].url(), ups[1].url()],
+    }]}))
+    .await;
+    let mut events = gateway.events();
+    let (status, _, body) = get(&gateway.url("/status/500")).await;
+    assert_eq!((status.as_u16(), body.as_str()), (500, "as asked"));
+    let event = next_request(&mut events, WAIT).await;
+    assert_eq!(event.error, Some(ErrorKind::Upstream5xx));
+    assert_eq!(event.attempts, 1, "{event:?}");
+    // The answer counted the request at the upstream that gave it; a retry would have reached
+    // the other before the client got anything.
+    let (tried, others) = tried_and_others(&ups, &event);
+    assert_eq!(tried.requests(), 1);
+    for other in others {
+        assert_eq!(other.requests(), 0, "{} never saw the request", other.name);
+    }
+    assert!(gateway.stop(WAIT).await);
+}
+
 #[tokio::test]
 async fn active_health_checks_take_targets_out_and_back_in() {
     let ups = upstreams(&["a", "b"]).await;
