@@ -237,6 +237,108 @@ async fn a_5xx_answer_is_passed_on_not_retried() {
     assert!(gateway.stop(WAIT).await);
 }
 
+type Events = tokio::sync::broadcast::Receiver<std::sync::Arc<ProxyEvent>>;
+
+/// The next `kind` (`health` or `breaker`) transition of the target `target`.
+async fn next_transition(
+    events: &mut Events,
+    kind: &str,
+    target: &str,
+) -> gatewatch::views::TargetTransition {
+    next_matching(events, Duration::from_secs(10), |event| match &**event {
+        ProxyEvent::Transition(t) if t.kind == kind && t.target == target => Some(t.clone()),
+        _ => None,
+    })
+    .await
+}
+
+/// Asserts the breaker of the only target of route `cb` is open where it is reported, and that
+/// a request is refused with 503 without being tried (had it been sent, the target would have
+/// answered it at once).
+async fn assert_breaker_open_and_refusing(
+    gateway: &TestGateway,
+    events: &mut Events,
+    target: &str,
+) {
+    assert_eq!(
+        target_state(gateway, "cb", target).breaker,
+        BreakerState::Open
+    );
+    let (_, routes) = get_json(&gateway.api("/api/routes")).await;
+    assert_eq!(routes[0]["targets"][0]["breaker"], "open", "{routes}");
+    let (status, _, body) = get(&gateway.url("/after")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("circuit breaker open"), "{body}");
+    let refused = next_matching(events, WAIT, |event| match &**event {
+        ProxyEvent::Request(r) if r.path == "/after" => Some(r.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(refused.error, Some(ErrorKind::CircuitOpen));
+    assert_eq!(refused.attempts, 0, "no target was tried: {refused:?}");
+}
+
+#[tokio::test]
+async fn timeouts_open_the_circuit_breaker() {
+    let up = Upstream::start("hanging").await;
+    let gateway = TestGateway::start(json!({"routes": [{
+        "name": "cb", "path": "*", "targets": [up.url()], "retries": 0, "timeout_ms": 300,
+        // Open for a minute: it is still open when the test looks, however slow the machine.
+        "circuit_breaker": {"failure_threshold": 2, "open_ms": 60_000},
+    }]}))
+    .await;
+    let mut events = gateway.events();
+    for i in 0..2 {
+        let (status, _, body) = get(&gateway.url(&format!("/hold/{i}"))).await;
+        assert_eq!(status, 504, "{body}");
+    }
+    let opened = next_transition(&mut events, "breaker", &up.url()).await;
+    assert_eq!(
+        (opened.from.as_str(), opened.to.as_str()),
+        ("closed", "open")
+    );
+    assert_eq!(
+        opened.reason.as_deref(),
+        Some("upstream did not answer in time")
+    );
+    up.wait_for_holds(2, WAIT).await;
+    assert_breaker_open_and_refusing(&gateway, &mut events, &up.url()).await;
+    assert_eq!(
+        up.requests(),
+        2,
+        "the refused request never reached the target"
+    );
+    up.release();
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn refused_connections_open_the_circuit_breaker() {
+    let dead = closed_port().await;
+    let url = format!("http://{dead}");
+    let gateway = TestGateway::start(json!({"routes": [{
+        "name": "cb", "path": "*", "targets": [url], "retries": 0,
+        "circuit_breaker": {"failure_threshold": 2, "open_ms": 60_000},
+    }]}))
+    .await;
+    let mut events = gateway.events();
+    for _ in 0..2 {
+        let (status, _, body) = get(&gateway.url("/")).await;
+        assert_eq!(status, 502, "{body}");
+    }
+    let opened = next_transition(&mut events, "breaker", &url).await;
+    assert_eq!(
+        (opened.from.as_str(), opened.to.as_str()),
+        ("closed", "open")
+    );
+    assert_eq!(opened.reason.as_deref(), Some("upstream unreachable"));
+    // The target listens again, but an open breaker sends it nothing.
+    let back = Upstream::start_at("back", dead).await;
+    assert_breaker_open_and_refusing(&gateway, &mut events, &url).await;
+    assert_eq!(back.connections(), 0, "the open breaker did not connect");
+    assert!(gateway.stop(WAIT).await);
+}
+
 #[tokio::test]
 async fn active_health_checks_take_targets_out_and_back_in() {
     let ups = upstreams(&["a", "b"]).await;
