@@ -340,6 +340,48 @@ async fn refused_connections_open_the_circuit_breaker() {
 }
 
 #[tokio::test]
+async fn a_probe_timing_out_takes_the_target_out_until_it_answers_again() {
+    let up = Upstream::start("stalling").await;
+    // From the start no probe is answered: the first health transition can only be this one.
+    up.set_health_hangs(true);
+    let gateway = TestGateway::start(json!({"routes": [{
+        "name": "hc", "path": "*", "targets": [up.url()],
+        "health_check": {"path": "/health", "interval_ms": 300, "timeout_ms": 300,
+                         "healthy_threshold": 1, "unhealthy_threshold": 2},
+    }]}))
+    .await;
+    let mut events = gateway.events();
+    let down = next_transition(&mut events, "health", &up.url()).await;
+    assert_eq!(
+        (down.from.as_str(), down.to.as_str()),
+        ("healthy", "unhealthy")
+    );
+    assert_eq!(down.reason.as_deref(), Some("no answer within 300 ms"));
+    assert!(
+        up.probes() >= 2,
+        "out after unhealthy_threshold (2) probes, each of which arrived: {}",
+        up.probes()
+    );
+    let state = target_state(&gateway, "hc", &up.url());
+    assert!(!state.healthy);
+    assert_eq!(state.last_error.as_deref(), Some("no answer within 300 ms"));
+    let (status, _, body) = get(&gateway.url("/")).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("no healthy upstream"), "{body}");
+    assert_eq!(up.requests(), 0);
+
+    up.set_health_hangs(false);
+    let back = next_transition(&mut events, "health", &up.url()).await;
+    assert_eq!(
+        (back.from.as_str(), back.to.as_str()),
+        ("unhealthy", "healthy")
+    );
+    assert_eq!(back.reason.as_deref(), Some("probe succeeded"));
+    assert_eq!(get(&gateway.url("/")).await.0, 200);
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
 async fn active_health_checks_take_targets_out_and_back_in() {
     let ups = upstreams(&["a", "b"]).await;
     let gateway = TestGateway::start(json!({"routes": [{
