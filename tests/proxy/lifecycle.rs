@@ -234,6 +234,62 @@ async fn hot_reload_applies_valid_changes_and_keeps_serving_through_invalid_ones
 }
 
 #[tokio::test]
+async fn reloaded_listen_dashboard_and_history_changes_wait_for_a_restart() {
+    let upstream = Upstream::start("kept").await;
+    let routes = json!([{"name": "main", "path": "*", "targets": [upstream.url()]}]);
+    let gateway = TestGateway::start(json!({"routes": routes})).await;
+    let (proxy, dashboard) = (gateway.running.proxy_addr, gateway.running.dashboard_addr);
+    let (new_proxy, new_dashboard) = (closed_port().await, closed_port().await);
+    let mut live = gateway.live();
+    std::fs::write(
+        &gateway.config_path,
+        serde_json::to_vec_pretty(&json!({
+            "listen": new_proxy.to_string(),
+            "dashboard": {"listen": new_dashboard.to_string()},
+            "history": {"retention_days": 3},
+            "routes": routes,
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let report = next_reload(&mut live).await;
+    assert!(report.applied, "{report:?}");
+    assert_eq!(report.errors, Vec::<String>::new());
+    assert_eq!(
+        report.warnings,
+        [
+            format!(
+                "listen: changed to {new_proxy} but the proxy keeps listening on {proxy} until restarted"
+            ),
+            format!(
+                "dashboard.listen: changed to {new_dashboard} but the dashboard keeps listening on {dashboard} until restarted"
+            ),
+            "history: changes to the history database take effect when gatewatch restarts"
+                .to_string(),
+        ]
+    );
+    assert_eq!(
+        report.changes,
+        ["settings changed: listen, dashboard, history"]
+    );
+    assert_eq!(gateway.running.gateway.last_reload(), Some(report));
+
+    // Both still serve where they were bound; nothing listens at the new addresses.
+    let (status, headers, _) = get(&gateway.url("/")).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-upstream"], "kept");
+    let (status, _) = get_json(&gateway.api("/api/routes")).await;
+    assert_eq!(status, 200);
+    for addr in [new_proxy, new_dashboard] {
+        assert!(
+            tokio::net::TcpStream::connect(addr).await.is_err(),
+            "{addr} is not listened on before a restart"
+        );
+    }
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_requests_and_stops_accepting() {
     let upstream = Upstream::start("slow").await;
     let gateway = TestGateway::start(
