@@ -462,6 +462,32 @@ async fn a_target_closing_after_each_probe_is_not_probed_early() {
 }
 
 #[tokio::test]
+async fn failed_probes_count_one_per_interval() {
+    let up = Upstream::start("failing").await;
+    // Failing from the first probe on; it takes two failures to go out, one interval apart.
+    up.set_healthy(false);
+    let started = chrono::Utc::now();
+    let gateway = TestGateway::start(json!({"routes": [{
+        "name": "failing", "path": "*", "targets": [up.url()],
+        "health_check": {"path": "/health", "interval_ms": 1000, "timeout_ms": 1000,
+                         "unhealthy_threshold": 2},
+    }]}))
+    .await;
+    let mut events = gateway.events();
+    let down = next_transition(&mut events, "health", &up.url()).await;
+    assert_eq!(down.to, "unhealthy");
+    assert_eq!(down.reason.as_deref(), Some("status 503"));
+    // The checker gives the connection of a failed probe up itself; that close is no news of
+    // the target, so no early probe follows it. (A lower bound: a busy machine only adds to it.)
+    let after = (down.at - started).to_std().unwrap();
+    assert!(
+        after >= Duration::from_millis(950),
+        "out {after:?} after start: the second failure did not wait for the next interval"
+    );
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
 async fn a_health_answer_longer_than_the_probe_reads_counts_by_its_status() {
     let up = Upstream::start("chatty").await;
     let gateway = TestGateway::start(json!({"routes": [{
