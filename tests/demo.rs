@@ -415,10 +415,12 @@ async fn a_flaky_upstream_refuses_connections_during_an_outage_then_returns() {
         listen: addr,
         kind: DemoKind::Flaky,
     };
+    // Up for 2 s (one request needs milliseconds), then down for 3 s: the checks of each phase
+    // take milliseconds, so a busy machine cannot push one into the next phase.
     let outage = OutageSchedule::new(
-        Duration::from_secs(1),
+        Duration::from_secs(2),
         Duration::from_secs(600),
-        Duration::from_secs(1),
+        Duration::from_secs(3),
     );
     let stop = CancellationToken::new();
     let server = tokio::spawn(upstream::serve_with_outages(

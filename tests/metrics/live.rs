@@ -4,19 +4,23 @@
 use crate::WAIT;
 use crate::support::*;
 use futures_util::StreamExt;
+use gatewatch::server::gateway::recorder::LIVE_BATCH_MAX;
+use gatewatch::server::proxy::event::{ProxyEvent, RequestEvent};
+use gatewatch::views::{LiveEvent, RequestBatch};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::Message;
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-/// The next event on `socket` for which `pick` returns something.
+/// The next event on `socket` for which `pick` returns something, within 10 s: some come once a
+/// second, a transition after two probes a second apart.
 async fn next_event<T>(
     socket: &mut Socket,
     what: &str,
     mut pick: impl FnMut(&Value) -> Option<T>,
 ) -> T {
-    tokio::time::timeout(WAIT, async {
+    tokio::time::timeout(2 * WAIT, async {
         loop {
             match socket.next().await.expect("socket open").expect("frame") {
                 Message::Text(text) => {
@@ -40,8 +44,10 @@ async fn requests_metrics_transitions_and_logs_are_pushed_live() {
     let up = Upstream::start("up").await;
     let gateway = TestGateway::start(json!({"routes": [{
         "name": "web", "path": "/*", "targets": [up.url()],
-        "health_check": {"path": "/health", "interval_ms": 100, "timeout_ms": 100,
-                         "healthy_threshold": 1, "unhealthy_threshold": 1},
+        // The test asserts "no transitions" until it makes the target fail: a probe may take a
+        // second, and two failures in a row take it out, so a busy machine cannot.
+        "health_check": {"path": "/health", "interval_ms": 1000, "timeout_ms": 1000,
+                         "healthy_threshold": 1, "unhealthy_threshold": 2},
     }]}))
     .await;
     let url = gateway.api("/api/live").replace("http://", "ws://");
@@ -127,5 +133,115 @@ async fn requests_metrics_transitions_and_logs_are_pushed_live() {
     assert_eq!(target["healthy"], false);
     assert_eq!(routes[0]["all_targets_down"], true);
     assert_eq!(target["transitions"][0]["to"], "unhealthy", "{target}");
+    assert!(gateway.stop(WAIT).await);
+}
+
+/// Live `requests` batches until they account for `sent` requests (listed plus omitted).
+async fn batches_accounting_for(
+    live: &mut tokio::sync::broadcast::Receiver<LiveEvent>,
+    sent: usize,
+) -> Vec<RequestBatch> {
+    let mut batches: Vec<RequestBatch> = Vec::new();
+    let accounted = |batches: &[RequestBatch]| -> usize {
+        batches
+            .iter()
+            .map(|batch| batch.requests.len() + batch.omitted as usize)
+            .sum()
+    };
+    while accounted(&batches) < sent {
+        batches.push(
+            next_matching(live, WAIT, |event| match event {
+                LiveEvent::Requests(batch) => Some(batch.clone()),
+                _ => None,
+            })
+            .await,
+        );
+    }
+    assert_eq!(
+        accounted(&batches),
+        sent,
+        "every request accounted for once"
+    );
+    for batch in &batches {
+        assert!(
+            batch.requests.len() <= LIVE_BATCH_MAX,
+            "a batch of {} requests",
+            batch.requests.len()
+        );
+    }
+    batches
+}
+
+#[tokio::test]
+async fn a_burst_larger_than_a_batch_is_published_capped_with_the_rest_counted() {
+    const SENT: usize = 250;
+    let gateway = TestGateway::start(json!({"history": {"enabled": false}})).await;
+    let mut live = gateway.live();
+    // Finished requests handed to the running gateway's recorder the way the proxy hands them.
+    // The recorder runs on this test's single-threaded runtime, and this loop never yields: all
+    // of them are waiting when the recorder next drains, so they make one batch. (On a
+    // multi-threaded runtime the loop would still take microseconds against a batch interval
+    // of 100 ms: at most one batch boundary inside it, one side holding at least 125.)
+    let sink = &gateway.running.gateway.proxy().core().events;
+    for n in 0..SENT {
+        sink.record(ProxyEvent::Request(RequestEvent::arrived(
+            format!("burst-{n}").into(),
+            hyper::Method::GET,
+            "/burst".into(),
+            std::net::IpAddr::from([127, 0, 0, 1]),
+        )));
+    }
+    let batches = batches_accounting_for(&mut live, SENT).await;
+    assert_eq!(batches.len(), 1, "{batches:?}");
+    let batch = &batches[0];
+    assert_eq!(batch.requests.len(), LIVE_BATCH_MAX);
+    assert_eq!(batch.omitted, (SENT - LIVE_BATCH_MAX) as u64);
+    // The newest are kept, oldest first.
+    let listed: Vec<&str> = batch
+        .requests
+        .iter()
+        .map(|r| r.request_id.as_str())
+        .collect();
+    let newest: Vec<String> = (SENT - LIVE_BATCH_MAX..SENT)
+        .map(|n| format!("burst-{n}"))
+        .collect();
+    assert_eq!(listed, newest);
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn live_batches_of_proxied_traffic_stay_capped_and_account_for_every_request() {
+    const CONNECTIONS: usize = 3;
+    const PER_CONNECTION: usize = 100;
+    const SENT: usize = CONNECTIONS * PER_CONNECTION;
+    let up = Upstream::start("up").await;
+    let gateway = TestGateway::start(json!({
+        "history": {"enabled": false},
+        "routes": [{"name": "web", "path": "/*", "targets": [up.url()]}],
+    }))
+    .await;
+    let mut live = gateway.live();
+    // All held by the upstream, then released at once: they finish together, far faster than
+    // a batch interval would take them one by one (whether one batch gets more than 100 depends
+    // on the machine's speed, so only the cap and the accounting are asserted).
+    let mut requests = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let sender = h2c_connect(gateway.running.proxy_addr).await;
+        for i in 0..PER_CONNECTION {
+            let (mut sender, url) = (sender.clone(), gateway.url(&format!("/hold/{i}")));
+            requests.push(tokio::spawn(
+                async move { h2c_get(&mut sender, &url).await },
+            ));
+        }
+    }
+    up.wait_for_holds(SENT, WAIT).await;
+    up.release();
+    for request in requests {
+        assert_eq!(request.await.unwrap().0.status, 200);
+    }
+    let batches = batches_accounting_for(&mut live, SENT).await;
+    for record in batches.iter().flat_map(|batch| &batch.requests) {
+        assert!(record.path.starts_with("/hold/"), "{record:?}");
+    }
     assert!(gateway.stop(WAIT).await);
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod api;
+mod disabled;
 mod history;
 mod live;
 mod llm;

@@ -94,11 +94,35 @@ async fn websocket_upgrades_are_refused_on_routes_without_websocket() {
         json!({"routes": [{"name": "plain", "path": "*", "targets": [upstream.url()]}]}),
     )
     .await;
+    // The upstream's `/ws` upgrades any request carrying the upgrade headers, and answers 400
+    // (an answer the proxy never makes itself) only when none reached it.
     let url = format!("ws://{}/ws", gateway.running.proxy_addr);
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 400, "{response:?}");
+        }
+        other => panic!("expected the upstream's 400, got {other:?}"),
+    }
+    // What the upstream got, echoed: the rest of the request, without the upgrade.
+    let response = client()
+        .get(gateway.url("/echo"))
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let echo: serde_json::Value = serde_json::from_str(&response.text().await.unwrap()).unwrap();
+    let sent = &echo["headers"];
+    assert_eq!(sent.get("upgrade"), None, "{sent}");
+    let connection = sent.get("connection").and_then(|v| v.as_str());
     assert!(
-        tokio_tungstenite::connect_async(&url).await.is_err(),
-        "no upgrade headers reach the upstream"
+        connection.is_none_or(|value| !value.to_ascii_lowercase().contains("upgrade")),
+        "{sent}"
     );
+    assert_eq!(sent["sec-websocket-key"], "dGhlIHNhbXBsZSBub25jZQ==");
     assert!(gateway.stop(WAIT).await);
 }
 
@@ -112,16 +136,14 @@ async fn hot_reload_applies_valid_changes_and_keeps_serving_through_invalid_ones
     let gateway = TestGateway::start(first.clone()).await;
     let mut live = gateway.live();
 
-    // Open work that must survive the reload: a slow request and a WebSocket.
-    let slow = tokio::spawn(client().get(gateway.url("/slow/800")).send());
+    // Open work that must survive the reload: a request the old upstream holds until the reload
+    // has landed, and a WebSocket.
+    let held = tokio::spawn(client().get(gateway.url("/hold/reload")).send());
     let (mut socket, _) =
         tokio_tungstenite::connect_async(format!("ws://{}/ws", gateway.running.proxy_addr))
             .await
             .unwrap();
-    eventually(WAIT, "slow request reached the upstream", || {
-        old.requests() >= 1
-    })
-    .await;
+    old.wait_for_holds(1, WAIT).await;
 
     write_config(
         &gateway,
@@ -140,14 +162,16 @@ async fn hot_reload_applies_valid_changes_and_keeps_serving_through_invalid_ones
     );
     let (_, headers, _) = get(&gateway.url("/")).await;
     assert_eq!(headers["x-upstream"], "new");
+    assert!(!held.is_finished(), "still in flight after the reload");
 
-    let slow = slow.await.unwrap().unwrap();
+    old.release();
+    let held = held.await.unwrap().unwrap();
     assert_eq!(
-        slow.status(),
+        held.status(),
         200,
         "in-flight request finished on the old route"
     );
-    assert_eq!(slow.text().await.unwrap(), "slow 800 from old");
+    assert_eq!(held.text().await.unwrap(), "held /hold/reload at old");
     socket.send(Message::text("still there")).await.unwrap();
     assert_eq!(
         socket.next().await.unwrap().unwrap(),
@@ -210,6 +234,62 @@ async fn hot_reload_applies_valid_changes_and_keeps_serving_through_invalid_ones
 }
 
 #[tokio::test]
+async fn reloaded_listen_dashboard_and_history_changes_wait_for_a_restart() {
+    let upstream = Upstream::start("kept").await;
+    let routes = json!([{"name": "main", "path": "*", "targets": [upstream.url()]}]);
+    let gateway = TestGateway::start(json!({"routes": routes})).await;
+    let (proxy, dashboard) = (gateway.running.proxy_addr, gateway.running.dashboard_addr);
+    let (new_proxy, new_dashboard) = (closed_port().await, closed_port().await);
+    let mut live = gateway.live();
+    std::fs::write(
+        &gateway.config_path,
+        serde_json::to_vec_pretty(&json!({
+            "listen": new_proxy.to_string(),
+            "dashboard": {"listen": new_dashboard.to_string()},
+            "history": {"retention_days": 3},
+            "routes": routes,
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let report = next_reload(&mut live).await;
+    assert!(report.applied, "{report:?}");
+    assert_eq!(report.errors, Vec::<String>::new());
+    assert_eq!(
+        report.warnings,
+        [
+            format!(
+                "listen: changed to {new_proxy} but the proxy keeps listening on {proxy} until restarted"
+            ),
+            format!(
+                "dashboard.listen: changed to {new_dashboard} but the dashboard keeps listening on {dashboard} until restarted"
+            ),
+            "history: changes to the history database take effect when gatewatch restarts"
+                .to_string(),
+        ]
+    );
+    assert_eq!(
+        report.changes,
+        ["settings changed: listen, dashboard, history"]
+    );
+    assert_eq!(gateway.running.gateway.last_reload(), Some(report));
+
+    // Both still serve where they were bound; nothing listens at the new addresses.
+    let (status, headers, _) = get(&gateway.url("/")).await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["x-upstream"], "kept");
+    let (status, _) = get_json(&gateway.api("/api/routes")).await;
+    assert_eq!(status, 200);
+    for addr in [new_proxy, new_dashboard] {
+        assert!(
+            tokio::net::TcpStream::connect(addr).await.is_err(),
+            "{addr} is not listened on before a restart"
+        );
+    }
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
 async fn graceful_shutdown_finishes_in_flight_requests_and_stops_accepting() {
     let upstream = Upstream::start("slow").await;
     let gateway = TestGateway::start(
@@ -217,14 +297,19 @@ async fn graceful_shutdown_finishes_in_flight_requests_and_stops_accepting() {
     )
     .await;
     let addr = gateway.running.proxy_addr;
-    let slow = tokio::spawn(client().get(gateway.url("/slow/700")).send());
-    eventually(WAIT, "request in flight", || upstream.requests() == 1).await;
+    let held = tokio::spawn(client().get(gateway.url("/hold/drain")).send());
+    upstream.wait_for_holds(1, WAIT).await;
+    let shutting_down = gateway.running.gateway.shutdown_token().clone();
     let stopping = tokio::spawn(gateway.stop(WAIT));
-    let response = slow
+    // The shutdown has begun with the request still held upstream; only then may it finish.
+    shutting_down.cancelled().await;
+    upstream.release();
+    let response = held
         .await
         .unwrap()
         .expect("in-flight request completes during the drain");
     assert_eq!(response.status(), 200);
+    assert_eq!(response.text().await.unwrap(), "held /hold/drain at slow");
     assert!(stopping.await.unwrap(), "drained within the bound");
     assert!(
         tokio::net::TcpStream::connect(addr).await.is_err(),

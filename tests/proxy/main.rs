@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod h2c;
 mod keepalive;
 mod lifecycle;
 mod resilience;

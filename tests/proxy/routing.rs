@@ -1,4 +1,5 @@
-//! Routing, rewriting, error answers, static directories, streaming and per-request events.
+//! Routing, rewriting, error answers, static directories and per-request events (gigabyte
+//! bodies stream in `tests/streaming.rs`, a binary of their own).
 
 use crate::support::*;
 use gatewatch::server::proxy::event::{ErrorKind, ProxyEvent};
@@ -123,7 +124,7 @@ async fn proxy_errors_are_short_answers_with_the_request_id() {
     let slow = Upstream::start("slow").await;
     let gateway = TestGateway::start(json!({"routes": [
         {"name": "dead", "path": "/dead/*", "targets": [format!("http://{dead}")], "retries": 0},
-        {"name": "slow", "path": "/slow/*", "targets": [slow.url()], "timeout_ms": 200},
+        {"name": "slow", "path": "/hold/*", "targets": [slow.url()], "timeout_ms": 200},
     ]}))
     .await;
     let mut events = gateway.events();
@@ -132,15 +133,17 @@ async fn proxy_errors_are_short_answers_with_the_request_id() {
         ("/nothing", 404, "no route matches", ErrorKind::NoRoute),
         ("/dead/x", 502, "upstream unreachable", ErrorKind::Connect),
         (
-            "/slow/3000",
+            "/hold/never",
             504,
             "did not answer in time",
             ErrorKind::Timeout,
         ),
     ];
     for (path, status, reason, kind) in cases {
-        let started = std::time::Instant::now();
-        let (got, headers, body) = get(&gateway.url(path)).await;
+        // Never a hang: each answer comes well within the bound (the timeout is 200 ms).
+        let (got, headers, body) = tokio::time::timeout(WAIT, get(&gateway.url(path)))
+            .await
+            .unwrap_or_else(|_| panic!("{path} hung"));
         assert_eq!(got.as_u16(), status, "{path}: {body}");
         let id = headers["x-request-id"].to_str().unwrap().to_string();
         assert!(
@@ -148,10 +151,6 @@ async fn proxy_errors_are_short_answers_with_the_request_id() {
             "{path}: {body}"
         );
         assert!(body.len() < 200, "short body: {body}");
-        assert!(
-            started.elapsed() < Duration::from_secs(2),
-            "{path} answered promptly"
-        );
         let event = next_matching(&mut events, WAIT, |e| match &**e {
             ProxyEvent::Request(r) if r.request_id == id.as_str() => Some(r.clone()),
             _ => None,
@@ -160,6 +159,9 @@ async fn proxy_errors_are_short_answers_with_the_request_id() {
         assert_eq!(event.status.as_u16(), status);
         assert_eq!(event.error, Some(kind));
     }
+    // The 504 came while the upstream still held the request, never answered.
+    slow.wait_for_holds(1, WAIT).await;
+    slow.release();
     assert!(gateway.stop(WAIT).await);
 }
 
@@ -196,50 +198,6 @@ async fn every_request_is_recorded_once_with_its_details() {
     let download = next_request(&mut events, WAIT).await;
     assert_eq!(download.bytes_out, 12345);
     assert_eq!(gateway.running.gateway.status().requests_total, 2);
-    assert!(gateway.stop(WAIT).await);
-}
-
-#[tokio::test]
-async fn gigabyte_bodies_stream_both_ways_in_flat_memory() {
-    const GIB: u64 = 1 << 30;
-    let upstream = Upstream::start("bulk").await;
-    let gateway = TestGateway::start(
-        json!({"routes": [{"name": "bulk", "path": "*", "targets": [upstream.url()]}]}),
-    )
-    .await;
-    let before = rss_kib();
-
-    let response = client()
-        .get(gateway.url(&format!("/bytes/{GIB}")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let mut stream = response.bytes_stream();
-    let mut received = 0u64;
-    while let Some(chunk) = futures_util::StreamExt::next(&mut stream).await {
-        received += chunk.unwrap().len() as u64;
-    }
-    assert_eq!(received, GIB);
-
-    let chunk = bytes::Bytes::from(vec![1u8; 256 * 1024]);
-    let chunks = (GIB / chunk.len() as u64) as usize;
-    let upload = futures_util::stream::iter(
-        (0..chunks).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
-    );
-    let response = client()
-        .put(gateway.url("/upload"))
-        .body(reqwest::Body::wrap_stream(upload))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.text().await.unwrap(), GIB.to_string());
-
-    let grown_mib = rss_kib().saturating_sub(before) / 1024;
-    assert!(
-        grown_mib < 64,
-        "2 GiB through the proxy grew RSS by {grown_mib} MiB"
-    );
     assert!(gateway.stop(WAIT).await);
 }
 

@@ -20,16 +20,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::broadcast;
+use tokio::sync::{Notify, broadcast, watch};
 use tokio::task::JoinHandle;
 
 type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 
 /// A real HTTP upstream on a loopback port. Paths:
-/// `/health` (200, or 503 once [`Upstream::set_healthy`]`(false)`; `/health/close` the same,
-/// closing the connection after it), `/slow/{ms}`, `/chunks/{n}` (n chunks, no length),
-/// `/status/{code}`, `/bytes/{n}` (streams n bytes), `/upload` (counts the body), `/ws` (WebSocket
-/// echo); anything else echoes the request as JSON `{upstream, method, uri, headers}`.
+/// `/health` (200, or 503 once [`Upstream::set_healthy`]`(false)`; no answer at all while
+/// [`Upstream::set_health_hangs`]`(true)`; `/health/close` the same, closing the connection after
+/// it), `/slow/{ms}`, `/hold/…` (answers only once [`Upstream::release`] is called; the test
+/// learns of its arrival through [`Upstream::wait_for_holds`]), `/chunks/{n}` (n chunks, no
+/// length), `/status/{code}`, `/bytes/{n}` (streams n bytes), `/upload` (counts the body), `/ws`
+/// (WebSocket echo); anything else echoes the request as JSON `{upstream, method, uri, headers}`.
 pub struct Upstream {
     pub name: String,
     pub addr: SocketAddr,
@@ -44,6 +46,13 @@ struct UpstreamState {
     probes: AtomicUsize,
     connections: AtomicUsize,
     unhealthy: AtomicBool,
+    /// Requests that arrived at `/hold/…` so far, and a wake-up for the test on each one.
+    holds: AtomicUsize,
+    hold_arrived: Notify,
+    /// `true` once the held requests may be answered (and every later one at once).
+    released: watch::Sender<bool>,
+    /// `true` while `/health` does not answer.
+    health_hangs: watch::Sender<bool>,
 }
 
 impl Upstream {
@@ -120,6 +129,46 @@ impl Upstream {
         self.state.unhealthy.store(!healthy, Ordering::SeqCst);
     }
 
+    /// Makes `/health` hang without answering (true) until set back to false, when the waiting
+    /// probes are answered (too late for the checker, which has given them up by then).
+    pub fn set_health_hangs(&self, hangs: bool) {
+        self.state.health_hangs.send_replace(hangs);
+    }
+
+    /// Requests that arrived at `/hold/…` so far (answered or not).
+    pub fn holds(&self) -> usize {
+        self.state.holds.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `n` requests in all have arrived at `/hold/…` (they are waiting for
+    /// [`Self::release`] unless it was called); fails after `within`.
+    pub async fn wait_for_holds(&self, n: usize, within: Duration) {
+        let waited = tokio::time::timeout(within, async {
+            loop {
+                // Registered before the count is read: an arrival in between still wakes us.
+                let arrived = self.state.hold_arrived.notified();
+                tokio::pin!(arrived);
+                arrived.as_mut().enable();
+                if self.holds() >= n {
+                    return;
+                }
+                arrived.await;
+            }
+        })
+        .await;
+        assert!(
+            waited.is_ok(),
+            "{} of {n} requests reached {}'s /hold in time",
+            self.holds(),
+            self.name
+        );
+    }
+
+    /// Answers every request held at `/hold/…`, and from now on every new one at once.
+    pub fn release(&self) {
+        self.state.released.send_replace(true);
+    }
+
     /// Stops the server: the port refuses connections and open connections are cut.
     pub async fn kill(self) -> SocketAddr {
         self.server.abort();
@@ -138,6 +187,11 @@ async fn respond(state: &UpstreamState, mut request: Request<Incoming>) -> Respo
     let path = request.uri().path().to_string();
     if path == "/health" || path == "/health/close" {
         state.probes.fetch_add(1, Ordering::SeqCst);
+        let _ = state
+            .health_hangs
+            .subscribe()
+            .wait_for(|hangs| !*hangs)
+            .await;
         let mut response = if state.unhealthy.load(Ordering::SeqCst) {
             full(StatusCode::SERVICE_UNAVAILABLE, "unhealthy")
         } else {
@@ -154,6 +208,13 @@ async fn respond(state: &UpstreamState, mut request: Request<Incoming>) -> Respo
     state.requests.fetch_add(1, Ordering::SeqCst);
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
     match segments.as_slice() {
+        ["hold", ..] => {
+            let mut released = state.released.subscribe();
+            state.holds.fetch_add(1, Ordering::SeqCst);
+            state.hold_arrived.notify_waiters();
+            let _ = released.wait_for(|released| *released).await;
+            full(StatusCode::OK, format!("held {path} at {}", state.name))
+        }
         ["slow", ms] => {
             tokio::time::sleep(Duration::from_millis(ms.parse().unwrap_or(0))).await;
             full(StatusCode::OK, format!("slow {ms} from {}", state.name))
@@ -461,6 +522,36 @@ pub fn rss_kib() -> u64 {
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|kib| kib.parse().ok())
         .unwrap()
+}
+
+/// A client connection to `addr` speaking cleartext HTTP/2 with prior knowledge (no upgrade from
+/// HTTP/1.1): every clone of the returned sender opens its streams on this one connection.
+pub async fn h2c_connect(addr: SocketAddr) -> hyper::client::conn::http2::SendRequest<Full<Bytes>> {
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (sender, connection) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        TokioIo::new(stream),
+    )
+    .await
+    .expect("HTTP/2 handshake with prior knowledge");
+    tokio::spawn(connection);
+    sender
+}
+
+/// Sends a GET for `url` (absolute: HTTP/2 carries scheme and authority) as one stream of an
+/// HTTP/2 connection; returns the response's head and its body as text.
+pub async fn h2c_get(
+    sender: &mut hyper::client::conn::http2::SendRequest<Full<Bytes>>,
+    url: &str,
+) -> (hyper::http::response::Parts, String) {
+    let request = Request::get(url).body(Full::new(Bytes::new())).unwrap();
+    let response = sender
+        .send_request(request)
+        .await
+        .expect("an HTTP/2 answer");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("the whole body").to_bytes();
+    (parts, String::from_utf8_lossy(&body).into_owned())
 }
 
 pub use reqwest;

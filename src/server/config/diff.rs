@@ -111,22 +111,25 @@ impl ConfigDiff {
     }
 
     /// What is applied only when gatewatch restarts, one sentence each. `bound` is where the
-    /// proxy and the dashboard actually listen: a config naming the port a `:0` resolved to
-    /// changes nothing.
+    /// proxy and the dashboard actually listen, which is what the warnings name (the config in
+    /// force may say `:0`, or an address an earlier reload already asked for): a config naming
+    /// the address actually bound changes nothing.
     pub fn restart_warnings(&self, bound: (SocketAddr, SocketAddr)) -> Vec<String> {
         let mut warnings = Vec::new();
-        if let Some((old, new)) = self.listen
+        if let Some((_, new)) = self.listen
             && new != bound.0
         {
             warnings.push(format!(
-                "listen: changed to {new} but the proxy keeps listening on {old} until restarted"
+                "listen: changed to {new} but the proxy keeps listening on {} until restarted",
+                bound.0
             ));
         }
-        if let Some((old, new)) = self.dashboard_listen
+        if let Some((_, new)) = self.dashboard_listen
             && new != bound.1
         {
             warnings.push(format!(
-                "dashboard.listen: changed to {new} but the dashboard keeps listening on {old} until restarted"
+                "dashboard.listen: changed to {new} but the dashboard keeps listening on {} until restarted",
+                bound.1
             ));
         }
         if self.sections_changed.contains(&"history") {
@@ -248,5 +251,20 @@ mod tests {
         // Naming the port a `:0` was bound to is no change that needs a restart.
         let bound = (new.listen, new.dashboard.listen);
         assert_eq!(diff.restart_warnings(bound).len(), 1);
+    }
+
+    #[test]
+    fn restart_warnings_name_the_address_actually_listened_on() {
+        // The config in force already asks for 8081 (an earlier reload, warned about), while
+        // the proxy still listens on 8080; the next change must not claim it listens on 8081.
+        let asked = config(&[], r#", "listen": "127.0.0.1:8081""#);
+        let again = config(&[], r#", "listen": "127.0.0.1:8082""#);
+        let bound = ("127.0.0.1:8080".parse().unwrap(), asked.dashboard.listen);
+        assert_eq!(
+            ConfigDiff::between(&asked, &again).restart_warnings(bound),
+            [
+                "listen: changed to 127.0.0.1:8082 but the proxy keeps listening on 127.0.0.1:8080 until restarted"
+            ]
+        );
     }
 }

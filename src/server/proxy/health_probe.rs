@@ -174,7 +174,11 @@ async fn probe(
         Ok(Ok(status)) => Err(format!("status {}", status.as_u16())),
     };
     if result.is_err() {
-        *connection = None;
+        // Given up by the checker, not closed by the target: no early probe for this close (a
+        // failed status has already marked the connection idle).
+        if let Some(open) = connection.take() {
+            open.idle.store(false, Ordering::Release);
+        }
     }
     result
 }
