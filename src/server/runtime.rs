@@ -4,8 +4,7 @@
 //! bound, then cut them.
 
 use crate::server::admin::{self, AppState, live_socket, site};
-use crate::server::config::Config;
-use crate::server::config::HistoryConfig;
+use crate::server::config::{Config, HistoryConfig};
 use crate::server::gateway::{
     Gateway, HistoryState, Listening, SharedGateway, config_reload, recorder,
 };
