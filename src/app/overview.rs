@@ -22,7 +22,7 @@ use crate::app::resource::page_resource;
 use crate::live_feed::use_live_feed;
 use crate::views::OverviewData;
 use cards::Cards;
-use charts::Charts;
+use charts::{Charts, PeriodReading};
 use gateway_panel::GatewayPanel;
 use leptos::prelude::*;
 use live_series::live_series;
@@ -34,6 +34,7 @@ use range_picker::RangePicker;
 pub fn OverviewPage() -> impl IntoView {
     let live = use_live_feed();
     let data = page_resource(move || live.poll.get(), |_| get_overview());
+    let reading = PeriodReading::for_page();
 
     view! {
         <section class="page">
@@ -50,7 +51,7 @@ pub fn OverviewPage() -> impl IntoView {
                 </button>
             </header>
             <PageData data failed="Could not load the gateway status" let:data>
-                <OverviewBody data />
+                <OverviewBody data reading />
             </PageData>
         </section>
     }
@@ -58,7 +59,7 @@ pub fn OverviewPage() -> impl IntoView {
 
 /// Everything below the header, from the page's read.
 #[component]
-fn OverviewBody(data: OverviewData) -> impl IntoView {
+fn OverviewBody(data: OverviewData, reading: PeriodReading) -> impl IntoView {
     let OverviewData {
         status,
         metrics,
@@ -75,7 +76,7 @@ fn OverviewBody(data: OverviewData) -> impl IntoView {
         <ProblemsBanner routes=live_routes read=health.problems />
         {demo}
         <Cards metrics series uptime_secs started_at />
-        <Charts series />
+        <Charts series reading />
         <section class="panel" aria-labelledby="health-heading">
             <header class="panel-header">
                 <h2 id="health-heading">"Targets"</h2>

@@ -7,30 +7,46 @@ use crate::app::chart::LineChart;
 use crate::app::format;
 use crate::app::page_data::PageData;
 use crate::app::query_string::use_query_value;
-use crate::app::resource::page_resource;
+use crate::app::resource::{BytesJson, page_resource};
 use crate::app::widgets::loading;
 use crate::live_feed::use_live_feed;
-use crate::views::{SeriesPoint, StatsPeriod};
+use crate::views::{PeriodStats, SeriesPoint, StatsPeriod};
 use leptos::prelude::*;
+
+/// The history period the range picker chose (`?range=`) and its stats, read again at every
+/// poll. Made by the page outside its own data boundary: a resource first created inside a
+/// `Suspend` can leave the server's render of the page waiting forever (leptos-rs/leptos#4866).
+#[derive(Clone, Copy)]
+pub struct PeriodReading {
+    period: Memo<Option<StatsPeriod>>,
+    stats: Resource<Result<Option<PeriodStats>, ServerFnError>, BytesJson>,
+}
+
+impl PeriodReading {
+    pub fn for_page() -> Self {
+        let live = use_live_feed();
+        let range = use_query_value("range");
+        let period = Memo::new(move |_| range.get().as_deref().and_then(StatsPeriod::parse));
+        let stats = page_resource(
+            move || (period.get(), live.poll.get()),
+            |(period, _)| async move {
+                match period {
+                    Some(period) => get_stats(format!("period={}", period.as_str()))
+                        .await
+                        .map(Some),
+                    None => Ok(None),
+                }
+            },
+        );
+        Self { period, stats }
+    }
+}
 
 /// The three charts: live from `series`, or the history period the range picker chose.
 #[component]
-pub fn Charts(series: Memo<Vec<SeriesPoint>>) -> impl IntoView {
-    let live = use_live_feed();
-    let range = use_query_value("range");
+pub fn Charts(series: Memo<Vec<SeriesPoint>>, reading: PeriodReading) -> impl IntoView {
+    let PeriodReading { period, stats } = reading;
     let compare = use_query_value("compare");
-    let period = Memo::new(move |_| range.get().as_deref().and_then(StatsPeriod::parse));
-    let stats = page_resource(
-        move || (period.get(), live.poll.get()),
-        |(period, _)| async move {
-            match period {
-                Some(period) => get_stats(format!("period={}", period.as_str()))
-                    .await
-                    .map(Some),
-                None => Ok(None),
-            }
-        },
-    );
     let live_charts = move || {
         let data = Memo::new(move |_| series.with(|s| live_chart_data(s)));
         view! { <ChartGrid data /> }
