@@ -5,10 +5,12 @@
 //! - [`rest`]: `/metrics` and the JSON API under `/api`;
 //! - [`live_socket`]: the `/api/live` WebSocket and the 1 Hz uptime ticker;
 //! - [`config_edit`]: the Config page's check, atomic write with versions, apply and rollback;
+//! - [`page_render`]: every page rendered in full within a deadline, rendered again if it stalls;
 //! - [`site`]: where the built site (WASM, CSS, assets) is.
 
 pub mod config_edit;
 pub mod live_socket;
+mod page_render;
 pub mod rest;
 pub mod site;
 
@@ -37,15 +39,18 @@ pub fn router(state: AppState) -> Router {
     let site_files = format!("/{SITE_PKG_DIR}/");
     let site_build = HeaderValue::from_str(&site_build(std::path::Path::new(&*options.site_root)))
         .unwrap_or_else(|_| HeaderValue::from_static("none"));
-    Router::new()
-        .route(LIVE_SOCKET_PATH, get(live_socket))
-        .merge(rest::router())
+    let pages = Router::new()
         .leptos_routes_with_context(
             &state,
             routes,
             move || provide_context(gateway.clone()),
             move || shell(options.clone()),
         )
+        .layer(middleware::from_fn(page_render::within_deadline));
+    Router::new()
+        .route(LIVE_SOCKET_PATH, get(live_socket))
+        .merge(rest::router())
+        .merge(pages)
         .fallback(file_and_error_handler::<AppState, _>(shell))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let is_site_file = request.uri().path().starts_with(&site_files);
