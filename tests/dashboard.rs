@@ -150,13 +150,22 @@ async fn start_gateway_in_dir(history: bool) -> (RunningGateway, tempfile::TempD
 }
 
 /// The page at `path` as the server renders it (status 200).
+/// A page that is not rendered within [`PAGE_DEADLINE`] fails the test, naming it.
 async fn page(gateway: &RunningGateway, path: &str) -> String {
-    let response = reqwest::get(format!("http://{}{path}", gateway.dashboard_addr))
+    let read = async {
+        let response = reqwest::get(format!("http://{}{path}", gateway.dashboard_addr))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        response.text().await.unwrap()
+    };
+    tokio::time::timeout(PAGE_DEADLINE, read)
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200, "{path}");
-    response.text().await.unwrap()
+        .unwrap_or_else(|_| panic!("{path} was not rendered within {PAGE_DEADLINE:?}"))
 }
+
+/// Far beyond any render on a loaded box: a page this late is a page that never comes.
+const PAGE_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Where each of `needles` first occurs in `html`, asserting that they all do, in this order.
 fn assert_in_order(html: &str, path: &str, needles: &[&str]) {
