@@ -3,9 +3,10 @@
 # -D warnings, the cargo tests, then the WASM client's release build and the Playwright
 # end-to-end tests in Debian's Chromium.
 #
-# The tests run against the server binary `cargo test --release` links anyway (the plain
-# `release` profile: quick links), not the shipped fat-LTO build (`server-release`, a ~13 minute
-# single-threaded link after every change), which scripts/run.sh and the benchmarks use.
+# The tests run against the server binary `cargo test` links anyway, built with the
+# `quick-release` profile (incremental, light optimisation: a change rebuilds in a minute or
+# two), not the shipped fat-LTO build (`server-release`, a ~13 minute single-threaded link
+# after every change), which scripts/run.sh and the benchmarks use.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 
@@ -23,9 +24,9 @@ step "cargo fmt --check" cargo fmt --all --check
 step "clippy: server (ssr)" cargo clippy --features ssr --all-targets -- -D warnings
 step "clippy: client (hydrate, wasm32)" cargo clippy --lib --no-default-features --features hydrate \
   --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort -- -D warnings
-step "cargo test" cargo test --release --features ssr
+step "cargo test" cargo test --profile quick-release --features ssr
 # The binary `cargo test` linked for the integration tests; Playwright runs it too.
-export GATEWATCH_BIN="$CARGO_TARGET_DIR/release/gatewatch"
+export GATEWATCH_BIN="$CARGO_TARGET_DIR/quick-release/gatewatch"
 step "release build (WASM client)" build_release --frontend-only
 # Screenshots too: every page at three widths in both themes, hydrated without console errors
 # (the images land in end2end/test-results/screenshots/ for a person to look at).
