@@ -3,7 +3,8 @@
 //! down gracefully — stop accepting, let in-flight requests and WebSocket tunnels finish up to a
 //! bound, then cut them.
 
-use crate::server::admin::{self, AppState, live_socket, site};
+use crate::server::admin::audit::AuditLog;
+use crate::server::admin::{self, AppState, auth, live_socket, site};
 use crate::server::config::Config;
 use crate::server::config::HistoryConfig;
 use crate::server::gateway::{
@@ -18,6 +19,7 @@ use axum::Router;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -126,6 +128,18 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
     let (history, history_writer) = open_history(&config.history, config.metrics.enabled).await;
     let shutdown = CancellationToken::new();
     let demo_config = config.demo.clone();
+    if config.dashboard.allow_unauthenticated
+        && !config.auth.has_accounts()
+        && !config.dashboard.listen.ip().is_loopback()
+    {
+        tracing::warn!(
+            "dashboard.allow_unauthenticated: the dashboard on {} is reachable from the network \
+             without sign-in; anyone who can reach it can rewrite the gateway's config",
+            config.dashboard.listen
+        );
+    }
+    // The audit log lives in the history's file, whether or not the request history is on.
+    let (audit_path, audit_retention) = (config.history.path.clone(), config.audit.retention);
     let (events, event_queue) = EventSink::channel(EVENT_QUEUE);
     let proxy = Proxy::new(&config, events, shutdown.clone());
     let gateway = Gateway::new(
@@ -136,9 +150,13 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
         history,
         shutdown.clone(),
     );
+    let audit = Arc::new(AuditLog::new(&audit_path, audit_retention));
     let state = AppState {
         leptos_options: site::leptos_options(dashboard_addr),
         gateway: gateway.clone(),
+        auth: Arc::default(),
+        audit,
+        live_clients: Arc::default(),
     };
 
     let stop_recorder = CancellationToken::new();
@@ -151,6 +169,7 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
     background.spawn(live_socket::run_ticker(gateway.clone()));
     background.spawn(live_socket::run_log_forwarder(gateway.clone()));
     background.spawn(config_reload::watch(gateway.clone()));
+    background.spawn(auth::keep_tidy(state.clone()));
     let mut servers = JoinSet::new();
     servers.spawn(proxy::listener::serve(
         proxy_listener,
