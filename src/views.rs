@@ -10,6 +10,8 @@ mod metrics;
 mod requests;
 mod series;
 mod stats;
+#[cfg(test)]
+pub mod testing;
 
 pub use auth::{AuditEntry, AuditPage, Role, SessionView};
 pub use config::{ConfigApplied, ConfigCheck, ConfigDocument, ConfigFieldError, ConfigVersion};
