@@ -602,6 +602,13 @@ async fn changes_and_sign_ins_are_audited_and_the_log_survives_a_restart() {
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
     let gateway = gateway.restart().await;
     check(json_of(audit(&gateway, "").await.unwrap()).await);
+    // The file alice wrote is hers; the version it replaced was written by hand.
+    let bearer = format!("Bearer {}", accounts.admin_token);
+    let (status, text) = call(&gateway, "config", "", &[("authorization", &bearer)]).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    let document: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(document["author"], "alice", "{document}");
+    assert_eq!(document["versions"][0]["author"], serde_json::Value::Null);
     gateway.stop(Duration::from_secs(5)).await;
 }
 

@@ -39,6 +39,10 @@ test.describe("accounts in the browser", () => {
     await expect(entry).toContainText("routes added: added-by-alice");
     await entry.getByTestId("audit-diff-toggle").click();
     await expect(entry.getByTestId("audit-diff")).toContainText("added-by-alice");
+
+    // The kept versions say who wrote them: the file as alice left it, the one before by hand.
+    await expect(page.getByTestId("config-author")).toHaveText("file written by alice");
+    await expect(page.getByTestId("config-version-author").first()).toHaveText("edited by hand");
   });
 
   test("a viewer's config page is read-only and says why", async ({ page }) => {

@@ -7,11 +7,12 @@ use leptos::prelude::*;
 /// The config file as it is on disk, with its saved versions.
 #[server(prefix = "/api/fn", endpoint = "config")]
 pub async fn get_config() -> Result<ConfigDocument, ServerFnError> {
-    let gateway = super::adapter::gateway();
-    let path = gateway.config_path().to_path_buf();
-    let running = gateway.config().source.clone();
+    let state = super::adapter::state();
+    let path = state.gateway.config_path().to_path_buf();
+    let running = state.gateway.config().source.clone();
+    let audit = state.audit.clone();
     tokio::task::spawn_blocking(move || {
-        crate::server::admin::config_edit::document(&path, &running)
+        crate::server::admin::config_edit::document(&path, &running, &audit)
     })
     .await?
     .map_err(|error| ServerFnError::new(format!("cannot read the config file: {error}")))

@@ -125,6 +125,7 @@ fn ConfigEditor(
             <header class="panel-header">
                 <h2>"Running config"</h2>
                 <span class="muted mono small">{document.path.clone()}</span>
+                <span class="muted small" data-testid="config-author">{format!("file {}", author_label(document.author.as_deref()))}</span>
             </header>
             {(document.running != document.text).then(|| view! {
                 <p class="banner banner-warn" role="status" data-testid="config-file-differs">
@@ -203,6 +204,7 @@ fn ConfigEditor(
                                 <li data-testid="config-version">
                                     <span class="mono">{format::date_time(version.saved_at)}</span>
                                     " · " {format::bytes(version.bytes)}
+                                    " · " <span data-testid="config-version-author">{author_label(version.author.as_deref())}</span>
                                     <button type="button" class="button needs-js" data-testid="config-review-version" disabled=read_only on:click=move |_| {
                                         reviewing.set(Some(id.clone()));
                                         review.dispatch(GetConfigVersion { id: id.clone() });
@@ -351,4 +353,9 @@ fn AuditRow(entry: AuditEntry) -> impl IntoView {
             {diff}
         </li>
     }
+}
+
+/// Who wrote a config text: through the dashboard or the API by a named caller, or by hand.
+fn author_label(author: Option<&str>) -> String {
+    author.map_or_else(|| String::from("edited by hand"), |name| format!("written by {name}"))
 }

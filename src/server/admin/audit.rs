@@ -10,6 +10,7 @@ use crate::diff::DiffLine;
 use crate::views::{AuditEntry, AuditPage, Role};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
@@ -34,6 +35,7 @@ CREATE TABLE IF NOT EXISTS audit_log (
     diff           TEXT    NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at_us);
+CREATE INDEX IF NOT EXISTS audit_log_version_after ON audit_log (version_after);
 ";
 
 /// An entry to store (its id and time are given when it is stored).
@@ -180,6 +182,32 @@ impl AuditLog {
             )
             .optional()
             .map_err(|e| e.to_string())
+        })
+    }
+
+    /// Who wrote each of `versions` (config version ids, see
+    /// [`version_id`](super::config_edit::version_id)): the actor of the newest applied change
+    /// that made that text the config. A version no audited change wrote (edited by hand) has
+    /// no entry.
+    pub fn authors(&self, versions: &[String]) -> Result<HashMap<String, String>, String> {
+        self.with_conn(|conn| {
+            let mut statement = conn
+                .prepare(
+                    "SELECT actor FROM audit_log WHERE version_after = ?1 AND outcome = 'ok' \
+                     AND action IN ('config.apply', 'config.rollback') ORDER BY id DESC LIMIT 1",
+                )
+                .map_err(|e| e.to_string())?;
+            let mut authors = HashMap::new();
+            for version in versions {
+                let author: Option<String> = statement
+                    .query_row(params![version], |row| row.get(0))
+                    .optional()
+                    .map_err(|e| e.to_string())?;
+                if let Some(author) = author {
+                    authors.insert(version.clone(), author);
+                }
+            }
+            Ok(authors)
         })
     }
 
@@ -350,5 +378,30 @@ mod tests {
         });
         assert!(result.is_err());
         assert!(!ran, "the change must not run unaudited");
+    }
+
+    #[test]
+    fn a_version_is_authored_by_the_change_that_wrote_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = AuditLog::new(&dir.path().join("history.db"), Duration::from_secs(86_400));
+        let write = |actor: &str, after: &str, outcome: &str| {
+            log.record(&NewEntry {
+                version_after: Some(after.into()),
+                outcome: outcome.into(),
+                ..entry(actor, "config.apply")
+            })
+            .unwrap();
+        };
+        write("alice", "aaaa", "ok");
+        write("bob", "bbbb", "ok");
+        write("carol", "cccc", "rejected");
+        write("bob", "aaaa", "ok");
+        let authors = log
+            .authors(&["aaaa".into(), "bbbb".into(), "cccc".into(), "dddd".into()])
+            .unwrap();
+        assert_eq!(authors.get("aaaa").map(String::as_str), Some("bob"));
+        assert_eq!(authors.get("bbbb").map(String::as_str), Some("bob"));
+        assert_eq!(authors.get("cccc"), None, "a rejected change wrote nothing");
+        assert_eq!(authors.get("dddd"), None);
     }
 }

@@ -12,6 +12,7 @@ use crate::views::{
     ConfigApplied, ConfigCheck, ConfigDocument, ConfigFieldError, ConfigVersion, Role,
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -35,13 +36,36 @@ pub fn versions_dir(path: &Path) -> PathBuf {
     path.with_file_name(format!("{name}.versions"))
 }
 
-/// The file as it is on disk, with its versions.
-pub fn document(path: &Path, running: &str) -> io::Result<ConfigDocument> {
+/// The file as it is on disk, with its versions, each with its author from `audit` (a version
+/// is known by its content, so one written by hand has none).
+pub fn document(path: &Path, running: &str, audit: &AuditLog) -> io::Result<ConfigDocument> {
+    let text = std::fs::read_to_string(path)?;
+    let mut versions = versions(path);
+    let version_ids: Vec<Option<String>> = versions
+        .iter()
+        .map(|version| {
+            std::fs::read(versions_dir(path).join(&version.id))
+                .ok()
+                .map(|content| version_id(&content))
+        })
+        .collect();
+    let current = version_id(text.as_bytes());
+    let mut wanted: Vec<String> = version_ids.iter().flatten().cloned().collect();
+    wanted.push(current.clone());
+    // The page still shows the file when the audit log cannot be read; only the authors go.
+    let authors = audit.authors(&wanted).unwrap_or_else(|error| {
+        tracing::warn!(%error, "cannot read config authors from the audit log");
+        HashMap::new()
+    });
+    for (version, id) in versions.iter_mut().zip(&version_ids) {
+        version.author = id.as_ref().and_then(|id| authors.get(id)).cloned();
+    }
     Ok(ConfigDocument {
         path: path.display().to_string(),
-        text: std::fs::read_to_string(path)?,
+        author: authors.get(&current).cloned(),
+        text,
         running: running.to_string(),
-        versions: versions(path),
+        versions,
     })
 }
 
@@ -62,6 +86,7 @@ pub fn versions(path: &Path) -> Vec<ConfigVersion> {
                 id,
                 saved_at,
                 bytes: entry.metadata().ok()?.len(),
+                author: None,
             })
         })
         .collect();
