@@ -5,6 +5,7 @@
 //! that take filters take the page's query string and parse it exactly as the JSON API does, so
 //! a dashboard URL and an `/api/…` URL with the same query show the same data.
 
+pub mod audit;
 pub mod config;
 pub mod logs;
 pub mod overview;
@@ -20,13 +21,51 @@ mod adapter {
     //! What every server function needs on the server: the gateway, the query's pairs, and
     //! API errors turned into server function errors.
 
-    use crate::server::admin::ApiError;
+    use crate::server::admin::auth::Caller;
+    use crate::server::admin::auth::guard::ClientAddr;
+    use crate::server::admin::config_edit::Actor;
+    use crate::server::admin::{ApiError, AppState};
     use crate::server::gateway::SharedGateway;
+    use crate::views::Role;
     use leptos::prelude::*;
 
     /// The gateway the dashboard router provides to every server function.
     pub fn gateway() -> SharedGateway {
         expect_context::<SharedGateway>()
+    }
+
+    /// The dashboard's state (sessions, the audit log).
+    pub fn state() -> AppState {
+        expect_context::<AppState>()
+    }
+
+    /// Who calls (the guard put it in the request; the local admin without accounts).
+    pub fn caller() -> Caller {
+        use_context::<Caller>().unwrap_or_else(Caller::anonymous)
+    }
+
+    /// The caller, if they may write; the guard refuses others first, this is the second lock.
+    pub fn admin() -> Result<Caller, ServerFnError> {
+        let caller = caller();
+        if caller.role == Role::Admin {
+            Ok(caller)
+        } else {
+            Err(ServerFnError::new(format!(
+                "{} has the {} role; this needs admin",
+                caller.name,
+                caller.role.as_str()
+            )))
+        }
+    }
+
+    /// The caller as the audit log records them.
+    pub fn actor(caller: &Caller) -> Actor {
+        Actor {
+            name: caller.name.clone(),
+            role: Some(caller.role),
+            client: use_context::<ClientAddr>()
+                .map_or_else(String::new, |ClientAddr(addr)| addr.ip().to_string()),
+        }
     }
 
     /// The `name=value` pairs of a query string (with or without its leading `?`).

@@ -16,6 +16,7 @@ pub mod requests;
 pub mod resource;
 pub mod routes;
 pub mod running_config;
+pub mod session;
 pub mod theme;
 pub mod widgets;
 
@@ -57,7 +58,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <noscript>
                     // Without JavaScript the page still shows current data: it reloads itself.
                     <meta http-equiv="refresh" content="5" />
-                    <style>".needs-js { display: none !important; }"</style>
+                    <style nonce=leptos::nonce::use_nonce()>".needs-js { display: none !important; }"</style>
                 </noscript>
                 <AutoReload options=options.clone() />
                 <HydrationScripts options />
@@ -75,6 +76,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     LiveFeed::provide();
+    session::provide_session();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/gatewatch.css" />
@@ -102,10 +104,12 @@ pub fn App() -> impl IntoView {
                             "JavaScript off · refreshing every 5 s"
                         </span>
                     </noscript>
+                    <session::SessionBadge />
                     <ThemeToggle />
                 </div>
             </header>
             <main class="content" id="main" tabindex="-1">
+                <session::ExposureBanner />
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view={Lazy::<OverviewRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/requests") view={Lazy::<RequestsRoute>::new()} ssr=SsrMode::Async />

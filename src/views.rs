@@ -3,13 +3,17 @@
 //! Server internals (atomics, `Instant`s, channels) never appear here; the server converts its
 //! state into these types, and the client only ever sees these.
 
+mod auth;
 mod config;
 mod history;
 mod metrics;
 mod requests;
 mod series;
 mod stats;
+#[cfg(test)]
+pub mod testing;
 
+pub use auth::{AuditEntry, AuditPage, Role, SessionView};
 pub use config::{ConfigApplied, ConfigCheck, ConfigDocument, ConfigFieldError, ConfigVersion};
 pub use history::HistoryStatus;
 pub use metrics::{

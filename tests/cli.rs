@@ -144,6 +144,8 @@ async fn sighup_reloads_and_sigterm_stops_cleanly() {
         let response = reqwest::Client::new()
             .post(format!("{dashboard}api/fn/status"))
             .header("content-type", "application/x-www-form-urlencoded")
+            // Server functions are POSTs: the dashboard takes them from its own origin only.
+            .header("origin", dashboard.trim_end_matches('/'))
             .send()
             .await
             .unwrap();
@@ -252,4 +254,103 @@ fn the_schema_describes_exactly_what_the_gateway_accepts() {
         serde_json::from_str(&std::fs::read_to_string("tests/fixtures/config.full.json").unwrap())
             .unwrap();
     assert_keys_match_schema(&example, &schema, &schema, "(root)");
+}
+
+#[test]
+fn hash_password_prints_an_argon2id_hash_of_stdin() {
+    let mut child = gatewatch()
+        .arg("hash-password")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery staple\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success());
+    let hash = String::from_utf8(output.stdout).unwrap();
+    let hash = hash.trim();
+    assert!(hash.starts_with("$argon2id$v=19$"), "{hash}");
+    assert!(
+        gatewatch::server::admin::auth::credentials::verify_password(
+            hash,
+            "correct horse battery staple"
+        )
+    );
+    assert!(
+        !hash.contains("correct horse"),
+        "the password never appears"
+    );
+}
+
+#[test]
+fn new_token_prints_the_token_once_and_the_line_that_accepts_it() {
+    let output = gatewatch().args(["new-token", "ci"]).output().unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let token = stdout
+        .split_whitespace()
+        .find(|word| word.starts_with("gw_"))
+        .expect("a token is printed");
+    let entry_line = stdout
+        .lines()
+        .find(|line| line.trim_start().starts_with('{'))
+        .expect("the auth.tokens entry is printed");
+    let entry: serde_json::Value = serde_json::from_str(entry_line.trim()).unwrap();
+    assert_eq!(entry["name"], "ci");
+    assert_eq!(
+        entry["token_hash"],
+        gatewatch::server::admin::auth::credentials::token_hash(token)
+    );
+    let refused = gatewatch()
+        .args(["new-token", "no spaces"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+}
+
+#[test]
+fn check_rejects_malformed_hashes_and_an_open_dashboard_without_auth() {
+    let file = config_file(
+        r#"{"dashboard": {"listen": "0.0.0.0:3000"},
+            "auth": {"users": [{"name": "alice", "password_hash": "hunter2", "role": "admin"}]}}"#,
+    );
+    let output = gatewatch().arg("check").arg(file.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains("auth.users[0].password_hash: not a PHC string"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2"),
+        "the value is not echoed: {stderr}"
+    );
+
+    let open = config_file(r#"{"dashboard": {"listen": "0.0.0.0:3000"}}"#);
+    let output = gatewatch().arg("check").arg(open.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "dashboard.listen: 0.0.0.0:3000 is reachable from the network; configure auth or set dashboard.allow_unauthenticated: true"
+        ),
+        "{stderr}"
+    );
+    let allowed =
+        config_file(r#"{"dashboard": {"listen": "0.0.0.0:3000", "allow_unauthenticated": true}}"#);
+    let output = gatewatch()
+        .arg("check")
+        .arg(allowed.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

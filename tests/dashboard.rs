@@ -60,6 +60,7 @@ async fn status_server_function_round_trips() {
     let response = reqwest::Client::new()
         .post(format!("http://{}/api/fn/status", gateway.dashboard_addr))
         .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", format!("http://{}", gateway.dashboard_addr))
         .body("")
         .send()
         .await

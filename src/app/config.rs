@@ -4,16 +4,20 @@
 //! atomically and hot-reloads it. Rolling back to an earlier version loads it into the editor and
 //! checks it, so its diff is reviewed before it is applied.
 
+use crate::api::audit::get_audit;
 use crate::api::config::{ApplyConfig, CheckConfig, GetConfigVersion, get_config};
 use crate::app::config_form::ConfigFormEditor;
 use crate::app::format;
 use crate::app::page_data::PageData;
-use crate::app::resource::page_resource;
+use crate::app::resource::{BytesJson, page_resource};
 use crate::app::running_config::RunningConfig;
+use crate::app::session::use_session;
 use crate::app::widgets::ErrorNote;
 use crate::config_form::ConfigForm;
 use crate::diff::DiffLine;
-use crate::views::{ConfigApplied, ConfigDocument, ConfigFieldError};
+use crate::views::{
+    AuditEntry, AuditPage, ConfigApplied, ConfigDocument, ConfigFieldError, SessionView,
+};
 use leptos::prelude::*;
 
 #[component]
@@ -21,18 +25,36 @@ pub fn ConfigPage() -> impl IntoView {
     let apply = ServerAction::<ApplyConfig>::new();
     // Re-read the file after every apply (a rollback is an apply of a reviewed version).
     let document = page_resource(move || apply.version().get(), |_| get_config());
+    let session = use_session();
+    // Made here, outside the page's data boundary (see `overview::charts::PeriodReading`); read
+    // only for admins (a viewer's read is refused, and not shown).
+    let audit_entries = page_resource(
+        move || apply.version().get(),
+        |_| get_audit(String::from("limit=20")),
+    );
     view! {
         <section class="page">
             <header class="page-header"><h1>"Config"</h1></header>
-            <PageData data=document failed="Could not read the config" let:document>
-                <ConfigEditor document apply />
+            <PageData data=session failed="Could not read who is signed in" let:session>
+                <PageData data=document failed="Could not read the config" let:document>
+                    {
+                        let audit = session.can_write().then(|| view! { <AuditLog entries=audit_entries /> });
+                        view! { <ConfigEditor document apply session=session.clone() /> {audit} }
+                    }
+                </PageData>
             </PageData>
         </section>
     }
 }
 
 #[component]
-fn ConfigEditor(document: ConfigDocument, apply: ServerAction<ApplyConfig>) -> impl IntoView {
+fn ConfigEditor(
+    document: ConfigDocument,
+    apply: ServerAction<ApplyConfig>,
+    session: SessionView,
+) -> impl IntoView {
+    // A viewer sees everything, changes nothing (the server refuses them too).
+    let read_only = !session.can_write();
     let check = ServerAction::<CheckConfig>::new();
     let text = RwSignal::new(document.text.clone());
     // A check describes the text it was made for; editing again makes it stale.
@@ -111,6 +133,7 @@ fn ConfigEditor(document: ConfigDocument, apply: ServerAction<ApplyConfig>) -> i
             <header class="panel-header">
                 <h2>"Running config"</h2>
                 <span class="muted mono small">{document.path.clone()}</span>
+                <span class="muted small" data-testid="config-author">{format!("file {}", author_label(document.author.as_deref()))}</span>
             </header>
             {(document.running != document.text).then(|| view! {
                 <p class="banner banner-warn" role="status" data-testid="config-file-differs">
@@ -129,6 +152,15 @@ fn ConfigEditor(document: ConfigDocument, apply: ServerAction<ApplyConfig>) -> i
                 </div>
                 <span class="muted small">"Check shows the errors and a diff; Apply writes the file (the previous version is kept) and reloads it."</span>
             </header>
+            {read_only.then(|| view! {
+                <p class="banner banner-info" role="note" data-testid="config-read-only">
+                    {format!(
+                        "Signed in as {} with the {} role: you may read the config but not check, apply or roll it back; an admin may.",
+                        session.name.clone().unwrap_or_default(),
+                        session.role.as_str(),
+                    )}
+                </p>
+            })}
             {move || form_problem.get().map(|problem| view! {
                 <p class="field-error" role="alert" data-testid="form-problem">{format!("The form cannot show this text ({problem}); fix it as JSON first.")}</p>
             })}
@@ -137,8 +169,8 @@ fn ConfigEditor(document: ConfigDocument, apply: ServerAction<ApplyConfig>) -> i
                 EditMode::Json => json_editor().into_any(),
             }}
             <div class="actions needs-js">
-                <button type="button" class="button" data-testid="config-check" on:click=on_check>"Check"</button>
-                <button type="button" class="button primary" data-testid="config-apply" disabled=move || !can_apply() on:click=on_apply>"Apply"</button>
+                <button type="button" class="button" data-testid="config-check" disabled=read_only on:click=on_check>"Check"</button>
+                <button type="button" class="button primary" data-testid="config-apply" disabled=move || read_only || !can_apply() on:click=on_apply>"Apply"</button>
                 <button type="button" class="button" on:click={
                     let original = document.text.clone();
                     move |_| {
@@ -180,7 +212,8 @@ fn ConfigEditor(document: ConfigDocument, apply: ServerAction<ApplyConfig>) -> i
                                 <li data-testid="config-version">
                                     <span class="mono">{format::date_time(version.saved_at)}</span>
                                     " · " {format::bytes(version.bytes)}
-                                    <button type="button" class="button needs-js" data-testid="config-review-version" on:click=move |_| {
+                                    " · " <span data-testid="config-version-author">{author_label(version.author.as_deref())}</span>
+                                    <button type="button" class="button needs-js" data-testid="config-review-version" disabled=read_only on:click=move |_| {
                                         reviewing.set(Some(id.clone()));
                                         review.dispatch(GetConfigVersion { id: id.clone() });
                                     }>"Review rollback"</button>
@@ -236,10 +269,16 @@ fn Outcome(result: Result<ConfigApplied, ServerFnError>) -> impl IntoView {
 
 /// A diff, with unchanged runs folded.
 #[component]
-fn Diff(lines: Vec<DiffLine>) -> impl IntoView {
+fn Diff(
+    lines: Vec<DiffLine>,
+    /// The element's test id.
+    #[prop(default = "config-diff")]
+    testid: &'static str,
+) -> impl IntoView {
     let changed = lines.iter().any(|l| !matches!(l, DiffLine::Same(_)));
     if !changed {
-        return view! { <p class="muted" data-testid="config-diff">"No changes against the file."</p> }.into_any();
+        return view! { <p class="muted" data-testid=testid>"No changes against the file."</p> }
+            .into_any();
     }
     // Keep 2 unchanged lines around each change.
     let near_change = |i: usize| {
@@ -271,5 +310,59 @@ fn Diff(lines: Vec<DiffLine>) -> impl IntoView {
             }
         }
     }
-    view! { <pre class="diff mono" data-testid="config-diff">{rows}</pre> }.into_any()
+    view! { <pre class="diff mono" data-testid=testid>{rows}</pre> }.into_any()
+}
+
+/// The audit log's newest entries (admins only): who changed what and when, each with its diff.
+#[component]
+fn AuditLog(entries: Resource<Result<AuditPage, ServerFnError>, BytesJson>) -> impl IntoView {
+    view! {
+        <section class="panel" data-testid="audit">
+            <header class="panel-header"><h2>"Audit"</h2><span class="muted small">"Sign-ins and config changes, newest first"</span></header>
+            <PageData data=entries failed="Could not read the audit log" let:page>
+                {if page.entries.is_empty() {
+                    view! { <p class="muted">"Nothing audited yet."</p> }.into_any()
+                } else {
+                    view! {
+                        <ul class="audit-entries">
+                            {page.entries.into_iter().map(|entry| view! { <AuditRow entry /> }).collect_view()}
+                        </ul>
+                    }.into_any()
+                }}
+            </PageData>
+        </section>
+    }
+}
+
+#[component]
+fn AuditRow(entry: AuditEntry) -> impl IntoView {
+    let role = entry
+        .role
+        .map(|role| format!(" ({})", role.as_str()))
+        .unwrap_or_default();
+    let diff = (!entry.diff.is_empty()).then(|| {
+        view! {
+            <details>
+                <summary data-testid="audit-diff-toggle">"Diff"</summary>
+                <Diff lines=entry.diff.clone() testid="audit-diff" />
+            </details>
+        }
+    });
+    view! {
+        <li data-testid="audit-entry" data-outcome=entry.outcome.clone()>
+            <span class="mono small">{format::date_time(entry.at)}</span>
+            " · " <strong>{entry.actor.clone()}</strong> {role} " · " {entry.client.clone()}
+            " · " <code>{entry.action.clone()}</code> " · " {entry.outcome.clone()}
+            {entry.summary.iter().map(|line| view! { <div class="small">{line.clone()}</div> }).collect_view()}
+            {diff}
+        </li>
+    }
+}
+
+/// Who wrote a config text: through the dashboard or the API by a named caller, or by hand.
+fn author_label(author: Option<&str>) -> String {
+    author.map_or_else(
+        || String::from("edited by hand"),
+        |name| format!("written by {name}"),
+    )
 }

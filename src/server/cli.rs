@@ -1,5 +1,7 @@
 //! The command line: `gatewatch [--config PATH]` runs the gateway; `gatewatch check PATH`
-//! validates a config file; `gatewatch schema` prints the config's JSON Schema.
+//! validates a config file; `gatewatch schema` prints the config's JSON Schema;
+//! `gatewatch hash-password` and `gatewatch new-token NAME` make the secrets `auth` keeps only as
+//! hashes.
 
 use crate::server::config;
 use crate::server::runtime::{self, DRAIN_TIMEOUT};
@@ -29,6 +31,14 @@ pub enum Command {
     },
     /// Print the JSON Schema of config.json (what config.schema.json holds).
     Schema,
+    /// Print an argon2id hash of a password for `auth.users[].password_hash` (reads the
+    /// password from the terminal without echo, or the first line of stdin when it is not one).
+    HashPassword,
+    /// Print a new random API token once, and the `auth.tokens` entry that accepts it.
+    NewToken {
+        /// The token's name (shown in the audit log).
+        name: String,
+    },
 }
 
 /// Runs the command line; the process exit code is the result.
@@ -37,6 +47,8 @@ pub async fn main() -> ExitCode {
     match cli.command {
         Some(Command::Check { path }) => check(&path),
         Some(Command::Schema) => schema(),
+        Some(Command::HashPassword) => hash_password(),
+        Some(Command::NewToken { name }) => new_token(&name),
         None => run(cli.config).await,
     }
 }
@@ -74,6 +86,71 @@ fn schema() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn hash_password() -> ExitCode {
+    use crate::server::admin::auth::credentials;
+    use std::io::IsTerminal;
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ");
+        let again = rpassword::prompt_password("Password again: ");
+        match (first, again) {
+            (Ok(first), Ok(again)) if first == again => first,
+            (Ok(_), Ok(_)) => {
+                eprintln!("gatewatch: the passwords differ");
+                return ExitCode::FAILURE;
+            }
+            (Err(error), _) | (_, Err(error)) => {
+                eprintln!("gatewatch: cannot read the password: {error}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        let mut line = String::new();
+        if let Err(error) = std::io::stdin().read_line(&mut line) {
+            eprintln!("gatewatch: cannot read the password: {error}");
+            return ExitCode::FAILURE;
+        }
+        line.trim_end_matches(['\n', '\r']).to_string()
+    };
+    if password.is_empty() {
+        eprintln!("gatewatch: the password is empty");
+        return ExitCode::FAILURE;
+    }
+    match credentials::hash_password(&password) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("gatewatch: cannot hash the password: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn new_token(name: &str) -> ExitCode {
+    use crate::server::admin::auth::credentials;
+    let plain = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
+    if !plain {
+        eprintln!("gatewatch: a token name is 1 to 64 letters, digits, '-', '_', '.' or '@'");
+        return ExitCode::from(2);
+    }
+    let token = credentials::new_token();
+    let entry = serde_json::json!({
+        "name": name,
+        "token_hash": credentials::token_hash(&token),
+        "role": "viewer",
+    });
+    println!("token (shown once; send it as Authorization: Bearer <token>):");
+    println!("  {token}");
+    println!("add to auth.tokens in config.json (role viewer or admin):");
+    println!("  {entry}");
+    ExitCode::SUCCESS
 }
 
 async fn run(config_path: PathBuf) -> ExitCode {

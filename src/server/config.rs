@@ -4,6 +4,7 @@
 //! Every error names the JSON path of the offending field and the reason, e.g.
 //! `dashboard.listen: not a socket address …`. Unknown fields are errors.
 
+mod auth;
 mod demo;
 mod diff;
 mod recording;
@@ -11,6 +12,7 @@ mod route;
 mod schema;
 mod static_dir;
 
+pub use auth::*;
 pub use demo::*;
 pub use diff::ConfigDiff;
 pub use recording::*;
@@ -30,6 +32,8 @@ use std::sync::Arc;
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:8080";
 /// Default dashboard (and admin API) listen address.
 pub const DEFAULT_DASHBOARD_LISTEN: &str = "127.0.0.1:3000";
+/// Default bound on browsers (and other clients) subscribed to `/api/live` at once.
+pub const DEFAULT_MAX_LIVE_CLIENTS: usize = 64;
 
 /// The validated configuration the gateway runs on.
 #[derive(Clone, Debug, PartialEq)]
@@ -48,6 +52,10 @@ pub struct Config {
     pub history: HistoryConfig,
     /// The built-in demo (upstreams and traffic generator); `None`: no demo.
     pub demo: Option<DemoConfig>,
+    /// Who may use the admin plane.
+    pub auth: AuthConfig,
+    /// How long the audit log is kept.
+    pub audit: AuditConfig,
     /// The text this config was read from (the dashboard shows the running config from it).
     pub source: Arc<str>,
 }
@@ -57,6 +65,10 @@ pub struct Config {
 pub struct DashboardConfig {
     /// Where the dashboard, its API and `/metrics` are served.
     pub listen: SocketAddr,
+    /// A network-reachable dashboard without accounts is allowed (and warned about).
+    pub allow_unauthenticated: bool,
+    /// Most clients subscribed to `/api/live` at once.
+    pub max_live_clients: usize,
 }
 
 // The file as written, before validation. Its docs (and those of the types it holds) are the
@@ -94,6 +106,13 @@ pub struct FileConfig {
     /// pointing at its upstreams) for no demo at all. A reload applies changes: a removed
     /// section stops the demo, a changed one restarts it on its new settings.
     pub demo: Option<FileDemo>,
+    /// Who may use the dashboard and its API: accounts, API tokens and their roles, and the
+    /// hosts and origins the dashboard answers. Without users or tokens everyone who reaches the
+    /// dashboard is the local admin, which is only allowed on a loopback address (see
+    /// dashboard.allow_unauthenticated).
+    pub auth: Option<FileAuth>,
+    /// The audit log of sign-ins and admin changes (kept in the history's SQLite file).
+    pub audit: Option<FileAudit>,
 }
 
 /// `dashboard` as written.
@@ -105,6 +124,15 @@ pub struct FileDashboard {
     /// Default "127.0.0.1:3000". A change takes effect when gatewatch restarts.
     #[schemars(extend("default" = DEFAULT_DASHBOARD_LISTEN, "examples" = ["127.0.0.1:3000"]))]
     pub listen: Option<String>,
+    /// Allow a dashboard on a non-loopback address without accounts (anyone who can reach it
+    /// can change the gateway); gatewatch warns at start and every page shows a banner.
+    /// Default false: such a config is refused.
+    #[schemars(extend("default" = false))]
+    pub allow_unauthenticated: Option<bool>,
+    /// Most clients (browsers, `gatewatch top`) subscribed to the live socket /api/live at once
+    /// (1 to 10000); the next gets 503. Default 64.
+    #[schemars(range(min = 1, max = 10_000), extend("default" = DEFAULT_MAX_LIVE_CLIENTS))]
+    pub max_live_clients: Option<usize>,
 }
 
 /// One problem in the config, at a JSON path.
@@ -315,18 +343,47 @@ pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>
         .filter_map(|(path, addr)| Some((path, addr?)))
         .collect();
     let demo = validate_demo(file.demo, &taken, &mut errors);
+    let auth = validate_auth(file.auth, &mut errors);
+    let audit = validate_audit(file.audit, &mut errors);
+    let allow_unauthenticated = dashboard.allow_unauthenticated.unwrap_or(false);
+    if let Some(addr) = dashboard_listen
+        && !addr.ip().is_loopback()
+        && !auth.has_accounts()
+        && !allow_unauthenticated
+    {
+        errors.push(
+            "dashboard.listen",
+            format!(
+                "{addr} is reachable from the network; configure auth or set \
+                 dashboard.allow_unauthenticated: true"
+            ),
+        );
+    }
+    let max_live_clients = dashboard
+        .max_live_clients
+        .unwrap_or(DEFAULT_MAX_LIVE_CLIENTS);
+    if !(1..=10_000).contains(&max_live_clients) {
+        errors.push(
+            "dashboard.max_live_clients",
+            format!("must be from 1 to 10000, got {max_live_clients}"),
+        );
+    }
 
     match (listen, dashboard_listen) {
         (Some(listen), Some(dashboard_listen)) if errors.is_empty() => Ok(Config {
             listen,
             dashboard: DashboardConfig {
                 listen: dashboard_listen,
+                allow_unauthenticated,
+                max_live_clients,
             },
             routes,
             static_dirs,
             metrics,
             history,
             demo,
+            auth,
+            audit,
             source: Arc::from(""),
         }),
         _ => Err(errors.0),

@@ -69,6 +69,8 @@ pub struct Gateway {
     metrics: MetricsEngine,
     history: HistoryState,
     last_reload: Mutex<Option<ConfigReload>>,
+    /// Counts applied configs, for those who act on every change (not a live subscriber).
+    applied: tokio::sync::watch::Sender<u64>,
     /// The built-in demo, started, stopped and restarted as reloads change it.
     demo: Arc<DemoControl>,
     shutdown: CancellationToken,
@@ -106,6 +108,7 @@ impl Gateway {
             metrics: MetricsEngine::new(first_seq),
             history,
             last_reload: Mutex::new(None),
+            applied: tokio::sync::watch::Sender::new(0),
             demo,
             shutdown,
         })
@@ -114,6 +117,11 @@ impl Gateway {
     /// The config in force.
     pub fn config(&self) -> Arc<Config> {
         self.config.load_full()
+    }
+
+    /// Changes (to a count of applied configs) whenever a new config is put in force.
+    pub fn config_applied(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.applied.subscribe()
     }
 
     /// The file the config is read from.
@@ -212,6 +220,7 @@ impl Gateway {
         self.proxy.apply(&config);
         let routes = config.routes.len();
         self.config.store(Arc::new(config));
+        self.applied.send_modify(|count| *count += 1);
         let changes = diff.summary();
         tracing::info!(trigger, routes, "config applied{}", log_suffix(&changes));
         for warning in &warnings {

@@ -3,7 +3,8 @@
 //! down gracefully — stop accepting, let in-flight requests and WebSocket tunnels finish up to a
 //! bound, then cut them.
 
-use crate::server::admin::{self, AppState, live_socket, site};
+use crate::server::admin::audit::AuditLog;
+use crate::server::admin::{self, AppState, auth, live_socket, site};
 use crate::server::config::{Config, HistoryConfig};
 use crate::server::gateway::{
     Gateway, HistoryState, Listening, SharedGateway, config_reload, recorder,
@@ -17,6 +18,7 @@ use axum::Router;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -125,6 +127,18 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
     let (history, history_writer) = open_history(&config.history, config.metrics.enabled).await;
     let shutdown = CancellationToken::new();
     let demo_config = config.demo.clone();
+    if config.dashboard.allow_unauthenticated
+        && !config.auth.has_accounts()
+        && !config.dashboard.listen.ip().is_loopback()
+    {
+        tracing::warn!(
+            "dashboard.allow_unauthenticated: the dashboard on {} is reachable from the network \
+             without sign-in; anyone who can reach it can rewrite the gateway's config",
+            config.dashboard.listen
+        );
+    }
+    // The audit log lives in the history's file, whether or not the request history is on.
+    let (audit_path, audit_retention) = (config.history.path.clone(), config.audit.retention);
     let (events, event_queue) = EventSink::channel(EVENT_QUEUE);
     let proxy = Proxy::new(&config, events, shutdown.clone());
     let gateway = Gateway::new(
@@ -135,9 +149,13 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
         history,
         shutdown.clone(),
     );
+    let audit = Arc::new(AuditLog::new(&audit_path, audit_retention));
     let state = AppState {
         leptos_options: site::leptos_options(dashboard_addr),
         gateway: gateway.clone(),
+        auth: Arc::default(),
+        audit,
+        live_clients: Arc::default(),
     };
 
     let stop_recorder = CancellationToken::new();
@@ -150,6 +168,7 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
     background.spawn(live_socket::run_ticker(gateway.clone()));
     background.spawn(live_socket::run_log_forwarder(gateway.clone()));
     background.spawn(config_reload::watch(gateway.clone()));
+    background.spawn(auth::keep_tidy(state.clone()));
     let mut servers = JoinSet::new();
     servers.spawn(proxy::listener::serve(
         proxy_listener,

@@ -16,6 +16,10 @@ pub struct ConfigDocument {
     pub running: String,
     /// Newest first.
     pub versions: Vec<ConfigVersion>,
+    /// Who wrote the file's current text through the dashboard or the API; `None` when it was
+    /// written by hand.
+    #[serde(default)]
+    pub author: Option<String>,
 }
 
 /// A previous content of the config file, saved when an edit replaced it.
@@ -25,6 +29,10 @@ pub struct ConfigVersion {
     pub id: String,
     pub saved_at: DateTime<Utc>,
     pub bytes: u64,
+    /// Who wrote this content through the dashboard or the API (from the audit log); `None`
+    /// for content written to the file by hand.
+    #[serde(default)]
+    pub author: Option<String>,
 }
 
 /// One validation problem at a JSON path (`routes[0].targets[1].url`).

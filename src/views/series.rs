@@ -44,11 +44,8 @@ pub struct SecondSample {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::views::testing::at;
     use serde_json::json;
-
-    fn at(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(secs, 0).unwrap()
-    }
 
     #[test]
     fn a_live_second_is_one_flat_json_object() {
@@ -72,7 +69,7 @@ mod tests {
         assert_eq!(
             json,
             json!({
-                "at": "1970-01-01T00:01:00Z",
+                "at": "2026-01-01T12:01:00Z",
                 "requests": 4, "errors": 1, "p50_us": 100, "p95_us": 200, "p99_us": 300,
                 "bytes_in": 10, "bytes_out": 20, "active_connections": 2, "open_websockets": 1,
                 "process_cpu_percent": 1.5, "process_memory_bytes": 4096,
@@ -123,7 +120,7 @@ mod tests {
         assert_eq!(
             json,
             json!({
-                "at": "1970-01-01T00:02:00Z",
+                "at": "2026-01-01T12:02:00Z",
                 "requests": 7, "errors": 0, "p50_us": 1, "p95_us": 2, "p99_us": 3,
             })
         );

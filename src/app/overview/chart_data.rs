@@ -174,12 +174,8 @@ fn requests_href(from: DateTime<Utc>, until: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::views::testing::at;
     use crate::views::{StatsPeriod, StatsSummary};
-
-    /// 2026-01-01 12:00:00 UTC plus `secs`.
-    fn at(secs: i64) -> DateTime<Utc> {
-        DateTime::from_timestamp(1_767_268_800 + secs, 0).unwrap()
-    }
 
     fn point(secs: i64, requests: u64, errors: u64, p50_us: u64) -> SeriesPoint {
         SeriesPoint {

@@ -3,14 +3,19 @@
 //! `<config>.versions/`, then applied at once. At most [`MAX_VERSIONS`] versions are kept.
 
 use crate::diff::diff_lines;
-use crate::server::config::{self, Config, ConfigError};
+use crate::server::admin::audit::{AuditLog, NewEntry};
+use crate::server::admin::auth::credentials::{hex, sha256};
+use crate::server::config::{self, Config, ConfigDiff, ConfigError};
 use crate::server::gateway::SharedGateway;
 use crate::server::gateway::config_reload::{self, Trigger};
-use crate::views::{ConfigApplied, ConfigCheck, ConfigDocument, ConfigFieldError, ConfigVersion};
+use crate::views::{
+    ConfigApplied, ConfigCheck, ConfigDocument, ConfigFieldError, ConfigVersion, Role,
+};
 use chrono::{DateTime, NaiveDateTime, Utc};
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Versions kept; the oldest go first.
 pub const MAX_VERSIONS: usize = 50;
@@ -31,13 +36,36 @@ pub fn versions_dir(path: &Path) -> PathBuf {
     path.with_file_name(format!("{name}.versions"))
 }
 
-/// The file as it is on disk, with its versions.
-pub fn document(path: &Path, running: &str) -> io::Result<ConfigDocument> {
+/// The file as it is on disk, with its versions, each with its author from `audit` (a version
+/// is known by its content, so one written by hand has none).
+pub fn document(path: &Path, running: &str, audit: &AuditLog) -> io::Result<ConfigDocument> {
+    let text = std::fs::read_to_string(path)?;
+    let mut versions = versions(path);
+    let version_ids: Vec<Option<String>> = versions
+        .iter()
+        .map(|version| {
+            std::fs::read(versions_dir(path).join(&version.id))
+                .ok()
+                .map(|content| version_id(&content))
+        })
+        .collect();
+    let current = version_id(text.as_bytes());
+    let mut wanted: Vec<String> = version_ids.iter().flatten().cloned().collect();
+    wanted.push(current.clone());
+    // The page still shows the file when the audit log cannot be read; only the authors go.
+    let authors = audit.authors(&wanted).unwrap_or_else(|error| {
+        tracing::warn!(%error, "cannot read config authors from the audit log");
+        HashMap::new()
+    });
+    for (version, id) in versions.iter_mut().zip(&version_ids) {
+        version.author = id.as_ref().and_then(|id| authors.get(id)).cloned();
+    }
     Ok(ConfigDocument {
         path: path.display().to_string(),
-        text: std::fs::read_to_string(path)?,
+        author: authors.get(&current).cloned(),
+        text,
         running: running.to_string(),
-        versions: versions(path),
+        versions,
     })
 }
 
@@ -58,6 +86,7 @@ pub fn versions(path: &Path) -> Vec<ConfigVersion> {
                 id,
                 saved_at,
                 bytes: entry.metadata().ok()?.len(),
+                author: None,
             })
         })
         .collect();
@@ -164,17 +193,88 @@ fn prune(path: &Path) {
     }
 }
 
-/// Checks `text`, writes it if valid, and applies the config it parsed to at once (the file
-/// watcher then finds the file already in force and does not parse it again). Invalid text
-/// changes nothing.
-pub async fn apply(gateway: &SharedGateway, text: String) -> io::Result<ConfigApplied> {
+/// Who asks for a config change, as the audit log records them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Actor {
+    /// The user or token name, `local` without accounts.
+    pub name: String,
+    pub role: Option<Role>,
+    /// The client's IP address.
+    pub client: String,
+}
+
+/// What kind of change an edit is (its audit action).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Change {
+    /// An edit from the Config page (or the API).
+    Apply,
+    /// Making a kept version the config again.
+    Rollback,
+}
+
+impl Change {
+    fn action(self) -> &'static str {
+        match self {
+            Self::Apply => "config.apply",
+            Self::Rollback => "config.rollback",
+        }
+    }
+}
+
+/// A config text's version id: the first 16 hex digits of its SHA-256.
+pub fn version_id(text: &[u8]) -> String {
+    hex(&sha256(text)[..8])
+}
+
+/// Checks `text`, writes it if valid — in one transaction with its audit entry, so a change that
+/// cannot be audited is refused — and applies the config it parsed to at once (the file watcher
+/// then finds the file already in force and does not parse it again). Invalid text changes
+/// nothing and is audited as rejected.
+pub async fn apply(
+    gateway: &SharedGateway,
+    audit: &Arc<AuditLog>,
+    actor: Actor,
+    change: Change,
+    text: String,
+) -> io::Result<ConfigApplied> {
     let path = gateway.config_path().to_path_buf();
+    let running = gateway.config();
+    let audit = audit.clone();
     let written = tokio::task::spawn_blocking(move || {
-        let config = match validate(&path, &text) {
-            Ok(config) => config,
-            Err(errors) => return Ok(Err(errors)),
+        let on_disk = std::fs::read(&path).unwrap_or_default();
+        let mut entry = NewEntry {
+            actor: actor.name,
+            role: actor.role,
+            client: actor.client,
+            action: change.action().into(),
+            version_before: Some(version_id(&on_disk)),
+            version_after: Some(version_id(text.as_bytes())),
+            diff: diff_lines(&String::from_utf8_lossy(&on_disk), &text),
+            ..NewEntry::default()
         };
-        write(&path, &text, Utc::now()).map(|saved| Ok((config, saved)))
+        let config =
+            match validate(&path, &text).and_then(|config| confine(config, &running, &path)) {
+                Ok(config) => config,
+                Err(errors) => {
+                    entry.outcome = "rejected".into();
+                    entry.summary = errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.path, e.reason))
+                        .collect();
+                    if let Err(error) = audit.record(&entry) {
+                        tracing::error!(%error, "cannot write the audit log");
+                    }
+                    return Ok(Err(errors));
+                }
+            };
+        entry.outcome = "ok".into();
+        entry.summary = ConfigDiff::between(&running, &config).summary();
+        audit
+            .record_with(&entry, || {
+                write(&path, &text, Utc::now()).map_err(|error| error.to_string())
+            })
+            .map(|(_, saved)| Ok((config, saved)))
+            .map_err(|error| io::Error::other(format!("not applied: {error}")))
     })
     .await
     .map_err(io::Error::other)??;
@@ -192,6 +292,48 @@ pub async fn apply(gateway: &SharedGateway, text: String) -> io::Result<ConfigAp
                 saved_previous_as: saved,
             })
         }
+    }
+}
+
+/// `config` if none of its static directories leads outside the config file's directory tree,
+/// unless the config in force already serves that directory (an admin who wrote it into the file
+/// by hand keeps that power; an edit through the dashboard or the API cannot widen it).
+fn confine(
+    config: Config,
+    running: &Config,
+    config_path: &Path,
+) -> Result<Config, Vec<ConfigFieldError>> {
+    let root = config_path
+        .parent()
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .canonicalize()
+        .ok();
+    let granted: Vec<PathBuf> = running
+        .static_dirs
+        .iter()
+        .filter_map(|dir| dir.dir.canonicalize().ok())
+        .collect();
+    let errors: Vec<ConfigFieldError> = config
+        .static_dirs
+        .iter()
+        .enumerate()
+        .filter_map(|(index, dir)| {
+            let resolved = dir.dir.canonicalize().ok()?;
+            let inside = root.as_ref().is_some_and(|root| resolved.starts_with(root));
+            (!inside && !granted.contains(&resolved)).then(|| ConfigFieldError {
+                path: format!("static[{index}].dir"),
+                reason: format!(
+                    "{} is outside the config file's directory; only an edit of the file itself may serve it",
+                    resolved.display()
+                ),
+            })
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(errors)
     }
 }
 

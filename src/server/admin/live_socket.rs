@@ -8,7 +8,7 @@ use crate::server::gateway::snapshot;
 use crate::views::{LiveEvent, UptimeTick};
 use axum::extract::State;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use futures_util::{Sink, SinkExt, Stream, StreamExt};
 use std::time::Duration;
@@ -50,10 +50,20 @@ pub async fn run_log_forwarder(gateway: SharedGateway) {
 
 /// `GET /api/live`: upgrades to a WebSocket that streams [`LiveEvent`]s as JSON text frames.
 pub async fn live_socket(upgrade: WebSocketUpgrade, State(state): State<AppState>) -> Response {
+    let most = state.gateway.config().dashboard.max_live_clients;
+    let Some(seat) = LiveClients::take(&state.live_clients, most) else {
+        return (
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            [(axum::http::header::RETRY_AFTER, "5")],
+            format!("too many live clients (dashboard.max_live_clients: {most})\n"),
+        )
+            .into_response();
+    };
     let events = state.gateway.subscribe();
     let shutdown = state.gateway.shutdown_token().clone();
     let gateway = state.gateway.clone();
     upgrade.on_upgrade(move |socket: WebSocket| async move {
+        let _seat = seat;
         let (mut sink, stream) = socket.split();
         // The current routes and models first, so the page is live before the next 1 Hz tick.
         let routes = snapshot::routes(&gateway);
@@ -67,6 +77,39 @@ pub async fn live_socket(upgrade: WebSocketUpgrade, State(state): State<AppState
         }
         forward_events(events, sink, stream, shutdown).await;
     })
+}
+
+/// How many clients hold the live socket open now (`dashboard.max_live_clients` bounds it).
+#[derive(Debug, Default)]
+pub struct LiveClients(std::sync::atomic::AtomicUsize);
+
+/// One client's place among the [`LiveClients`]; given back when dropped.
+#[derive(Debug)]
+pub struct Seat(std::sync::Arc<LiveClients>);
+
+impl LiveClients {
+    /// A seat, unless `most` are taken.
+    pub fn take(clients: &std::sync::Arc<Self>, most: usize) -> Option<Seat> {
+        use std::sync::atomic::Ordering;
+        clients
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |taken| {
+                (taken < most).then_some(taken + 1)
+            })
+            .ok()
+            .map(|_| Seat(clients.clone()))
+    }
+
+    /// Seats taken now.
+    pub fn taken(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
 }
 
 /// Why [`forward_events`] stopped.

@@ -2,12 +2,14 @@
 //! Handlers are thin: they parse parameters ([`params`]), ask the gateway, and serialise.
 //! Bad parameters are a 400 naming the parameter; nothing here touches the proxy's hot path.
 
+mod audit;
 mod error;
 mod logs;
 mod params;
 mod requests;
 mod stats;
 
+pub use audit::audit_page;
 pub use error::ApiError;
 pub use logs::log_page;
 pub use requests::{find as find_request, page as request_page};
@@ -34,6 +36,7 @@ pub fn router() -> Router<AppState> {
         .route("/api/requests/{id}", get(requests::one))
         .route("/api/stats", get(stats::stats))
         .route("/api/logs", get(logs::logs))
+        .route("/api/audit", get(audit::audit))
 }
 
 /// `GET /metrics`: Prometheus text exposition.

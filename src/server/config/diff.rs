@@ -64,6 +64,21 @@ impl ConfigDiff {
         if old.demo != new.demo {
             sections_changed.push("demo");
         }
+        if old.auth != new.auth {
+            sections_changed.push("auth");
+        }
+        if old.audit != new.audit {
+            sections_changed.push("audit");
+        }
+        let dashboard = |config: &Config| {
+            (
+                config.dashboard.allow_unauthenticated,
+                config.dashboard.max_live_clients,
+            )
+        };
+        if dashboard(old) != dashboard(new) {
+            sections_changed.push("dashboard");
+        }
         Self {
             routes_added,
             routes_removed,
@@ -161,7 +176,11 @@ impl ConfigDiff {
         if self.dashboard_listen.is_some() {
             sections.push("dashboard");
         }
-        sections.extend(&self.sections_changed);
+        for section in &self.sections_changed {
+            if !sections.contains(section) {
+                sections.push(section);
+            }
+        }
         if !sections.is_empty() {
             lines.push(format!("settings changed: {}", sections.join(", ")));
         }

@@ -431,10 +431,18 @@ pub fn rewrite_response(response: Response<UpstreamBody>, route: &Route) -> Resp
     Response::from_parts(parts, ResponseBody::Upstream(body))
 }
 
-/// A static directory's answer (path traversal is refused by the file service).
+/// A static directory's answer (path traversal is refused by the file service; a file reached
+/// through a symbolic link that leads outside the directory is not served).
 async fn serve_static(site: &StaticSite, request: Request<Incoming>) -> Response<ResponseBody> {
     let (mut parts, body) = request.into_parts();
     let path = site.config.path.strip(parts.uri.path());
+    if leads_outside(site, path).await {
+        let mut response = Response::new(ResponseBody::Full(Some(bytes::Bytes::from_static(
+            b"404 Not Found\n",
+        ))));
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        return response;
+    }
     let path_and_query = match parts.uri.query() {
         Some(query) => format!("{path}?{query}"),
         None => path.to_string(),
@@ -445,6 +453,68 @@ async fn serve_static(site: &StaticSite, request: Request<Incoming>) -> Response
         StaticService::Plain(service) => serve_files(service.clone(), request).await,
         StaticService::SinglePageApp(service) => serve_files(service.clone(), request).await,
     }
+}
+
+/// Whether the file (or directory index) `path` names in `site` resolves, through symbolic links,
+/// outside the site's directory. A path that names nothing is left to the file service.
+async fn leads_outside(site: &StaticSite, path: &str) -> bool {
+    let Some(root) = site.root.clone() else {
+        return true;
+    };
+    let Some(relative) = static_relative_path(path) else {
+        return false;
+    };
+    let candidate = site.config.dir.join(relative);
+    let resolved = tokio::task::spawn_blocking(move || {
+        let real = candidate.canonicalize().ok()?;
+        let index = real
+            .is_dir()
+            .then(|| real.join("index.html").canonicalize().ok())
+            .flatten();
+        Some((real, index))
+    })
+    .await
+    .ok()
+    .flatten();
+    match resolved {
+        Some((real, index)) => {
+            !real.starts_with(&root) || index.is_some_and(|index| !index.starts_with(&root))
+        }
+        None => false,
+    }
+}
+
+/// A request path as a relative file path: percent-decoded, empty and `.` segments dropped;
+/// `None` for `..` or anything undecodable (the file service refuses those itself).
+fn static_relative_path(path: &str) -> Option<std::path::PathBuf> {
+    let mut relative = std::path::PathBuf::new();
+    for segment in path.split('/') {
+        let decoded = percent_decode(segment)?;
+        match decoded.as_str() {
+            "" | "." => {}
+            ".." => return None,
+            name if name.contains(['/', '\\', '\0']) => return None,
+            name => relative.push(name),
+        }
+    }
+    Some(relative)
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 /// Runs a file service (which never fails: errors are responses) and boxes its body.

@@ -29,6 +29,9 @@ pub struct StaticSite {
     pub config: StaticConfig,
     pub name: Arc<str>,
     pub service: StaticService,
+    /// The directory's real path (symbolic links resolved); `None` if it cannot be resolved,
+    /// and then nothing is served from it.
+    pub root: Option<Arc<std::path::Path>>,
 }
 
 /// The file service of a static directory.
@@ -178,6 +181,8 @@ fn build_static(index: usize, config: &StaticConfig) -> StaticSite {
     StaticSite {
         config: config.clone(),
         name: Arc::from(format!("static[{index}]")),
+        // Resolved once per reload: files whose real path leaves it are not served.
+        root: config.dir.canonicalize().ok().map(Arc::from),
         service,
     }
 }
