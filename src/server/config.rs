@@ -449,7 +449,7 @@ mod tests {
         let errors = errors_of(r#"{"dashboard": {"listen": "127.0.0.1:1", "port": 3}}"#);
         assert_eq!(errors.len(), 1);
         assert!(
-            errors[0].starts_with("dashboard.port: unknown field `port`, expected `listen`"),
+            errors[0].starts_with("dashboard.port: unknown field `port`, expected one of `listen`"),
             "{errors:?}"
         );
         let errors = errors_of(r#"{"lisen": "1.2.3.4:5"}"#);

@@ -388,16 +388,34 @@ mod tests {
     fn malformed_hashes_and_names_name_their_field() {
         let (_, errors) = validated(
             r#"{"users": [{"name": "a", "password_hash": "hunter2", "role": "admin"},
-                          {"name": "a", "password_hash": "$argon2i$v=19$m=16,t=2,p=1$c29tZXNhbHQ$aGFzaA", "role": "viewer"}],
+                          {"name": "a", "password_hash": "$argon2i$v=19$m=16,t=2,p=1$c29tZXNhbHQ$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "role": "viewer"}],
                 "tokens": [{"name": "t", "token_hash": "sha256:ABC", "role": "viewer"}],
                 "session_ttl_s": 0, "allowed_origins": ["gw.example.com"]}"#,
         );
         assert_eq!(errors.len(), 6, "{errors:?}");
-        assert!(errors[0].starts_with("auth.users[0].password_hash: not a PHC string"));
-        assert!(errors[1].starts_with("auth.users[1].name: duplicate name"));
-        assert!(errors[2].starts_with("auth.users[1].password_hash: must be an argon2id hash"));
-        assert!(errors[3].starts_with("auth.tokens[0].token_hash: must be \"sha256:\""));
-        assert!(errors[4].starts_with("auth.session_ttl_s: must be from 1 "));
-        assert!(errors[5].starts_with("auth.allowed_origins[0]: not an origin"));
+        assert!(
+            errors[0].starts_with("auth.users[0].password_hash: not a PHC string"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with("auth.users[1].name: duplicate name"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[2].starts_with("auth.users[1].password_hash: must be an argon2id hash"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[3].starts_with("auth.tokens[0].token_hash: must be \"sha256:\""),
+            "{errors:?}"
+        );
+        assert!(
+            errors[4].starts_with("auth.session_ttl_s: must be from 1 "),
+            "{errors:?}"
+        );
+        assert!(
+            errors[5].starts_with("auth.allowed_origins[0]: not an origin"),
+            "{errors:?}"
+        );
     }
 }
