@@ -32,7 +32,7 @@ use axum::middleware::{self, Next};
 use axum::routing::get;
 use leptos::config::LeptosOptions;
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, file_and_error_handler, generate_route_list};
+use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_route_list};
 use live_socket::live_socket;
 use site::{SITE_BUILD_HEADER, SITE_PKG_DIR, site_build};
 use std::sync::Arc;
@@ -45,23 +45,26 @@ pub fn router(state: AppState) -> Router {
     let site_files = format!("/{SITE_PKG_DIR}/");
     let site_build = HeaderValue::from_str(&site_build(std::path::Path::new(&*options.site_root)))
         .unwrap_or_else(|_| HeaderValue::from_static("none"));
+    // What every server render is given: the gateway, and what the guard found out about the
+    // request (pages, server functions and the not-found page alike).
+    let page_context = move || {
+        provide_context(gateway.clone());
+        provide_request_context();
+    };
     let pages = Router::new()
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || {
-                provide_context(gateway.clone());
-                provide_request_context();
-            },
-            move || shell(options.clone()),
-        )
+        .leptos_routes_with_context(&state, routes, page_context.clone(), move || {
+            shell(options.clone())
+        })
         .layer(middleware::from_fn(page_render::within_deadline));
     Router::new()
         .route(LIVE_SOCKET_PATH, get(live_socket))
         .merge(rest::router())
         .merge(auth::login::router())
         .merge(pages)
-        .fallback(file_and_error_handler::<AppState, _>(shell))
+        .fallback(file_and_error_handler_with_context::<AppState, _>(
+            page_context,
+            shell,
+        ))
         .layer(middleware::from_fn(move |request: Request, next: Next| {
             let is_site_file = request.uri().path().starts_with(&site_files);
             let site_build = site_build.clone();
