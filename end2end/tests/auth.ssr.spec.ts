@@ -7,7 +7,9 @@ test.describe("signing in without JavaScript", () => {
   let server: SpawnedGateway | undefined;
   test.afterEach(() => server?.kill());
 
-  test("a page asks for sign-in, comes back after it, shows who is signed in, and signs out", async ({ page }) => {
+  test("a page asks for sign-in, comes back after it, shows who is signed in, and signs out", async ({ page, consoleErrors }) => {
+    // The answer to a wrong password is the sign-in page with status 401, which Chromium logs.
+    consoleErrors.expect(/status of 401/);
     server = await SpawnedGateway.onFreePorts(({ proxy, dashboard }) => ({
       listen: `127.0.0.1:${proxy}`,
       dashboard: { listen: `127.0.0.1:${dashboard}` },
