@@ -131,12 +131,7 @@ fn hash_password() -> ExitCode {
 
 fn new_token(name: &str) -> ExitCode {
     use crate::server::admin::auth::credentials;
-    let plain = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
-    if !plain {
+    if !crate::server::config::is_plain_name(name) {
         eprintln!("gatewatch: a token name is 1 to 64 letters, digits, '-', '_', '.' or '@'");
         return ExitCode::from(2);
     }

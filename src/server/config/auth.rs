@@ -258,13 +258,17 @@ pub fn validate_audit(file: Option<FileAudit>, errors: &mut FieldErrors) -> Audi
     }
 }
 
-fn check_name(name: &str, at: &str, seen: &mut HashSet<String>, errors: &mut FieldErrors) {
-    let plain = !name.is_empty()
+/// Whether `name` may name a user or a token: 1 to 64 letters, digits, '-', '_', '.' or '@'.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
         && name.len() <= 64
         && name
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'));
-    if !plain {
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '@'))
+}
+
+fn check_name(name: &str, at: &str, seen: &mut HashSet<String>, errors: &mut FieldErrors) {
+    if !is_plain_name(name) {
         errors.push(
             format!("{at}.name"),
             "must be 1 to 64 characters: letters, digits, '-', '_', '.', '@'",
