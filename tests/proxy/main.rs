@@ -8,4 +8,5 @@ mod keepalive;
 mod lifecycle;
 mod resilience;
 mod routing;
+mod tls;
 mod wire;
