@@ -226,7 +226,7 @@ async fn health_probes_go_over_tls() {
     let files = tempfile::tempdir().unwrap();
     let ca = path_text(&pki.write_ca(files.path()));
     let upstream = Upstream::start_tls("probed", pki.server(&["localhost"], false)).await;
-    let health = json!({"path": "/health", "interval_ms": 100, "timeout_ms": 100,
+    let health = json!({"path": "/health", "interval_ms": 300, "timeout_ms": 300,
                         "healthy_threshold": 1, "unhealthy_threshold": 1});
     let gateway = gateway_to(
         &upstream.https_url(),
