@@ -203,8 +203,11 @@ async fn compressed_llm_answers_still_count_tokens_and_no_compression_is_the_def
 async fn the_dashboard_compresses_pages_json_and_metrics() {
     let upstream = Upstream::start("dash").await;
     let gateway = gateway_for(&upstream, json!({})).await;
+    // Requests recorded first, so the CSV export has rows (tower-http leaves tiny bodies alone).
+    let mut events = gateway.events();
     for _ in 0..3 {
         get(&gateway.url("/echo")).await;
+        next_request(&mut events, WAIT).await;
     }
     for path in ["/", "/api/routes", "/metrics", "/api/requests?format=csv"] {
         let (status, headers, body) = fetch(&gateway.api(path), "gzip").await;
