@@ -307,6 +307,7 @@ mod tests {
             name: "api".into(),
             path: "/api/*".into(),
             strategy: "round_robin".into(),
+            tls_unverified: false,
             traffic: TrafficStats::default(),
             targets: vec![target("http://a"), target("http://b")],
             all_targets_down: false,

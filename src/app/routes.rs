@@ -72,6 +72,15 @@ fn RouteCard(route: RouteView, routes: Memo<Vec<RouteView>>) -> impl IntoView {
                 <h2><span class="mono">{name.clone()}</span></h2>
                 <span class="muted mono">{move || current.with(|r| r.path.clone())}</span>
                 <span class="badge">{move || current.with(|r| r.strategy.replace('_', " "))}</span>
+                {move || current.with(|r| r.tls_unverified).then(|| view! {
+                    <span
+                        class="badge badge-bad"
+                        data-testid="tls-unverified"
+                        title="upstream_tls.insecure_skip_verify: the targets' certificates are not verified"
+                    >
+                        "TLS not verified"
+                    </span>
+                })}
                 <a href=requests_href>"Requests →"</a>
             </header>
             {move || current.with(|r| r.all_targets_down).then(|| view! {

@@ -2,7 +2,8 @@
 //!
 //! - [`router`] (here): server-rendered pages, server functions, the live socket, the REST API
 //!   and the site's static files (WASM, CSS, assets), over one [`AppState`], all behind
-//!   [`auth::guard`];
+//!   [`auth::guard`], answers compressed for clients that accept it (pages, JSON, CSV exports,
+//!   `/metrics`; the site's precompressed files go as they are);
 //! - [`auth`]: hosts, origins, accounts, tokens, roles, sessions, sign-in;
 //! - [`audit`]: the audit log of sign-ins and admin writes;
 //! - [`rest`]: `/metrics` and the JSON API under `/api`;
@@ -36,6 +37,7 @@ use leptos_axum::{LeptosRoutes, file_and_error_handler_with_context, generate_ro
 use live_socket::live_socket;
 use site::{SITE_BUILD_HEADER, SITE_PKG_DIR, site_build};
 use std::sync::Arc;
+use tower_http::compression::CompressionLayer;
 
 /// Builds the dashboard router over `state`.
 pub fn router(state: AppState) -> Router {
@@ -78,6 +80,10 @@ pub fn router(state: AppState) -> Router {
                 response
             }
         }))
+        // Inside the guard, outside everything else: tower-http leaves answers already encoded
+        // (the site's precompressed files), event streams, images and tiny bodies alone, and the
+        // live socket's 101 has no body to compress.
+        .layer(CompressionLayer::new())
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::guard::guard,

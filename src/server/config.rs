@@ -5,20 +5,24 @@
 //! `dashboard.listen: not a socket address …`. Unknown fields are errors.
 
 mod auth;
+mod compression;
 mod demo;
 mod diff;
 mod recording;
 mod route;
 mod schema;
 mod static_dir;
+mod upstream_tls;
 
 pub use auth::*;
+pub use compression::*;
 pub use demo::*;
 pub use diff::ConfigDiff;
 pub use recording::*;
 pub use route::*;
 pub use schema::{SCHEMA_ID, config_schema, config_schema_text};
 pub use static_dir::*;
+pub use upstream_tls::{FileUpstreamTls, UpstreamTlsConfig, crypto_provider, warn_unverified};
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -324,7 +328,7 @@ pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>
         } else {
             first_with_name.insert(route.name.clone(), index);
         }
-        if let Some(route) = validate_route(route, &at, &mut errors) {
+        if let Some(route) = validate_route(route, &at, base, &mut errors) {
             routes.push(route);
         }
     }

@@ -4,6 +4,7 @@
 //! - [`table`], [`target`], [`balance`], [`target_health`], [`breaker`], [`rate_limit`]: the
 //!   state those steps consult;
 //! - [`upstream`], [`headers`], [`body`], [`websocket`]: the mechanics of forwarding;
+//!   [`compression`]: responses compressed per route;
 //! - [`header_capture`], [`llm_tap`]: what the proxy's threads read off an exchange for the
 //!   record (headers, model and token usage), carried by the request's event;
 //! - [`health_probe`]: background probes; [`event`]: what is reported per request — the only
@@ -14,6 +15,7 @@
 pub mod balance;
 pub mod body;
 pub mod breaker;
+pub mod compression;
 pub mod error;
 pub mod event;
 pub mod header_capture;

@@ -137,6 +137,7 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
             config.dashboard.listen
         );
     }
+    crate::server::config::warn_unverified(&config.routes);
     // The audit log lives in the history's file, whether or not the request history is on.
     let (audit_path, audit_retention) = (config.history.path.clone(), config.audit.retention);
     let (events, event_queue) = EventSink::channel(EVENT_QUEUE);

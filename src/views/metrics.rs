@@ -85,6 +85,10 @@ pub struct RouteView {
     /// The path pattern as configured (`/api/*`).
     pub path: String,
     pub strategy: String,
+    /// The certificates of its `https://` targets are not verified
+    /// (`upstream_tls.insecure_skip_verify`).
+    #[serde(default)]
+    pub tls_unverified: bool,
     pub traffic: TrafficStats,
     pub targets: Vec<TargetView>,
     /// Whether every target is out of rotation (unhealthy or breaker open).

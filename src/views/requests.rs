@@ -35,7 +35,8 @@ pub struct RequestRecord {
     pub client: CompactString,
     pub user_agent: Option<CompactString>,
     /// Why it failed (`connect`, `timeout`, `upstream_5xx`, `client_4xx`, `rate_limited`,
-    /// `circuit_open`, `no_healthy_target`, `no_route`, `upstream_protocol`, `client_aborted`).
+    /// `circuit_open`, `no_healthy_target`, `no_route`, `upstream_protocol`, `upstream_tls`,
+    /// `client_aborted`).
     pub error: Option<CompactString>,
     /// Upstream attempts (more than one after retries).
     pub attempts: u32,

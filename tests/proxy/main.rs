@@ -3,9 +3,11 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod compression;
 mod h2c;
 mod keepalive;
 mod lifecycle;
 mod resilience;
 mod routing;
+mod tls;
 mod wire;

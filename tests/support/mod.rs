@@ -31,7 +31,14 @@ type Body = http_body_util::combinators::BoxBody<Bytes, Infallible>;
 /// it), `/slow/{ms}`, `/hold/…` (answers only once [`Upstream::release`] is called; the test
 /// learns of its arrival through [`Upstream::wait_for_holds`]), `/chunks/{n}` (n chunks, no
 /// length), `/status/{code}`, `/bytes/{n}` (streams n bytes), `/upload` (counts the body), `/ws`
-/// (WebSocket echo); anything else echoes the request as JSON `{upstream, method, uri, headers}`.
+/// (WebSocket echo), `/text/{n}` (n bytes of text with a length; `/text/{n}/chunked` without),
+/// `/image/{n}` (n bytes of `image/png`), `/encoded` (an already gzip-encoded body, sent as it
+/// is), `/sse` (an event stream: one event at once, the last only after [`Upstream::release`]),
+/// `/llm/json` and `/llm/sse` (an OpenAI-style chat completion for model `tls-model` with 11
+/// prompt and 7 completion tokens); anything else echoes the request as JSON
+/// `{upstream, method, uri, headers}`.
+///
+/// [`Upstream::start_tls`] serves the same over TLS.
 pub struct Upstream {
     pub name: String,
     pub addr: SocketAddr,
@@ -59,16 +66,23 @@ impl Upstream {
     /// Starts an upstream on a free loopback port.
     pub async fn start(name: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        Self::serve(name, listener)
+        Self::serve(name, listener, None)
     }
 
     /// Starts an upstream on `addr` (e.g. to bring a killed one back).
     pub async fn start_at(name: &str, addr: SocketAddr) -> Self {
         let listener = TcpListener::bind(addr).await.unwrap();
-        Self::serve(name, listener)
+        Self::serve(name, listener, None)
     }
 
-    fn serve(name: &str, listener: TcpListener) -> Self {
+    /// Starts an upstream speaking TLS with `tls` (see [`tls::TestPki`]) on a free loopback port.
+    /// Connections whose handshake fails are counted too.
+    pub async fn start_tls(name: &str, tls: Arc<rustls::ServerConfig>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve(name, listener, Some(tokio_rustls::TlsAcceptor::from(tls)))
+    }
+
+    fn serve(name: &str, listener: TcpListener, tls: Option<tokio_rustls::TlsAcceptor>) -> Self {
         let addr = listener.local_addr().unwrap();
         let state = Arc::new(UpstreamState {
             name: name.to_string(),
@@ -88,11 +102,26 @@ impl Upstream {
                     let state = state.clone();
                     async move { Ok::<_, Infallible>(respond(&state, request).await) }
                 });
+                let tls = tls.clone();
                 connections.spawn(async move {
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .with_upgrades()
-                        .await;
+                    let builder = hyper::server::conn::http1::Builder::new();
+                    match tls {
+                        None => {
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .with_upgrades()
+                                .await;
+                        }
+                        Some(acceptor) => {
+                            let Ok(stream) = acceptor.accept(stream).await else {
+                                return;
+                            };
+                            let _ = builder
+                                .serve_connection(TokioIo::new(stream), service)
+                                .with_upgrades()
+                                .await;
+                        }
+                    }
                 });
             }
         });
@@ -107,6 +136,11 @@ impl Upstream {
     /// `http://127.0.0.1:port`.
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// `https://localhost:port` (the name the test certificates are for).
+    pub fn https_url(&self) -> String {
+        format!("https://localhost:{}", self.addr.port())
     }
 
     /// Requests served so far (health checks excluded).
@@ -264,6 +298,107 @@ async fn respond(state: &UpstreamState, mut request: Request<Incoming>) -> Respo
             full(StatusCode::OK, total.to_string())
         }
         ["ws"] => websocket_echo(&mut request),
+        ["text", n, rest @ ..] => {
+            let size: usize = n.parse().unwrap_or(0);
+            let line = b"The quick brown fox jumps over the lazy dog, again and again.\n";
+            let text: Vec<u8> = line.iter().copied().cycle().take(size).collect();
+            if rest == ["chunked"] {
+                let frames = text
+                    .chunks(4096)
+                    .map(|part| Ok::<_, Infallible>(Frame::data(Bytes::copy_from_slice(part))))
+                    .collect::<Vec<_>>();
+                let mut response = Response::new(BodyExt::boxed(StreamBody::new(
+                    futures_util::stream::iter(frames),
+                )));
+                response
+                    .headers_mut()
+                    .insert("content-type", "text/plain; charset=utf-8".parse().unwrap());
+                response
+            } else {
+                let mut response = full(StatusCode::OK, text);
+                response
+                    .headers_mut()
+                    .insert("content-type", "text/plain; charset=utf-8".parse().unwrap());
+                response
+            }
+        }
+        ["image", n] => {
+            let mut response = full(StatusCode::OK, vec![0u8; n.parse().unwrap_or(0)]);
+            response
+                .headers_mut()
+                .insert("content-type", "image/png".parse().unwrap());
+            response
+        }
+        ["encoded"] => {
+            let mut response = full(StatusCode::OK, vec![b'z'; 4096]);
+            let headers = response.headers_mut();
+            headers.insert("content-type", "text/plain".parse().unwrap());
+            headers.insert("content-encoding", "gzip".parse().unwrap());
+            response
+        }
+        ["sse"] => {
+            let released = state.released.subscribe();
+            let first = Bytes::from(format!("data: {}\n\n", "first ".repeat(400)));
+            let stream =
+                futures_util::stream::unfold((0, released), move |(step, mut released)| {
+                    let first = first.clone();
+                    async move {
+                        match step {
+                            0 => Some((Ok::<_, Infallible>(Frame::data(first)), (1, released))),
+                            1 => {
+                                let _ = released.wait_for(|released| *released).await;
+                                let last = Bytes::from_static(b"data: last\n\n");
+                                Some((Ok(Frame::data(last)), (2, released)))
+                            }
+                            _ => None,
+                        }
+                    }
+                });
+            let mut response = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+            response
+                .headers_mut()
+                .insert("content-type", "text/event-stream".parse().unwrap());
+            response
+        }
+        ["llm", "json"] => {
+            let answer = serde_json::json!({
+                "id": "chatcmpl-1", "object": "chat.completion", "model": "tls-model",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hi"}}],
+                "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18},
+            });
+            let mut response = full(StatusCode::OK, answer.to_string());
+            response
+                .headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
+            response
+        }
+        ["llm", "sse"] => {
+            let chunk = |delta: &str| {
+                format!(
+                    "data: {}\n\n",
+                    serde_json::json!({"model": "tls-model", "choices": [{"index": 0,
+                        "delta": {"content": delta}}]})
+                )
+            };
+            let usage = serde_json::json!({"model": "tls-model", "choices": [],
+                "usage": {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18}});
+            let events = [
+                chunk("Hel"),
+                chunk("lo"),
+                format!("data: {usage}\n\n"),
+                "data: [DONE]\n\n".to_string(),
+            ];
+            let frames = events
+                .into_iter()
+                .map(|event| Ok::<_, Infallible>(Frame::data(Bytes::from(event))));
+            let mut response = Response::new(BodyExt::boxed(StreamBody::new(
+                futures_util::stream::iter(frames),
+            )));
+            response
+                .headers_mut()
+                .insert("content-type", "text/event-stream".parse().unwrap());
+            response
+        }
         _ => {
             let headers: serde_json::Map<String, serde_json::Value> = request
                 .headers()
@@ -553,6 +688,8 @@ pub async fn h2c_get(
     let body = body.collect().await.expect("the whole body").to_bytes();
     (parts, String::from_utf8_lossy(&body).into_owned())
 }
+
+pub mod tls;
 
 pub use reqwest;
 pub use serde_json::json;

@@ -85,6 +85,7 @@ mod tests {
             name: name.into(),
             path: "/*".into(),
             strategy: "round_robin".into(),
+            tls_unverified: false,
             traffic: TrafficStats::default(),
             all_targets_down: false,
             targets,

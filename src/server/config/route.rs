@@ -1,10 +1,13 @@
 //! `routes[]`: how a request is matched and where it goes, as written and as validated.
 
+use super::compression::{CompressionConfig, FileCompression, validate_compression};
+use super::upstream_tls::{FileUpstreamTls, UpstreamTlsConfig, validate_upstream_tls};
 use super::{FieldErrors, schema};
 use axum::http::{HeaderName, HeaderValue, Method};
 use schemars::JsonSchema;
 use serde::Deserialize;
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::Duration;
 
 /// Default time an upstream has to send response headers.
@@ -50,8 +53,9 @@ pub struct FileRoute {
     /// path "*". Default false.
     #[serde(default)]
     pub strip_prefix: bool,
-    /// 1 to 64 upstreams, each an "http://host[:port][/base]" URL string or {"url", "weight"};
-    /// the same URL may not be listed twice. https upstreams are not supported yet.
+    /// 1 to 64 upstreams, each an "http(s)://host[:port][/base]" URL string or {"url",
+    /// "weight"}; the same URL may not be listed twice. https targets' certificates are verified
+    /// (against the system's roots unless upstream_tls says otherwise), with SNI from the host.
     // Read as JSON values and checked by hand, for precise errors.
     #[schemars(
         with = "Vec<schema::Target>",
@@ -100,6 +104,14 @@ pub struct FileRoute {
     /// Headers to set and remove on upstream responses before they reach the client. Default:
     /// none.
     pub response_headers: Option<FileHeaderRules>,
+    /// How the route's https:// targets are connected to: trusted CAs, the server name, a
+    /// client certificate (mTLS). Only for routes with https:// targets. Default: the system's
+    /// roots, each URL's host as the server name, no client certificate.
+    pub upstream_tls: Option<FileUpstreamTls>,
+    /// Compress responses for clients that accept it (Accept-Encoding), streaming. Never for
+    /// responses already encoded, ranges, text/event-stream or types that do not compress.
+    /// Default: off.
+    pub compression: Option<FileCompression>,
 }
 
 /// How a route spreads requests over its targets.
@@ -261,6 +273,8 @@ pub struct TargetConfig {
     pub base_path: String,
     /// Relative share for `weighted_round_robin` (≥ 1).
     pub weight: u32,
+    /// An `https://` target: connected to with the route's [`UpstreamTlsConfig`].
+    pub tls: bool,
 }
 
 /// Active health checking of a route's targets.
@@ -326,10 +340,20 @@ pub struct RouteConfig {
     pub llm: bool,
     pub request_headers: HeaderRules,
     pub response_headers: HeaderRules,
+    /// How `https://` targets are connected to; `Some` exactly when the route has one.
+    pub upstream_tls: Option<UpstreamTlsConfig>,
+    /// Response compression; `None`: off.
+    pub compression: Option<CompressionConfig>,
 }
 
-/// Validates `routes[index]`, reporting problems under that path.
-pub fn validate_route(route: FileRoute, at: &str, errors: &mut FieldErrors) -> Option<RouteConfig> {
+/// Validates `routes[index]`, reporting problems under that path; files it names resolve against
+/// `base` (the config file's directory).
+pub fn validate_route(
+    route: FileRoute,
+    at: &str,
+    base: &Path,
+    errors: &mut FieldErrors,
+) -> Option<RouteConfig> {
     let before = errors.len();
     if route.name.trim().is_empty() {
         errors.push(format!("{at}.name"), "must not be empty");
@@ -424,6 +448,16 @@ pub fn validate_route(route: FileRoute, at: &str, errors: &mut FieldErrors) -> O
         &format!("{at}.response_headers"),
         errors,
     );
+    let upstream_tls = validate_upstream_tls(
+        route.upstream_tls,
+        targets.iter().any(|target| target.tls),
+        &format!("{at}.upstream_tls"),
+        base,
+        errors,
+    );
+    let compression = route
+        .compression
+        .map(|c| validate_compression(c, &format!("{at}.compression"), errors));
 
     if errors.len() > before {
         return None;
@@ -446,6 +480,8 @@ pub fn validate_route(route: FileRoute, at: &str, errors: &mut FieldErrors) -> O
         llm: route.llm,
         request_headers,
         response_headers,
+        upstream_tls,
+        compression,
     })
 }
 
@@ -520,11 +556,19 @@ fn parse_target(
         format!("{at}.url")
     };
     match parse_target_url(url) {
-        Ok((authority, base_path)) => Some(TargetConfig {
+        Ok((authority, _, true)) if !is_tls_server_name(&authority) => {
+            errors.push(
+                url_at,
+                format!("the host of {url:?} is not a DNS name or IP address TLS can check"),
+            );
+            None
+        }
+        Ok((authority, base_path, tls)) => Some(TargetConfig {
             url: url.to_string(),
             authority,
             base_path,
             weight,
+            tls,
         }),
         Err(reason) => {
             errors.push(url_at, reason);
@@ -533,15 +577,16 @@ fn parse_target(
     }
 }
 
-/// Splits `http://host:port/base` into the authority (`host:port`, port 80 if absent) and the base path.
-fn parse_target_url(url: &str) -> Result<(String, String), String> {
+/// Splits `http(s)://host:port/base` into the authority (`host:port`, port 80 or 443 if absent),
+/// the base path, and whether it is `https`.
+fn parse_target_url(url: &str) -> Result<(String, String, bool), String> {
     let not_url = || format!("not an absolute http(s) URL: {url:?}");
     let uri: axum::http::Uri = url.parse().map_err(|_| not_url())?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => return Err(format!("https upstreams are not supported yet: {url:?}")),
+    let tls = match uri.scheme_str() {
+        Some(scheme) if scheme.eq_ignore_ascii_case("http") => false,
+        Some(scheme) if scheme.eq_ignore_ascii_case("https") => true,
         _ => return Err(not_url()),
-    }
+    };
     let authority = uri.authority().ok_or_else(not_url)?;
     if authority.host().is_empty() {
         return Err(not_url());
@@ -554,10 +599,21 @@ fn parse_target_url(url: &str) -> Result<(String, String), String> {
     }
     let authority = match authority.port_u16() {
         Some(_) => authority.to_string(),
-        None => format!("{}:80", authority.host()),
+        None => format!("{}:{}", authority.host(), if tls { 443 } else { 80 }),
     };
     let base_path = uri.path().trim_end_matches('/').to_string();
-    Ok((authority, base_path))
+    Ok((authority, base_path, tls))
+}
+
+/// Whether the host of `authority` (`host:port`) can be a TLS server name (a DNS name or an IP
+/// address).
+fn is_tls_server_name(authority: &str) -> bool {
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host)
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    rustls::pki_types::ServerName::try_from(host).is_ok()
 }
 
 fn duration_ms(ms: u64, min: u64, max: u64, at: &str, errors: &mut FieldErrors) -> Duration {
@@ -744,11 +800,19 @@ mod tests {
     fn target_urls_are_split() {
         assert_eq!(
             parse_target_url("http://127.0.0.1:9000").unwrap(),
-            ("127.0.0.1:9000".into(), "".into())
+            ("127.0.0.1:9000".into(), "".into(), false)
         );
         assert_eq!(
             parse_target_url("http://backend/v1/").unwrap(),
-            ("backend:80".into(), "/v1".into())
+            ("backend:80".into(), "/v1".into(), false)
+        );
+        assert_eq!(
+            parse_target_url("https://api.internal/v1").unwrap(),
+            ("api.internal:443".into(), "/v1".into(), true)
+        );
+        assert_eq!(
+            parse_target_url("HTTPS://10.0.0.5:8443").unwrap(),
+            ("10.0.0.5:8443".into(), "".into(), true)
         );
         assert!(
             parse_target_url("127.0.0.1:9000")

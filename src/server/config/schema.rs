@@ -77,23 +77,23 @@ fn default_weight() -> u32 {
     1
 }
 
-/// What `parse_target_url` accepts: an `http` scheme (any case); a host (the characters the URI
+/// What `parse_target_url` accepts: an `http` or `https` scheme (any case); a host (the characters the URI
 /// parser allows in a name or an address, or a bracketed IPv6 address with an optional zone);
 /// an optional port; an optional path; no credentials, query or fragment. The port must be
 /// digits: stricter than the gateway, whose URI parser lets `http://h:8a` through.
 const TARGET_URL_PATTERN: &str = concat!(
-    r"^[Hh][Tt][Tt][Pp]://",
+    r"^[Hh][Tt][Tt][Pp][Ss]?://",
     r"(\[[0-9A-Fa-f:.]+(%25[-.0-9A-Z_a-z~]+)?\]|[-!$&'()*+,.0-9;=A-Z_a-z~]+)",
     r"(:[0-9]{0,5})?(/[^?#\s]*)?$"
 );
 
-/// Absolute http:// URL of an upstream: http://host[:port][/base]. Port 80 if left out; the base
-/// path is prepended to forwarded paths. No query, fragment or credentials. https upstreams are
-/// not supported yet.
+/// Absolute http:// or https:// URL of an upstream: http(s)://host[:port][/base]. Port 80 (http)
+/// or 443 (https) if left out; the base path is prepended to forwarded paths. No query, fragment
+/// or credentials. An https target's certificate is verified for its host (see upstream_tls).
 #[derive(JsonSchema)]
 #[schemars(
     rename = "targetUrl",
-    extend("examples" = ["http://127.0.0.1:9001", "http://10.0.0.6:9000/v2"])
+    extend("examples" = ["http://127.0.0.1:9001", "http://10.0.0.6:9000/v2", "https://api.internal/v1"])
 )]
 #[allow(dead_code, reason = "only its schema is used")]
 pub(super) struct TargetUrl(#[schemars(regex(pattern = TARGET_URL_PATTERN))] String);
@@ -242,8 +242,13 @@ mod tests {
             (json!({"lisen": "0.0.0.0:8080"}), ""),
             (json!({"dashboard": {"port": 3000}}), "/dashboard"),
             (
-                route_with_target("https://127.0.0.1:9001"),
+                route_with_target("gopher://127.0.0.1:9001"),
                 "/routes/0/targets/0",
+            ),
+            (
+                json!({"routes": [{"name": "r", "path": "*", "targets": ["http://127.0.0.1:9001"],
+                        "compression": {"algorithms": ["gzip", "lz4"]}}]}),
+                "/routes/0/compression/algorithms/1",
             ),
             (
                 json!({"routes": [{"name": "r", "path": "/a/*", "retries": 11,
@@ -309,6 +314,8 @@ mod tests {
             "http://[::1]:9001/base",
             "http://10.0.0.6:9000/v2",
             "https://127.0.0.1:9001",
+            "HTTPS://backend:8443/v1",
+            "https://[::1]/x",
             "ftp://h",
             "127.0.0.1:9001",
             "http://",

@@ -112,7 +112,10 @@ pub fn apply(
             tracing::debug!("config file rewritten without changes");
             None
         }
-        Ok(config) => Some(gateway.apply_config(config, trigger.as_str())),
+        Ok(config) => {
+            config::warn_unverified(&config.routes);
+            Some(gateway.apply_config(config, trigger.as_str()))
+        }
         Err(error) => {
             let errors = error.to_string().lines().map(str::to_string).collect();
             Some(gateway.reject_config(errors, trigger.as_str()))

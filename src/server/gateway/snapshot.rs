@@ -112,6 +112,11 @@ fn route_view(gateway: &Gateway, route: &Route) -> RouteView {
         name: route.name.to_string(),
         path: route.config.path.to_string(),
         strategy: route.config.strategy.as_str().to_string(),
+        tls_unverified: route
+            .config
+            .upstream_tls
+            .as_ref()
+            .is_some_and(|tls| tls.insecure_skip_verify),
         traffic,
         targets,
         all_targets_down,

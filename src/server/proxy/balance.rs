@@ -182,10 +182,12 @@ mod tests {
                     authority: format!("127.0.0.1:{}", 9000 + i),
                     base_path: String::new(),
                     weight,
+                    tls: false,
                 };
                 Arc::new(Target::new(
                     Arc::from("r"),
                     config,
+                    None,
                     None,
                     crate::server::proxy::event::EventSink::channel(16).0,
                 ))

@@ -3,9 +3,11 @@
 //! ends or is dropped, completes the request's event and records it. This is the one place where
 //! requests are recorded.
 
+use super::compression::CompressedFrames;
 use super::event::{ErrorKind, RequestEvent, RequestShare};
 use super::target::InFlight;
 use super::upstream::UpstreamBody;
+use crate::server::config::Encoding;
 use crate::server::proxy::llm_tap::LlmTap;
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
@@ -78,10 +80,13 @@ pub struct Completion {
     pub in_flight: Option<InFlight>,
 }
 
-/// A response body that records its request's event when it ends.
+/// A response body that records its request's event when it ends (compressed on the way when
+/// the route and the client agreed on an encoding).
 #[derive(Debug)]
 pub struct MeteredBody {
     inner: ResponseBody,
+    /// Compresses `inner`'s frames; the bytes counted are the compressed ones sent.
+    compressed: Option<Box<CompressedFrames>>,
     bytes: u64,
     completion: Option<Box<Completion>>,
     /// Reads model and token usage from an LLM answer as it passes.
@@ -89,10 +94,17 @@ pub struct MeteredBody {
 }
 
 impl MeteredBody {
-    /// Meters `inner`, recording `completion` when it ends; `llm` sees every chunk sent.
-    pub fn new(inner: ResponseBody, completion: Completion, llm: Option<LlmTap>) -> Self {
+    /// Meters `inner`, recording `completion` when it ends; `llm` sees every chunk as the upstream
+    /// sent it; with `encoding`, the body is compressed with it.
+    pub fn new(
+        inner: ResponseBody,
+        completion: Completion,
+        llm: Option<LlmTap>,
+        encoding: Option<Encoding>,
+    ) -> Self {
         Self {
             inner,
+            compressed: encoding.map(|encoding| Box::new(CompressedFrames::new(encoding))),
             bytes: 0,
             completion: Some(Box::new(completion)),
             llm: llm.map(Box::new),
@@ -130,16 +142,30 @@ impl Body for MeteredBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = self.get_mut();
-        let frame = ready!(Pin::new(&mut this.inner).poll_frame(cx));
+        let frame = match &mut this.compressed {
+            None => ready!(Pin::new(&mut this.inner).poll_frame(cx)),
+            Some(compressed) => {
+                let tap = &mut this.llm;
+                ready!(
+                    compressed.poll_frame(Pin::new(&mut this.inner), cx, |data| {
+                        if let Some(tap) = tap {
+                            tap.observe(data);
+                        }
+                    })
+                )
+            }
+        };
         match &frame {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
                     this.bytes += data.len() as u64;
-                    if let Some(tap) = &mut this.llm {
+                    if this.compressed.is_none()
+                        && let Some(tap) = &mut this.llm
+                    {
                         tap.observe(data);
                     }
                 }
-                if this.inner.is_end_stream() {
+                if this.is_end_stream() {
                     this.finish(None);
                 }
             }
@@ -150,18 +176,24 @@ impl Body for MeteredBody {
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        match &self.compressed {
+            None => self.inner.is_end_stream(),
+            Some(compressed) => compressed.is_done(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.compressed {
+            None => self.inner.size_hint(),
+            Some(_) => SizeHint::default(),
+        }
     }
 }
 
 impl Drop for MeteredBody {
     fn drop(&mut self) {
         // The connection may drop a body it knows is complete without polling it to the end.
-        let error = (!self.inner.is_end_stream()).then_some(ErrorKind::ClientAborted);
+        let error = (!self.is_end_stream()).then_some(ErrorKind::ClientAborted);
         self.finish(error);
     }
 }

@@ -4,6 +4,7 @@
 use super::body::ResponseBody;
 use super::event::ErrorKind;
 use super::headers::X_REQUEST_ID;
+use super::upstream::TlsFailure;
 use axum::http::{HeaderValue, Response, StatusCode, header};
 use bytes::Bytes;
 use std::time::Duration;
@@ -25,6 +26,8 @@ pub enum ProxyError {
     Timeout,
     /// The target broke the connection or the protocol before answering.
     Upstream,
+    /// TLS with the target failed (its certificate, ours, or the handshake).
+    Tls(TlsFailure),
 }
 
 impl ProxyError {
@@ -34,7 +37,7 @@ impl ProxyError {
             Self::NoRoute => StatusCode::NOT_FOUND,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::NoHealthyTarget | Self::CircuitOpen => StatusCode::SERVICE_UNAVAILABLE,
-            Self::Connect | Self::Upstream => StatusCode::BAD_GATEWAY,
+            Self::Connect | Self::Upstream | Self::Tls(_) => StatusCode::BAD_GATEWAY,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
         }
     }
@@ -49,13 +52,15 @@ impl ProxyError {
             Self::Connect => ErrorKind::Connect,
             Self::Timeout => ErrorKind::Timeout,
             Self::Upstream => ErrorKind::UpstreamProtocol,
+            Self::Tls(_) => ErrorKind::UpstreamTls,
         }
     }
 
     /// Whether another target may be tried (for idempotent bodyless requests): the connection
-    /// failed before any response — refused, or a kept-alive connection closed under us.
+    /// failed before any response — refused, a kept-alive connection closed under us, or TLS
+    /// with that target failed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Connect | Self::Upstream)
+        matches!(self, Self::Connect | Self::Upstream | Self::Tls(_))
     }
 
     /// One line for the client.
@@ -68,6 +73,7 @@ impl ProxyError {
             Self::Connect => "upstream unreachable",
             Self::Timeout => "upstream did not answer in time",
             Self::Upstream => "upstream closed the connection without a valid response",
+            Self::Tls(failure) => failure.reason(),
         }
     }
 

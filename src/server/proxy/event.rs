@@ -35,6 +35,8 @@ pub enum ErrorKind {
     Timeout,
     /// The upstream broke the connection or protocol.
     UpstreamProtocol,
+    /// TLS with the upstream failed (certificate not trusted, handshake, client certificate).
+    UpstreamTls,
     /// The upstream answered 5xx.
     Upstream5xx,
     /// The answer was 4xx.
@@ -54,6 +56,7 @@ impl ErrorKind {
             Self::Connect => "connect",
             Self::Timeout => "timeout",
             Self::UpstreamProtocol => "upstream_protocol",
+            Self::UpstreamTls => "upstream_tls",
             Self::Upstream5xx => "upstream_5xx",
             Self::Client4xx => "client_4xx",
             Self::ClientAborted => "client_aborted",

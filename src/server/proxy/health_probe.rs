@@ -1,6 +1,8 @@
 //! Active health checks: for every route with `health_check`, a background task probes each
 //! target every `interval_ms` (`GET` the target's base path + `path`, 2xx/3xx within `timeout_ms`
 //! is good) and feeds the result to the target's [`HealthTracker`](super::target_health::HealthTracker).
+//! `https://` targets are probed over TLS with their route's settings, as requests are sent; a
+//! TLS failure is a failed probe that says why.
 //!
 //! Probes go over one kept-alive connection per target, and the checker watches that connection:
 //! when the target closes it — the process died or restarted, or it dropped the idle connection —
@@ -10,6 +12,7 @@
 
 use super::table::{Route, RouteTable};
 use super::target::Target;
+use super::upstream::{ConnectError, Transport};
 use crate::server::config::HealthCheckConfig;
 use axum::http::{Request, Response, Version, header};
 use bytes::Bytes;
@@ -20,7 +23,6 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -90,13 +92,12 @@ struct ProbeConnection {
 impl ProbeConnection {
     /// Connects to `target`; `closed` is notified if the target closes the connection while idle.
     async fn open(target: &Target, closed: &Arc<Notify>) -> Result<Self, String> {
-        let host = target.authority.host();
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        let port = target.authority.port_u16().unwrap_or(80);
-        let stream = TcpStream::connect((host, port))
+        let stream = Transport::connect(target.authority.as_str(), target.tls.as_ref())
             .await
-            .map_err(|_| "connection refused or unreachable".to_string())?;
-        let _ = stream.set_nodelay(true);
+            .map_err(|error| match error {
+                ConnectError::Tcp(_) => "connection refused or unreachable".to_string(),
+                ConnectError::Tls(failure) => failure.reason().to_string(),
+            })?;
         let (sender, connection) = http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|_| "connection closed without a response".to_string())?;

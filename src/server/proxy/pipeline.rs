@@ -7,7 +7,10 @@
 //! 5. [`forward`] — send and wait for the response headers (bounded by the route's timeout),
 //!    feeding the outcome to the target's breaker and passive health;
 //! 6. [`rewrite_response`] — hop-by-hop headers, rules;
-//! 7. [`Exchange::record`] — wrap the body so the request's event is recorded when it ends.
+//! 7. [`negotiate_compression`] — on routes with `compression`, the encoding the client and the
+//!    route agree on for this response, if it compresses at all (headers rewritten for it);
+//! 8. [`Exchange::record`] — wrap the body (compressing it as it streams, when step 7 chose an
+//!    encoding) so the request's event is recorded when it ends.
 //!
 //! Steps 3–5 repeat for retries: idempotent bodyless requests whose connection failed before any
 //! response (connect refused, or a pooled connection found closed) go to another target, at most
@@ -16,6 +19,8 @@
 
 use super::balance::TargetSet;
 use super::body::{BoxError, Completion, MeteredBody, RequestBody, ResponseBody};
+use super::compression::RequestEncodingFacts;
+pub use super::compression::negotiate_compression;
 use super::error::ProxyError;
 use super::event::{ErrorKind, EventSink, RequestEvent, RequestShare};
 use super::headers::{self, X_REQUEST_ID};
@@ -23,6 +28,7 @@ use super::table::{Handler, Route, RouteTable, StaticService, StaticSite};
 use super::target::{InFlight, Outcome, Target};
 use super::upstream::{self, Destination, UpstreamBody};
 use super::websocket::{self, Session};
+use crate::server::config::Encoding;
 use crate::server::proxy::header_capture::CapturedHeaders;
 use crate::server::proxy::llm_tap::LlmTap;
 use axum::http::header::{self, HeaderValue};
@@ -89,6 +95,11 @@ impl ProxyCore {
             return exchange.fail(error);
         }
         let websocket = route.config.websocket && headers::is_websocket_upgrade(request.headers());
+        let encoding_facts = route
+            .config
+            .compression
+            .as_ref()
+            .map(|_| RequestEncodingFacts::of(request.method(), request.headers()));
         let mut client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
         let retries = route.config.retries;
         // The request to send next (scoped: its parts are not kept twice across the waits).
@@ -156,7 +167,15 @@ impl ProxyCore {
                             exchange.read_llm_usage = route.config.llm;
                         }
                     }
-                    return rewrite_response(response, route);
+                    let mut response = rewrite_response(response, route);
+                    if let (Some(config), Some(facts)) =
+                        (&route.config.compression, &encoding_facts)
+                    {
+                        let status = response.status();
+                        exchange.encoding =
+                            negotiate_compression(config, facts, status, response.headers_mut());
+                    }
+                    return response;
                 }
                 Err(error) if pending.is_some() && error.is_retryable() => {
                     last_error = Some(error);
@@ -181,6 +200,8 @@ pub struct Exchange {
     in_flight: Option<InFlight>,
     /// The upstream answered on an `llm` route: tap the response for model and tokens.
     read_llm_usage: bool,
+    /// The encoding the response body is compressed with (step 7).
+    encoding: Option<Encoding>,
 }
 
 impl Exchange {
@@ -199,6 +220,7 @@ impl Exchange {
             bytes_in: None,
             in_flight: None,
             read_llm_usage: false,
+            encoding: None,
         }
     }
 
@@ -208,7 +230,8 @@ impl Exchange {
         error.response(&self.request_id)
     }
 
-    /// Step 7: returns the response with its body metered; the event is recorded when it ends.
+    /// Step 8: returns the response with its body metered (and compressed, if step 7 chose an
+    /// encoding); the event is recorded when it ends.
     fn record(mut self, response: Response<ResponseBody>) -> Response<MeteredBody> {
         let status = response.status();
         self.event.status = status;
@@ -228,11 +251,13 @@ impl Exchange {
         if let Some(headers) = self.event.headers.as_mut() {
             headers.add_response(&parts.headers);
         }
-        // The tap reads the bytes as sent: compressed answers are passed through unread.
-        let encoded = parts
-            .headers
-            .get(header::CONTENT_ENCODING)
-            .is_some_and(|encoding| encoding != "identity");
+        // The tap reads the bytes as the upstream sent them: answers it compressed are passed
+        // through unread; those compressed here are read before compression.
+        let encoded = self.encoding.is_none()
+            && parts
+                .headers
+                .get(header::CONTENT_ENCODING)
+                .is_some_and(|encoding| encoding != "identity");
         let llm = if self.read_llm_usage && !encoded {
             let content_type = parts.headers.get(header::CONTENT_TYPE);
             LlmTap::for_response(content_type.and_then(|v| v.to_str().ok()), self.started)
@@ -246,7 +271,10 @@ impl Exchange {
             bytes_in: self.bytes_in,
             in_flight: self.in_flight,
         };
-        Response::from_parts(parts, MeteredBody::new(body, completion, llm))
+        Response::from_parts(
+            parts,
+            MeteredBody::new(body, completion, llm, self.encoding),
+        )
     }
 }
 
@@ -392,6 +420,7 @@ pub fn forward<'a>(
     let destination = Destination {
         authority: &target.config.authority,
         pool: target.connections(),
+        tls: target.tls.as_ref(),
         upgrade,
     };
     upstream::send(destination, request, route.config.timeout).map(move |result| {

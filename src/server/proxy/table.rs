@@ -147,11 +147,19 @@ fn build_route(config: &RouteConfig, previous: Option<&Arc<Route>>, events: &Eve
                         .targets
                         .iter()
                         .find(|old| old.config.url == target.url)
+                        .map(|old| (route, old))
                 })
-                .map(|old| old.state.clone());
+                .map(|(route, old)| {
+                    // Idle connections made with other TLS settings are not reused.
+                    if route.config.upstream_tls != config.upstream_tls {
+                        old.connections().clear();
+                    }
+                    old.state.clone()
+                });
             Arc::new(Target::new(
                 name.clone(),
                 target.clone(),
+                config.upstream_tls.as_ref(),
                 state,
                 events.clone(),
             ))

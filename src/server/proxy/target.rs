@@ -5,8 +5,10 @@
 use super::breaker::{BreakerState, CircuitBreaker};
 use super::event::{EventSink, ProxyEvent};
 use super::target_health::HealthTracker;
-use super::upstream::ConnectionPool;
-use crate::server::config::{CircuitBreakerConfig, HealthCheckConfig, TargetConfig};
+use super::upstream::{ConnectionPool, TargetTls};
+use crate::server::config::{
+    CircuitBreakerConfig, HealthCheckConfig, TargetConfig, UpstreamTlsConfig,
+};
 use crate::views::TargetTransition;
 use axum::http::HeaderValue;
 use axum::http::uri::Authority;
@@ -22,8 +24,11 @@ pub struct Target {
     pub config: TargetConfig,
     /// Where to connect, parsed once.
     pub authority: Authority,
-    /// The `Host` header upstream requests carry (the URL's host, and port unless 80).
+    /// The `Host` header upstream requests carry (the URL's host, and port unless the scheme's
+    /// default).
     pub host_header: HeaderValue,
+    /// How an `https://` target is connected to (`None`: plain TCP).
+    pub tls: Option<TargetTls>,
     /// The target's name in events and metrics (its URL).
     pub name: Arc<str>,
     /// The route it belongs to.
@@ -76,25 +81,31 @@ impl Default for TargetState {
 
 impl Target {
     /// A target of `route` built from `config`, keeping `state` from an earlier config if given,
-    /// reporting its transitions to `events`.
+    /// reporting its transitions to `events`; an `https://` one connects with `tls`, its route's.
     pub fn new(
         route: Arc<str>,
         config: TargetConfig,
+        tls: Option<&UpstreamTlsConfig>,
         state: Option<Arc<TargetState>>,
         events: EventSink,
     ) -> Self {
-        let authority = config
+        let authority: Authority = config
             .authority
             .parse()
             .expect("validated target authority parses");
+        let default_port = if config.tls { ":443" } else { ":80" };
         let host = config
             .authority
-            .strip_suffix(":80")
+            .strip_suffix(default_port)
             .unwrap_or(&config.authority);
         let host_header =
             HeaderValue::from_str(host).expect("validated authority is a header value");
+        let tls = tls
+            .filter(|_| config.tls)
+            .map(|tls| TargetTls::new(tls, &authority));
         Self {
             name: Arc::from(config.url.as_str()),
+            tls,
             authority,
             host_header,
             config,

@@ -1,8 +1,9 @@
 //! Talking to upstreams over kept-alive HTTP/1.1 connections, pooled per target ([`pool`]),
 //! spoken by Gatewatch itself ([`wire`]) and driven by the tasks that use them ([`connection`]
 //! sends the request and reads the response head, [`body`] reads the response body, [`upload`]
-//! sends the request body), and [`send`], which turns failures into [`ProxyError`]s: connect →
-//! 502, timeout → 504, a broken exchange → 502.
+//! sends the request body), over plain TCP or TLS ([`transport`], [`tls`] for `https://`
+//! targets), and [`send`], which turns failures into [`ProxyError`]s: connect → 502, TLS → 502
+//! saying why, timeout → 504, a broken exchange → 502.
 //!
 //! Bodies stream both ways without conversion; protocol upgrades (WebSocket) go over a fresh
 //! connection that hands its socket over on `101 Switching Protocols`.
@@ -10,6 +11,8 @@
 pub mod body;
 pub mod connection;
 pub mod pool;
+pub mod tls;
+pub mod transport;
 pub mod upload;
 pub mod wire;
 
@@ -17,12 +20,14 @@ use super::error::ProxyError;
 use crate::server::proxy::body::RequestBody;
 use axum::http::{Request, Response};
 pub use body::UpstreamBody;
+pub use connection::UpstreamConnection;
 use connection::{Broken, Outgoing, SendError};
-pub use connection::{CONNECT_TIMEOUT, UpstreamConnection};
 use futures_util::FutureExt;
 pub use pool::{ConnectionPool, IDLE_TIMEOUT, MAX_IDLE_PER_TARGET};
 use std::sync::Arc;
 use std::time::Duration;
+pub use tls::{TargetTls, TlsFailure};
+pub use transport::{CONNECT_TIMEOUT, ConnectError, Transport};
 
 /// Where and how a request goes upstream.
 pub struct Destination<'a> {
@@ -30,6 +35,8 @@ pub struct Destination<'a> {
     pub authority: &'a str,
     /// The target's idle connections.
     pub pool: &'a Arc<ConnectionPool>,
+    /// TLS for an `https://` target.
+    pub tls: Option<&'a TargetTls>,
     /// The request asks to switch protocols (a WebSocket upgrade).
     pub upgrade: bool,
 }
@@ -53,7 +60,7 @@ async fn exchange(
 ) -> Result<Response<UpstreamBody>, ProxyError> {
     if destination.upgrade {
         // Boxed, as opening below: rare paths whose state would widen every exchange.
-        return Box::pin(exchange_upgradable(destination.authority, request)).await;
+        return Box::pin(exchange_upgradable(destination, request)).await;
     }
     let mut request = Outgoing::new(request);
     let mut pooled = destination.pool.take();
@@ -61,7 +68,7 @@ async fn exchange(
         let reused = pooled.is_some();
         let connection = match pooled.take() {
             Some(connection) => connection,
-            None => Box::pin(open(destination.authority)).await?,
+            None => Box::pin(open(destination.authority, destination.tls)).await?,
         };
         match connection.send(request, destination.pool).await {
             Ok(response) => return Ok(response),
@@ -77,10 +84,10 @@ async fn exchange(
 
 /// A request that may switch protocols goes over a connection of its own.
 async fn exchange_upgradable(
-    authority: &str,
+    destination: Destination<'_>,
     request: Request<RequestBody>,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
-    let connection = open(authority).await?;
+    let connection = open(destination.authority, destination.tls).await?;
     let response = connection
         .send_upgradable(request)
         .await
@@ -88,14 +95,24 @@ async fn exchange_upgradable(
     Ok(response.map(UpstreamBody::detached))
 }
 
-async fn open(authority: &str) -> Result<UpstreamConnection, ProxyError> {
-    UpstreamConnection::open(authority).await.map_err(|error| {
-        tracing::debug!(%error, authority, "upstream connect failed");
-        ProxyError::Connect
-    })
+async fn open(authority: &str, tls: Option<&TargetTls>) -> Result<UpstreamConnection, ProxyError> {
+    UpstreamConnection::open(authority, tls)
+        .await
+        .map_err(|error| {
+            tracing::debug!(%error, authority, "upstream connect failed");
+            match error {
+                ConnectError::Tcp(_) => ProxyError::Connect,
+                ConnectError::Tls(failure) => ProxyError::Tls(failure),
+            }
+        })
 }
 
+/// The error for an exchange that broke before an answer: a TLS failure says so (an upstream
+/// that wants a client certificate says it once the request is sent, with TLS 1.3).
 fn broken(error: Broken) -> ProxyError {
     tracing::debug!(%error, "upstream failed before answering");
-    ProxyError::Upstream
+    match &error {
+        Broken::Io(io) => TlsFailure::of_io(io).map_or(ProxyError::Upstream, ProxyError::Tls),
+        _ => ProxyError::Upstream,
+    }
 }

@@ -12,6 +12,8 @@
 
 use super::body::UpstreamBody;
 use super::pool::ConnectionPool;
+use super::tls::TargetTls;
+use super::transport::{ConnectError, Transport};
 use super::upload::Upload;
 use super::wire::{self, RequestFraming, ResponseHead, WireError};
 use crate::server::proxy::body::RequestBody;
@@ -25,19 +27,13 @@ use std::future::poll_fn;
 use std::io;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
-use std::time::Duration;
-use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
-
-/// Longest a TCP connect to an upstream may take (the route timeout also bounds it).
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Room made in the read buffer before each read: a 16 KiB body arrives in one.
 const READ_SIZE: usize = 16 * 1024 + 512;
 
 /// An open connection to an upstream.
 pub struct UpstreamConnection {
-    pub(super) stream: TcpStream,
+    pub(super) stream: Transport,
     /// Bytes read and not yet taken: part of a response head, or body bytes.
     pub(super) buffer: BytesMut,
 }
@@ -118,14 +114,11 @@ impl std::fmt::Debug for Outgoing {
 }
 
 impl UpstreamConnection {
-    /// Connects to `authority` (`host:port`), with TCP_NODELAY, within [`CONNECT_TIMEOUT`].
-    pub async fn open(authority: &str) -> io::Result<Self> {
-        let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(authority))
-            .await
-            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "connect timed out"))??;
-        stream.set_nodelay(true)?;
+    /// Connects to `authority` (`host:port`), over TLS when `tls` is given
+    /// ([`Transport::connect`]).
+    pub async fn open(authority: &str, tls: Option<&TargetTls>) -> Result<Self, ConnectError> {
         Ok(Self {
-            stream,
+            stream: Transport::connect(authority, tls).await?,
             buffer: BytesMut::new(),
         })
     }
@@ -133,11 +126,7 @@ impl UpstreamConnection {
     /// Whether it can take a new request now: the upstream has neither closed it nor sent
     /// anything unasked (a read that would block says so without waiting).
     pub fn is_reusable(&mut self) -> bool {
-        self.buffer.is_empty()
-            && matches!(
-                self.stream.try_read(&mut [0u8; 1]),
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock
-            )
+        self.buffer.is_empty() && self.stream.is_quiet()
     }
 
     /// Sends `request` and reads until the response head has arrived; the body that follows
@@ -148,7 +137,7 @@ impl UpstreamConnection {
         request: Outgoing,
         pool: &Arc<ConnectionPool>,
     ) -> Result<Response<UpstreamBody>, SendError> {
-        if let Err(error) = self.stream.write_all(&request.head).await {
+        if let Err(error) = self.stream.write_all_flushed(&request.head).await {
             let unanswered = request.body.is_empty().then_some(request);
             return Err(SendError {
                 cause: error.into(),
@@ -215,13 +204,7 @@ impl UpstreamConnection {
         if self.buffer.capacity() - self.buffer.len() < READ_SIZE / 4 {
             self.buffer.reserve(READ_SIZE);
         }
-        loop {
-            ready!(self.stream.poll_read_ready(cx))?;
-            match self.stream.try_read_buf(&mut self.buffer) {
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => continue,
-                read => return Poll::Ready(read),
-            }
-        }
+        self.stream.poll_fill(cx, &mut self.buffer)
     }
 
     /// Sends `request` on a connection that may switch protocols: hyper's client runs the

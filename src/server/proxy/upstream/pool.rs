@@ -94,6 +94,14 @@ impl ConnectionPool {
         }
     }
 
+    /// Closes every idle connection (their TLS settings changed).
+    pub fn clear(&self) {
+        for share in &self.shares {
+            let closed = std::mem::take(&mut *lock(share));
+            drop(closed);
+        }
+    }
+
     /// Idle connections now.
     pub fn idle_count(&self) -> usize {
         self.shares.iter().map(|share| lock(share).len()).sum()

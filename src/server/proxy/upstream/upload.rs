@@ -3,6 +3,7 @@
 //! response head, the response body after.
 
 use super::connection::Broken;
+use super::transport::Transport;
 use super::wire::{self, RequestFraming};
 use crate::server::proxy::body::RequestBody;
 use bytes::{Buf, Bytes};
@@ -11,7 +12,6 @@ use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 use tokio::io::AsyncWrite;
-use tokio::net::TcpStream;
 
 /// A request body on its way up, frame by frame.
 pub struct Upload {
@@ -52,7 +52,7 @@ impl Upload {
     }
 
     /// Writes what the body has ready: `Ready` once the upload has ended, well or not.
-    pub fn poll(&mut self, cx: &mut Context<'_>, stream: &mut TcpStream) -> Poll<()> {
+    pub fn poll(&mut self, cx: &mut Context<'_>, stream: &mut Transport) -> Poll<()> {
         if self.failure.is_some() {
             return Poll::Ready(());
         }
@@ -69,7 +69,7 @@ impl Upload {
     fn poll_write_body(
         &mut self,
         cx: &mut Context<'_>,
-        stream: &mut TcpStream,
+        stream: &mut Transport,
     ) -> Poll<Result<(), Broken>> {
         loop {
             while !self.pending.is_empty() {
@@ -79,6 +79,8 @@ impl Upload {
                 }
                 self.pending.advance(written);
             }
+            // What a TLS stream holds back goes out before the body is waited for (a no-op on TCP).
+            ready!(Pin::new(&mut *stream).poll_flush(cx))?;
             if self.body_ended {
                 return Poll::Ready(Ok(()));
             }
