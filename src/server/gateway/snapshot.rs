@@ -180,6 +180,8 @@ pub fn health(gateway: &Gateway) -> GatewayHealth {
             "metrics: {events_dropped} request events dropped (recorder behind)"
         ));
     }
+    let now = chrono::Utc::now();
+    problems.extend(gateway.tls().problems(now));
     GatewayHealth {
         status: if problems.is_empty() {
             "ok"
@@ -193,5 +195,6 @@ pub fn health(gateway: &Gateway) -> GatewayHealth {
         history,
         routes,
         events_dropped,
+        certificates: gateway.tls().certificates(now),
     }
 }
