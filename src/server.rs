@@ -11,7 +11,9 @@
 //! - [`metrics`] and [`history`]: the two consumers of recorded requests, side by side, both built
 //!   on [`records`];
 //! - [`config`]: `config.json` parsed and validated, and what changes between two configs;
-//! - [`demo`]: the built-in demo upstreams and traffic.
+//! - [`demo`]: the built-in demo upstreams and traffic;
+//! - [`tls`]: TLS termination for the proxy's HTTPS listener and the dashboard — certificates,
+//!   SNI, the bounded handshake, certificate reloads.
 //!
 //! Requests flow one way: proxy → event → recorder → metrics / history / live subscribers.
 
@@ -25,3 +27,4 @@ pub mod metrics;
 pub mod proxy;
 pub mod records;
 pub mod runtime;
+pub mod tls;

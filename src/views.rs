@@ -12,6 +12,7 @@ mod series;
 mod stats;
 #[cfg(test)]
 pub mod testing;
+mod tls;
 
 pub use auth::{AuditEntry, AuditPage, Role, SessionView};
 pub use config::{ConfigApplied, ConfigCheck, ConfigDocument, ConfigFieldError, ConfigVersion};
@@ -26,6 +27,7 @@ pub use requests::{
 };
 pub use series::{SecondSample, SeriesPoint};
 pub use stats::{PeriodStats, StatsPeriod, StatsSummary, StatusClasses};
+pub use tls::{CertificateView, EXPIRING_SOON_DAYS, Expiry};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

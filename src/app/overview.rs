@@ -3,10 +3,12 @@
 //! current data on the server and kept live by the event socket.
 //!
 //! Its parts: [`range_picker`] in the header; [`notices`], [`cards`], [`charts`] (drawing
-//! [`chart_data`]), the health grid and the [`gateway_panel`] below, in that order. The cards
+//! [`chart_data`]), the health grid, the [`gateway_panel`] and (with TLS) the
+//! [`certificates_panel`] below, in that order. The cards
 //! and the live charts share the per-second series of [`live_series`].
 
 mod cards;
+mod certificates_panel;
 mod chart_data;
 mod charts;
 mod gateway_panel;
@@ -22,6 +24,7 @@ use crate::app::resource::page_resource;
 use crate::live_feed::use_live_feed;
 use crate::views::OverviewData;
 use cards::Cards;
+use certificates_panel::CertificatesPanel;
 use charts::{Charts, PeriodReading};
 use gateway_panel::GatewayPanel;
 use leptos::prelude::*;
@@ -85,5 +88,6 @@ fn OverviewBody(data: OverviewData, reading: PeriodReading) -> impl IntoView {
             <HealthGrid routes />
         </section>
         <GatewayPanel status routes=live_routes />
+        <CertificatesPanel certificates=health.certificates />
     }
 }

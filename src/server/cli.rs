@@ -26,7 +26,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate a config file; exits non-zero and prints every error if it is invalid.
     Check {
-        /// The config file to validate.
+        /// The config file to validate (certificate files are read, matched to their keys and
+        /// their expiry checked: within 14 days or past is a warning).
         path: PathBuf,
     },
     /// Print the JSON Schema of config.json (what config.schema.json holds).
@@ -56,12 +57,20 @@ pub async fn main() -> ExitCode {
 fn check(path: &Path) -> ExitCode {
     match config::load(path) {
         Ok(config) => {
+            let https = config
+                .tls
+                .as_ref()
+                .map(|tls| format!(", HTTPS on {}", tls.listen))
+                .unwrap_or_default();
             println!(
-                "{}: valid (proxy on {}, dashboard on {})",
+                "{}: valid (proxy on {}{https}, dashboard on {})",
                 path.display(),
                 config.listen,
                 config.dashboard.listen
             );
+            for warning in certificate_warnings(&config, chrono::Utc::now()) {
+                println!("  warning: {warning}");
+            }
             ExitCode::SUCCESS
         }
         Err(error) => {
@@ -72,6 +81,33 @@ fn check(path: &Path) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `gatewatch check`'s warnings about certificates that expire within 14 days or have expired.
+fn certificate_warnings(
+    config: &config::Config,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<String> {
+    let proxy = config.tls.iter().map(|tls| ("tls", &tls.serving));
+    let dashboard = config
+        .dashboard
+        .tls
+        .iter()
+        .map(|serving| ("dashboard.tls", serving));
+    proxy
+        .chain(dashboard)
+        .flat_map(|(at, serving)| {
+            serving
+                .certificates
+                .entries()
+                .iter()
+                .enumerate()
+                .filter_map(move |(index, entry)| {
+                    let warning = entry.info.expiry_warning(now)?;
+                    Some(format!("{at}.certificates[{index}].cert: {warning}"))
+                })
+        })
+        .collect()
 }
 
 fn schema() -> ExitCode {
@@ -168,8 +204,17 @@ async fn run(config_path: PathBuf) -> ExitCode {
         }
     };
     println!("Gatewatch {} is running", env!("CARGO_PKG_VERSION"));
-    println!("  dashboard: {}", dashboard_url(running.dashboard_addr));
+    println!(
+        "  dashboard: {}",
+        dashboard_url(
+            running.dashboard_addr,
+            running.gateway.listening().dashboard_tls
+        )
+    );
     println!("  proxy:     http://{}/", running.proxy_addr);
+    if let Some(https) = running.https_addr {
+        println!("  https:     https://{https}/");
+    }
     runtime::termination_signal().await;
     tracing::info!("shutting down: draining in-flight requests");
     if !running.shutdown(DRAIN_TIMEOUT).await {
@@ -179,14 +224,15 @@ async fn run(config_path: PathBuf) -> ExitCode {
 }
 
 /// A URL a browser on this machine can open (an unspecified address becomes loopback).
-fn dashboard_url(addr: std::net::SocketAddr) -> String {
+fn dashboard_url(addr: std::net::SocketAddr, https: bool) -> String {
     let host = match addr.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
         ip if ip.is_unspecified() => "[::1]".to_string(),
         std::net::IpAddr::V6(ip) => format!("[{ip}]"),
         ip => ip.to_string(),
     };
-    format!("http://{host}:{}/", addr.port())
+    let scheme = if https { "https" } else { "http" };
+    format!("{scheme}://{host}:{}/", addr.port())
 }
 
 /// Logs to stdout (filtered by `GATEWATCH_LOG`, default `info`) and into the dashboard's log ring.
@@ -241,20 +287,24 @@ mod tests {
     #[test]
     fn dashboard_url_is_openable() {
         assert_eq!(
-            dashboard_url("0.0.0.0:3000".parse().unwrap()),
+            dashboard_url("0.0.0.0:3000".parse().unwrap(), false),
             "http://127.0.0.1:3000/"
         );
         assert_eq!(
-            dashboard_url("[::]:3000".parse().unwrap()),
+            dashboard_url("[::]:3000".parse().unwrap(), false),
             "http://[::1]:3000/"
         );
         assert_eq!(
-            dashboard_url("[::1]:3000".parse().unwrap()),
+            dashboard_url("[::1]:3000".parse().unwrap(), false),
             "http://[::1]:3000/"
         );
         assert_eq!(
-            dashboard_url("10.0.0.1:80".parse().unwrap()),
+            dashboard_url("10.0.0.1:80".parse().unwrap(), false),
             "http://10.0.0.1:80/"
+        );
+        assert_eq!(
+            dashboard_url("127.0.0.1:3443".parse().unwrap(), true),
+            "https://127.0.0.1:3443/"
         );
     }
 }

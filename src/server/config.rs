@@ -12,6 +12,7 @@ mod recording;
 mod route;
 mod schema;
 mod static_dir;
+mod tls;
 mod upstream_tls;
 
 pub use auth::*;
@@ -22,6 +23,7 @@ pub use recording::*;
 pub use route::*;
 pub use schema::{SCHEMA_ID, config_schema, config_schema_text};
 pub use static_dir::*;
+pub use tls::*;
 pub use upstream_tls::{FileUpstreamTls, UpstreamTlsConfig, crypto_provider, warn_unverified};
 
 use schemars::JsonSchema;
@@ -60,6 +62,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// How long the audit log is kept.
     pub audit: AuditConfig,
+    /// The proxy's HTTPS listener; `None`: plain HTTP only.
+    pub tls: Option<TlsConfig>,
     /// The text this config was read from (the dashboard shows the running config from it).
     pub source: Arc<str>,
 }
@@ -73,6 +77,8 @@ pub struct DashboardConfig {
     pub allow_unauthenticated: bool,
     /// Most clients subscribed to `/api/live` at once.
     pub max_live_clients: usize,
+    /// Serve the dashboard over HTTPS with these certificates; `None`: plain HTTP.
+    pub tls: Option<TlsServing>,
 }
 
 // The file as written, before validation. Its docs (and those of the types it holds) are the
@@ -117,6 +123,10 @@ pub struct FileConfig {
     pub auth: Option<FileAuth>,
     /// The audit log of sign-ins and admin changes (kept in the history's SQLite file).
     pub audit: Option<FileAudit>,
+    /// HTTPS on the proxy: a listener of its own beside listen, with certificates chosen by SNI,
+    /// HTTP/2 and HTTP/1.1 by ALPN, and optionally plain requests redirected to it. Certificates
+    /// reload when their files change (or on SIGHUP); a broken one is rejected like a bad config.
+    pub tls: Option<FileTls>,
 }
 
 /// `dashboard` as written.
@@ -137,6 +147,8 @@ pub struct FileDashboard {
     /// (1 to 10000); the next gets 503. Default 64.
     #[schemars(range(min = 1, max = 10_000), extend("default" = DEFAULT_MAX_LIVE_CLIENTS))]
     pub max_live_clients: Option<usize>,
+    /// Serve the dashboard, its API and live socket over HTTPS (only) on dashboard.listen.
+    pub tls: Option<FileDashboardTls>,
 }
 
 /// One problem in the config, at a JSON path.
@@ -342,10 +354,28 @@ pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>
         .collect();
     let metrics = validate_metrics(file.metrics);
     let history = validate_history(file.history, base, &mut errors);
-    let taken: Vec<_> = [("listen", listen), ("dashboard.listen", dashboard_listen)]
-        .into_iter()
-        .filter_map(|(path, addr)| Some((path, addr?)))
-        .collect();
+    let tls = validate_tls(file.tls, base, &mut errors);
+    let dashboard_tls = validate_dashboard_tls(dashboard.tls, base, &mut errors);
+    if let Some(tls) = &tls
+        && tls.listen.port() != 0
+        && [listen, dashboard_listen].contains(&Some(tls.listen))
+    {
+        errors.push(
+            "tls.listen",
+            format!(
+                "must differ from listen and dashboard.listen ({})",
+                tls.listen
+            ),
+        );
+    }
+    let taken: Vec<_> = [
+        ("listen", listen),
+        ("dashboard.listen", dashboard_listen),
+        ("tls.listen", tls.as_ref().map(|tls| tls.listen)),
+    ]
+    .into_iter()
+    .filter_map(|(path, addr)| Some((path, addr?)))
+    .collect();
     let demo = validate_demo(file.demo, &taken, &mut errors);
     let auth = validate_auth(file.auth, &mut errors);
     let audit = validate_audit(file.audit, &mut errors);
@@ -380,6 +410,7 @@ pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>
                 listen: dashboard_listen,
                 allow_unauthenticated,
                 max_live_clients,
+                tls: dashboard_tls,
             },
             routes,
             static_dirs,
@@ -388,6 +419,7 @@ pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>
             demo,
             auth,
             audit,
+            tls,
             source: Arc::from(""),
         }),
         _ => Err(errors.0),

@@ -19,6 +19,7 @@ use crate::server::history::History;
 use crate::server::metrics::engine::MetricsEngine;
 use crate::server::proxy::Proxy;
 use crate::server::proxy::event::ProxyEvent;
+use crate::server::tls::TlsTermination;
 use crate::views::{ConfigReload, GatewayStatus, HistoryStatus, LiveEvent};
 use arc_swap::ArcSwap;
 use chrono::{DateTime, Utc};
@@ -44,6 +45,10 @@ pub struct Listening {
     pub proxy: SocketAddr,
     /// The dashboard listener.
     pub dashboard: SocketAddr,
+    /// The proxy's HTTPS listener, if `tls` was configured at start.
+    pub https: Option<SocketAddr>,
+    /// Whether the dashboard listener speaks HTTPS (`dashboard.tls` at start).
+    pub dashboard_tls: bool,
 }
 
 /// The request history as the gateway started it.
@@ -73,17 +78,19 @@ pub struct Gateway {
     applied: tokio::sync::watch::Sender<u64>,
     /// The built-in demo, started, stopped and restarted as reloads change it.
     demo: Arc<DemoControl>,
+    /// The TLS listeners' certificates and handshake counts.
+    tls: Arc<TlsTermination>,
     shutdown: CancellationToken,
 }
 
 impl Gateway {
-    /// A gateway running `proxy` on `config`, read from `config_path`, bound at `listening`;
-    /// `shutdown` is cancelled when it begins shutting down.
+    /// A gateway running `proxy` and `tls` on `config`, read from `config_path`, bound at
+    /// `listening`; `shutdown` is cancelled when it begins shutting down.
     pub fn new(
         config: Config,
         config_path: PathBuf,
         listening: Listening,
-        proxy: Arc<Proxy>,
+        (proxy, tls): (Arc<Proxy>, Arc<TlsTermination>),
         history: HistoryState,
         shutdown: CancellationToken,
     ) -> SharedGateway {
@@ -110,8 +117,14 @@ impl Gateway {
             last_reload: Mutex::new(None),
             applied: tokio::sync::watch::Sender::new(0),
             demo,
+            tls,
             shutdown,
         })
+    }
+
+    /// The TLS listeners' certificates and handshake counts.
+    pub fn tls(&self) -> &TlsTermination {
+        &self.tls
     }
 
     /// The config in force.
@@ -218,6 +231,7 @@ impl Gateway {
             tokio::spawn(async move { demo.switch(wanted).await });
         }
         self.proxy.apply(&config);
+        self.tls.apply(&config);
         let routes = config.routes.len();
         self.config.store(Arc::new(config));
         self.applied.send_modify(|count| *count += 1);
@@ -239,6 +253,7 @@ impl Gateway {
     /// Reports a config that could not be applied; the current one keeps serving. Called only
     /// through [`config_reload::apply`].
     pub(crate) fn reject_config(&self, errors: Vec<String>, trigger: &str) -> ConfigReload {
+        self.tls.note_rejected(&errors);
         tracing::error!(
             trigger,
             "config rejected, previous config keeps serving:\n  {}",

@@ -9,8 +9,8 @@
 //!   record (headers, model and token usage), carried by the request's event;
 //! - [`health_probe`]: background probes; [`event`]: what is reported per request — the only
 //!   thing the proxy hands to the recording side, which it never imports from;
-//! - [`listener`]: the accept loop with graceful draining; [`workers`]: the threads serving
-//!   connections.
+//! - [`listener`]: the accept loops (plain and TLS) with graceful draining; [`workers`]: the
+//!   threads serving connections; [`https_redirect`]: `tls.redirect_http`'s 308.
 
 pub mod balance;
 pub mod body;
@@ -21,6 +21,7 @@ pub mod event;
 pub mod header_capture;
 pub mod headers;
 pub mod health_probe;
+pub mod https_redirect;
 pub mod listener;
 pub mod llm_tap;
 pub mod pipeline;
@@ -35,7 +36,7 @@ pub mod workers;
 use crate::server::config::Config;
 use event::EventSink;
 use pipeline::ProxyCore;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU16, AtomicU64};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 use table::RouteTable;
@@ -65,6 +66,7 @@ impl Proxy {
             tunnels: TaskTracker::new(),
             close_tunnels: CancellationToken::new(),
             connections: AtomicU64::new(0),
+            https_port: AtomicU16::new(0),
         });
         tokio::spawn(sweep_idle_connections(core.clone(), shutdown.clone()));
         Arc::new(Self {

@@ -1,5 +1,7 @@
-//! Starting and stopping the gateway: bind both listeners, serve them, run the background tasks
-//! (health checks, config watcher, event recorder, live ticker, the demo if configured), and shut
+//! Starting and stopping the gateway: bind the listeners (proxy, its HTTPS one with `tls`, and
+//! the dashboard, over HTTPS with `dashboard.tls`), serve them, run the background tasks
+//! (health checks, config and certificate watchers, event recorder, live ticker, the demo if
+//! configured), and shut
 //! down gracefully — stop accepting, let in-flight requests and WebSocket tunnels finish up to a
 //! bound, then cut them.
 
@@ -13,6 +15,8 @@ use crate::server::history::{History, HistoryWriter};
 use crate::server::proxy;
 use crate::server::proxy::Proxy;
 use crate::server::proxy::event::{EVENT_QUEUE, EventSink};
+use crate::server::proxy::listener::HttpsListener;
+use crate::server::tls::{self, TlsTermination, dashboard_listener};
 use crate::views::HistoryStatus;
 use axum::Router;
 use std::io;
@@ -47,6 +51,8 @@ pub struct RunningGateway {
     pub proxy_addr: SocketAddr,
     /// Where the dashboard actually listens (resolves port 0).
     pub dashboard_addr: SocketAddr,
+    /// Where the proxy's HTTPS listener actually listens, with `tls`.
+    pub https_addr: Option<SocketAddr>,
     /// The listeners: they finish once drained.
     servers: JoinSet<()>,
     /// Background tasks that end on the shutdown token.
@@ -120,10 +126,18 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
     let (proxy_listener, proxy_addr) = bind("listen", config.listen).await?;
     let (dashboard_listener, dashboard_addr) =
         bind("dashboard.listen", config.dashboard.listen).await?;
+    let https = match &config.tls {
+        Some(tls) => Some(bind("tls.listen", tls.listen).await?),
+        None => None,
+    };
+    let https_addr = https.as_ref().map(|(_, addr)| *addr);
     let listening = Listening {
         proxy: proxy_addr,
         dashboard: dashboard_addr,
+        https: https_addr,
+        dashboard_tls: config.dashboard.tls.is_some(),
     };
+    let tls = Arc::new(TlsTermination::start(&config));
     let (history, history_writer) = open_history(&config.history, config.metrics.enabled).await;
     let shutdown = CancellationToken::new();
     let demo_config = config.demo.clone();
@@ -142,11 +156,17 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
     let (audit_path, audit_retention) = (config.history.path.clone(), config.audit.retention);
     let (events, event_queue) = EventSink::channel(EVENT_QUEUE);
     let proxy = Proxy::new(&config, events, shutdown.clone());
+    if let Some(addr) = https_addr {
+        proxy
+            .core()
+            .https_port
+            .store(addr.port(), std::sync::atomic::Ordering::Relaxed);
+    }
     let gateway = Gateway::new(
         config,
         config_path,
         listening,
-        proxy.clone(),
+        (proxy.clone(), tls.clone()),
         history,
         shutdown.clone(),
     );
@@ -169,13 +189,36 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
     background.spawn(live_socket::run_ticker(gateway.clone()));
     background.spawn(live_socket::run_log_forwarder(gateway.clone()));
     background.spawn(config_reload::watch(gateway.clone()));
+    background.spawn(tls::reload::watch(gateway.clone()));
     background.spawn(auth::keep_tidy(state.clone()));
     let mut servers = JoinSet::new();
+    let https = https
+        .zip(tls.proxy.clone())
+        .map(|((listener, _), terminator)| HttpsListener {
+            listener,
+            terminator,
+        });
     servers.spawn(proxy::listener::serve(
         proxy_listener,
+        https,
         proxy.core().clone(),
         shutdown.clone(),
     ));
+    let dashboard_listener = match tls.dashboard.clone() {
+        Some(terminator) => DashboardListener::Https(
+            dashboard_listener::HttpsListener::start(
+                dashboard_listener,
+                terminator,
+                shutdown.clone(),
+            )
+            .map_err(|source| StartError {
+                field: "dashboard.listen",
+                addr: dashboard_addr,
+                source,
+            })?,
+        ),
+        None => DashboardListener::Plain(dashboard_listener),
+    };
     servers.spawn(serve_dashboard(
         dashboard_listener,
         admin::router(state),
@@ -187,6 +230,7 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
         gateway,
         proxy_addr,
         dashboard_addr,
+        https_addr,
         servers,
         background,
         stop_recorder,
@@ -195,20 +239,37 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
     })
 }
 
-async fn serve_dashboard(listener: TcpListener, router: Router, stop: CancellationToken) {
+/// The dashboard's listener: plain HTTP, or HTTPS with `dashboard.tls`.
+enum DashboardListener {
+    Plain(TcpListener),
+    Https(dashboard_listener::HttpsListener),
+}
+
+async fn serve_dashboard(listener: DashboardListener, router: Router, stop: CancellationToken) {
     use axum::serve::ListenerExt;
-    // Live events are small frames: without TCP_NODELAY, Nagle's algorithm holds each one back
-    // until the browser's delayed ACK (~200 ms) arrives.
-    let listener = listener.tap_io(|stream| {
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%error, "cannot set TCP_NODELAY on a dashboard connection");
-        }
-    });
     let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    if let Err(error) = axum::serve(listener, service)
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await
-    {
+    let served = match listener {
+        DashboardListener::Plain(listener) => {
+            // Live events are small frames: without TCP_NODELAY, Nagle's algorithm holds each
+            // one back until the browser's delayed ACK (~200 ms) arrives.
+            let listener = listener.tap_io(|stream| {
+                if let Err(error) = stream.set_nodelay(true) {
+                    tracing::debug!(%error, "cannot set TCP_NODELAY on a dashboard connection");
+                }
+            });
+            axum::serve(listener, service)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        }
+        DashboardListener::Https(listener) => {
+            // TCP_NODELAY is set before the handshake; tapping gives the connection info.
+            let listener = listener.tap_io(|_| {});
+            axum::serve(listener, service)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await
+        }
+    };
+    if let Err(error) = served {
         tracing::error!(%error, "dashboard listener failed");
     }
 }

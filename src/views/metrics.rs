@@ -160,6 +160,9 @@ pub struct GatewayHealth {
     pub history: Option<HistoryStatus>,
     pub routes: Vec<RouteHealth>,
     pub events_dropped: u64,
+    /// The certificates the TLS listeners serve (none without `tls` or `dashboard.tls`).
+    #[serde(default)]
+    pub certificates: Vec<super::CertificateView>,
 }
 
 /// One route's health in `/api/health`.

@@ -18,6 +18,10 @@ pub struct ConfigDiff {
     pub listen: Option<(SocketAddr, SocketAddr)>,
     /// The dashboard's listen address changed: (old, new).
     pub dashboard_listen: Option<(SocketAddr, SocketAddr)>,
+    /// The proxy's HTTPS listener was added, removed or moved: (old, new).
+    pub tls_listen: Option<(Option<SocketAddr>, Option<SocketAddr>)>,
+    /// `dashboard.tls` was added (`true`) or removed (`false`).
+    pub dashboard_tls_switched: Option<bool>,
     /// Other top-level sections that differ, by their name in `config.json`.
     pub sections_changed: Vec<&'static str>,
 }
@@ -70,12 +74,18 @@ impl ConfigDiff {
         if old.audit != new.audit {
             sections_changed.push("audit");
         }
+        if old.tls != new.tls {
+            sections_changed.push("tls");
+        }
         let dashboard = |config: &Config| {
             (
                 config.dashboard.allow_unauthenticated,
                 config.dashboard.max_live_clients,
+                config.dashboard.tls.clone(),
             )
         };
+        let tls_listen = |config: &Config| config.tls.as_ref().map(|tls| tls.listen);
+        let dashboard_tls = |config: &Config| config.dashboard.tls.is_some();
         if dashboard(old) != dashboard(new) {
             sections_changed.push("dashboard");
         }
@@ -85,6 +95,10 @@ impl ConfigDiff {
             routes_changed,
             listen: changed(old.listen, new.listen),
             dashboard_listen: changed(old.dashboard.listen, new.dashboard.listen),
+            tls_listen: (tls_listen(old) != tls_listen(new))
+                .then(|| (tls_listen(old), tls_listen(new))),
+            dashboard_tls_switched: (dashboard_tls(old) != dashboard_tls(new))
+                .then(|| dashboard_tls(new)),
             sections_changed,
         }
         .with_route_order(old, new)
@@ -146,6 +160,29 @@ impl ConfigDiff {
                 "dashboard.listen: changed to {new} but the dashboard keeps listening on {} until restarted",
                 bound.1
             ));
+        }
+        match self.tls_listen {
+            Some((None, Some(new))) => warnings.push(format!(
+                "tls: the HTTPS listener on {new} starts when gatewatch restarts"
+            )),
+            Some((Some(old), None)) => warnings.push(format!(
+                "tls: removed, but the HTTPS listener on {old} keeps serving until restarted"
+            )),
+            Some((Some(old), Some(new))) => warnings.push(format!(
+                "tls.listen: changed to {new} but HTTPS keeps listening on {old} until restarted"
+            )),
+            _ => {}
+        }
+        match self.dashboard_tls_switched {
+            Some(true) => warnings.push(
+                "dashboard.tls: the dashboard switches to HTTPS when gatewatch restarts"
+                    .to_string(),
+            ),
+            Some(false) => warnings.push(
+                "dashboard.tls: removed, but the dashboard stays on HTTPS until restarted"
+                    .to_string(),
+            ),
+            None => {}
         }
         if self.sections_changed.contains(&"history") {
             warnings.push(

@@ -5,7 +5,8 @@
 //!
 //! [`watch`] polls `config.json` for changes (robust against editors that replace the file) and
 //! reloads on SIGHUP. Content equal to the running config's own text (the dashboard just wrote
-//! and applied it) is not parsed again.
+//! and applied it) is not parsed again. Changed certificate files reload the config too
+//! ([`tls::reload`](crate::server::tls::reload) watches them, [`reload_file`]).
 
 use crate::server::config::{self, Config, ConfigError};
 use crate::server::gateway::SharedGateway;
@@ -66,6 +67,8 @@ pub enum Trigger {
     Signal,
     /// An edit applied from the dashboard's config page (always applied and reported).
     Dashboard,
+    /// A certificate or key file changed: applied when the certificates differ.
+    CertificateChange,
 }
 
 impl Trigger {
@@ -75,8 +78,15 @@ impl Trigger {
             Self::FileChange => "file change",
             Self::Signal => "SIGHUP",
             Self::Dashboard => "dashboard edit",
+            Self::CertificateChange => "certificate change",
         }
     }
+}
+
+/// Reads the config file again, and applies it (or reports why not).
+pub async fn reload_file(gateway: &SharedGateway, trigger: Trigger) -> Option<ConfigReload> {
+    let content = tokio::fs::read(gateway.config_path()).await;
+    apply(gateway, trigger, parse(gateway, content).await)
 }
 
 /// Parses the config file's `content` (as just read, or the read's error) off the async runtime:
@@ -108,7 +118,10 @@ pub fn apply(
     parsed: Result<Config, ConfigError>,
 ) -> Option<ConfigReload> {
     match parsed {
-        Ok(config) if trigger == Trigger::FileChange && *gateway.config() == config => {
+        Ok(config)
+            if matches!(trigger, Trigger::FileChange | Trigger::CertificateChange)
+                && *gateway.config() == config =>
+        {
             tracing::debug!("config file rewritten without changes");
             None
         }

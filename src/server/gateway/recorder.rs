@@ -157,6 +157,22 @@ fn close_second(gateway: &Gateway, sampler: &mut SystemSampler) {
             history_rows_dropped: history.as_ref().map_or(0, |h| h.rows_dropped),
             history_healthy: history.as_ref().is_none_or(|h| h.healthy),
             system,
+            tls_handshake_errors: if gateway.listening().https.is_some()
+                || gateway.listening().dashboard_tls
+            {
+                gateway.tls().handshake_errors.totals()
+            } else {
+                Vec::new()
+            },
+            certificate_expiry: gateway
+                .tls()
+                .certificates(chrono::Utc::now())
+                .into_iter()
+                .map(|certificate| {
+                    let name = certificate.names.first().cloned().unwrap_or_default();
+                    (name, certificate.not_after.timestamp())
+                })
+                .collect(),
         },
         &targets,
     );

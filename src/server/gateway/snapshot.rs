@@ -185,6 +185,8 @@ pub fn health(gateway: &Gateway) -> GatewayHealth {
             "metrics: {events_dropped} request events dropped (recorder behind)"
         ));
     }
+    let now = chrono::Utc::now();
+    problems.extend(gateway.tls().problems(now));
     GatewayHealth {
         status: if problems.is_empty() {
             "ok"
@@ -198,5 +200,6 @@ pub fn health(gateway: &Gateway) -> GatewayHealth {
         history,
         routes,
         events_dropped,
+        certificates: gateway.tls().certificates(now),
     }
 }

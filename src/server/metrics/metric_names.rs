@@ -77,6 +77,10 @@ families! {
         "Requests a target is serving now, by route and target.";
     TARGET_BREAKER_STATE = "gatewatch_target_breaker_state", Gauge,
         "A target's circuit breaker: 0 closed, 1 half open, 2 open; by route and target.";
+    TLS_HANDSHAKE_ERRORS_TOTAL = "gatewatch_tls_handshake_errors_total", Counter,
+        "Failed TLS handshakes on the HTTPS listeners, by kind.";
+    TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS = "gatewatch_tls_certificate_expiry_timestamp_seconds", Gauge,
+        "When each served certificate expires (Unix seconds), by its first name.";
 }
 
 #[cfg(test)]

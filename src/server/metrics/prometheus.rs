@@ -32,6 +32,10 @@ pub struct GaugeValues {
     pub history_rows_dropped: u64,
     pub history_healthy: bool,
     pub system: SystemStats,
+    /// Failed TLS handshakes since start, by kind.
+    pub tls_handshake_errors: Vec<(&'static str, u64)>,
+    /// Each served certificate's first name and expiry (Unix seconds).
+    pub certificate_expiry: Vec<(String, i64)>,
 }
 
 /// The gateway's Prometheus registry.
@@ -276,6 +280,15 @@ impl PrometheusMetrics {
             metrics::gauge!(names::HOST_CPU_PERCENT).set(f64::from(values.system.host_cpu_percent));
             metrics::gauge!(names::HOST_MEMORY_USED_BYTES)
                 .set(values.system.host_memory_used_bytes as f64);
+            for &(kind, count) in &values.tls_handshake_errors {
+                metrics::counter!(names::TLS_HANDSHAKE_ERRORS_TOTAL, "kind" => kind)
+                    .absolute(count);
+            }
+            for (name, expiry) in &values.certificate_expiry {
+                metrics::gauge!(names::TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS,
+                    "name" => name.clone())
+                .set(*expiry as f64);
+            }
             for target in targets {
                 let labels = [
                     Label::new("route", bounded(&mut seen.routes, &target.route)),
@@ -396,6 +409,32 @@ mod tests {
                 "{name} has no HELP line"
             );
         }
+    }
+
+    #[test]
+    fn tls_handshake_errors_and_certificate_expiry_are_exported() {
+        let metrics = PrometheusMetrics::default();
+        let values = GaugeValues {
+            tls_handshake_errors: vec![("timeout", 2), ("protocol", 0)],
+            certificate_expiry: vec![("a.test".into(), 1_900_000_000)],
+            ..GaugeValues::default()
+        };
+        metrics.set_gauges(&values, &[]);
+        let text = metrics.render();
+        assert_eq!(
+            sample(
+                &text,
+                "gatewatch_tls_handshake_errors_total{kind=\"timeout\"}"
+            ),
+            Some(2.0)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "gatewatch_tls_certificate_expiry_timestamp_seconds{name=\"a.test\"}"
+            ),
+            Some(1_900_000_000.0)
+        );
     }
 
     #[test]

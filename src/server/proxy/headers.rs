@@ -18,6 +18,34 @@ pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-
 /// `X-Forwarded-Host`.
 pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
 
+/// The scheme a client reached the proxy with: what `X-Forwarded-Proto` says upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Proto {
+    /// The plain listener (`listen`).
+    Http,
+    /// The HTTPS listener (`tls.listen`).
+    Https,
+}
+
+impl Proto {
+    /// As `X-Forwarded-Proto` writes it.
+    pub fn header_value(self) -> HeaderValue {
+        HeaderValue::from_static(match self {
+            Self::Http => "http",
+            Self::Https => "https",
+        })
+    }
+}
+
+/// Who sent a request, and over what.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClientSide {
+    /// The client's address.
+    pub ip: IpAddr,
+    /// The listener's scheme.
+    pub proto: Proto,
+}
+
 /// Longest request id accepted from a client.
 const MAX_REQUEST_ID_LEN: usize = 128;
 
@@ -104,9 +132,14 @@ pub fn new_request_id() -> HeaderValue {
     HeaderValue::from_bytes(&text).expect("hex digits are a valid header value")
 }
 
-/// Adds `X-Forwarded-For` (appending the client), and `X-Forwarded-Proto` / `X-Forwarded-Host`
-/// unless a proxy in front already set them. One map look-up per header.
-pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, host: Option<&HeaderValue>) {
+/// Adds `X-Forwarded-For` (appending the client), and `X-Forwarded-Proto` (`proto`) /
+/// `X-Forwarded-Host` unless a proxy in front already set them. One map look-up per header.
+pub fn add_forwarded(
+    headers: &mut HeaderMap,
+    client: IpAddr,
+    proto: Proto,
+    host: Option<&HeaderValue>,
+) {
     let client = ip_text(client);
     match headers.entry(&X_FORWARDED_FOR) {
         Entry::Occupied(mut existing) => {
@@ -126,7 +159,7 @@ pub fn add_forwarded(headers: &mut HeaderMap, client: IpAddr, host: Option<&Head
     }
     headers
         .entry(&X_FORWARDED_PROTO)
-        .or_insert_with(|| HeaderValue::from_static("http"));
+        .or_insert_with(|| proto.header_value());
     if let Some(host) = host {
         headers
             .entry(&X_FORWARDED_HOST)
@@ -275,6 +308,7 @@ mod tests {
         add_forwarded(
             &mut h,
             IpAddr::from([10, 0, 0, 2]),
+            Proto::Http,
             Some(&HeaderValue::from_static("example.com")),
         );
         assert_eq!(h["x-forwarded-for"], "1.2.3.4, 10.0.0.2");
@@ -287,7 +321,7 @@ mod tests {
             ("x-forwarded-proto", "https"),
             ("x-forwarded-host", "front.example"),
         ]);
-        add_forwarded(&mut h, IpAddr::from([192, 168, 1, 20]), None);
+        add_forwarded(&mut h, IpAddr::from([192, 168, 1, 20]), Proto::Https, None);
         assert_eq!(h["x-forwarded-for"], "192.168.1.20");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(h["x-forwarded-host"], "front.example");
@@ -295,7 +329,8 @@ mod tests {
             ("x-forwarded-for", "1.1.1.1"),
             ("x-forwarded-for", "2.2.2.2"),
         ]);
-        add_forwarded(&mut h, "::1".parse().unwrap(), None);
+        add_forwarded(&mut h, "::1".parse().unwrap(), Proto::Https, None);
+        assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(
             h.get_all("x-forwarded-for").iter().collect::<Vec<_>>(),
             ["1.1.1.1, ::1"]

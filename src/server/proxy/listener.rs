@@ -1,10 +1,17 @@
-//! The proxy's accept loop, which hands every connection to a [worker thread](super::workers),
-//! and the workers' serving: HTTP/1.1 (with upgrades) and cleartext HTTP/2 on every connection,
-//! TCP_NODELAY, a bound on how long request headers may take; on stop, it stops accepting and lets
-//! open connections finish their in-flight requests (the caller bounds how long).
+//! The proxy's accept loops — the plain listener and, with `tls`, the HTTPS one — which hand
+//! every connection to a [worker thread](super::workers), and the workers' serving: HTTP/1.1
+//! (with upgrades) and HTTP/2 on every connection (cleartext, or over TLS as ALPN chose),
+//! TCP_NODELAY, a bound on how long request headers may take; on stop, they stop accepting and
+//! let open connections finish their in-flight requests (the caller bounds how long).
+//!
+//! A TLS connection's handshake runs on its worker, in the connection's own task, bounded by
+//! the [terminator](crate::server::tls::acceptor::Terminator): the accept loop never waits for
+//! a client.
 
+use super::headers::Proto;
 use super::pipeline::ProxyCore;
 use super::workers::{Load, Workers};
+use crate::server::tls::acceptor::Terminator;
 use futures_util::FutureExt;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -27,15 +34,52 @@ struct Accepted {
     stream: std::net::TcpStream,
     client: IpAddr,
     open: OpenConnection,
+    /// The HTTPS listener's terminator; `None` on the plain listener.
+    tls: Option<Arc<Terminator>>,
 }
 
-/// Serves `listener` until `stop` is cancelled, then waits for open connections to finish. The
-/// connections are served by [`Workers`]; dropping this future cuts them.
-pub async fn serve(listener: TcpListener, core: Arc<ProxyCore>, stop: CancellationToken) {
+/// The proxy's HTTPS listener.
+pub struct HttpsListener {
+    pub listener: TcpListener,
+    pub terminator: Arc<Terminator>,
+}
+
+/// Serves `listener` (and `https`, if any) until `stop` is cancelled, then waits for open
+/// connections to finish. The connections are served by [`Workers`]; dropping this future cuts
+/// them.
+pub async fn serve(
+    listener: TcpListener,
+    https: Option<HttpsListener>,
+    core: Arc<ProxyCore>,
+    stop: CancellationToken,
+) {
     let workers = {
         let core = core.clone();
         Workers::start(move |incoming| serve_connections(incoming, core.clone()))
     };
+    let plain = accept_loop(&listener, None, &workers, &core, &stop);
+    match &https {
+        Some(https) => {
+            let tls = Some(&https.terminator);
+            tokio::join!(
+                plain,
+                accept_loop(&https.listener, tls, &workers, &core, &stop)
+            );
+        }
+        None => plain.await,
+    }
+    drop((listener, https));
+    workers.finish().await;
+}
+
+/// Accepts on `listener` until `stop`, handing each connection to a worker.
+async fn accept_loop(
+    listener: &TcpListener,
+    tls: Option<&Arc<Terminator>>,
+    workers: &Workers<Accepted>,
+    core: &Arc<ProxyCore>,
+    stop: &CancellationToken,
+) {
     loop {
         let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => break,
@@ -63,14 +107,13 @@ pub async fn serve(listener: TcpListener, core: Arc<ProxyCore>, stop: Cancellati
                 stream,
                 client: peer.ip(),
                 open: OpenConnection::count(core.clone(), load),
+                tls: tls.cloned(),
             })
             .await;
         if handed.is_err() {
             tracing::warn!("a proxy worker has stopped; connection dropped");
         }
     }
-    drop(listener);
-    workers.finish().await;
 }
 
 /// One worker's part: serves the connections handed to it until the hand-over channel closes,
@@ -88,6 +131,7 @@ async fn serve_connections(mut incoming: mpsc::Receiver<Accepted>, core: Arc<Pro
             stream,
             client,
             open,
+            tls,
         } = accepted;
         let stream = match TcpStream::from_std(stream) {
             Ok(stream) => stream,
@@ -97,19 +141,41 @@ async fn serve_connections(mut incoming: mpsc::Receiver<Accepted>, core: Arc<Pro
             }
         };
         let core = core.clone();
+        let proto = if tls.is_some() {
+            Proto::Https
+        } else {
+            Proto::Http
+        };
         // The request's future is `handle`'s own, not one wrapped in another: it is moved into
         // hyper's connection state on every request, so its size is paid each time.
         let service = service_fn(move |request| {
             core.clone()
-                .handle(request, client)
+                .handle(request, client, proto)
                 .map(Ok::<_, Infallible>)
         });
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection.into_owned());
+        let Some(terminator) = tls else {
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            let connection = graceful.watch(connection.into_owned());
+            tokio::spawn(async move {
+                let _open = open;
+                if let Err(error) = connection.await {
+                    tracing::debug!(%error, "proxy connection ended with an error");
+                }
+            });
+            continue;
+        };
+        // Watched from the end of its handshake on; a handshake still running at shutdown
+        // ends with the worker.
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
         tokio::spawn(async move {
             let _open = open;
-            if let Err(error) = connection.await {
-                tracing::debug!(%error, "proxy connection ended with an error");
+            // A failure is counted by the terminator; the connection simply ends.
+            let Ok(stream) = terminator.accept(stream).await else {
+                return;
+            };
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            if let Err(error) = watcher.watch(connection.into_owned()).await {
+                tracing::debug!(%error, "proxy TLS connection ended with an error");
             }
         });
     }

@@ -23,7 +23,8 @@ use super::compression::RequestEncodingFacts;
 pub use super::compression::negotiate_compression;
 use super::error::ProxyError;
 use super::event::{ErrorKind, EventSink, RequestEvent, RequestShare};
-use super::headers::{self, X_REQUEST_ID};
+use super::headers::{self, ClientSide, Proto, X_REQUEST_ID};
+use super::https_redirect;
 use super::table::{Handler, Route, RouteTable, StaticService, StaticSite};
 use super::target::{InFlight, Outcome, Target};
 use super::upstream::{self, Destination, UpstreamBody};
@@ -42,7 +43,7 @@ use hyper::body::Incoming;
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -61,17 +62,29 @@ pub struct ProxyCore {
     pub close_tunnels: CancellationToken,
     /// Client connections open now.
     pub connections: AtomicU64,
+    /// The port of the HTTPS listener, where `tls.redirect_http` sends plain requests; 0 while
+    /// there is none.
+    pub https_port: AtomicU16,
 }
 
 impl ProxyCore {
-    /// Serves one request from `client`.
+    /// Serves one request from `client`, which came in over `proto`.
     pub async fn handle(
         self: Arc<Self>,
         request: Request<Incoming>,
         client: IpAddr,
+        proto: Proto,
     ) -> Response<MeteredBody> {
         let mut exchange = Exchange::begin(&request, client, self.events.requests_here());
+        exchange.proto = proto;
         let table = self.table.load_full();
+        if proto == Proto::Http && table.redirects_http() {
+            let port = self.https_port.load(Ordering::Relaxed);
+            if port != 0 {
+                let response = https_redirect::answer(&request, port, &exchange.request_id);
+                return exchange.record(response);
+            }
+        }
         let response = match match_route(&table, &request) {
             None => exchange.fail(ProxyError::NoRoute),
             Some(Handler::Static(site)) => {
@@ -138,7 +151,10 @@ impl ProxyCore {
                     route,
                     &target,
                     &exchange.request_id,
-                    exchange.event.client,
+                    ClientSide {
+                        ip: exchange.event.client,
+                        proto: exchange.proto,
+                    },
                     websocket,
                 )
             };
@@ -202,6 +218,8 @@ pub struct Exchange {
     read_llm_usage: bool,
     /// The encoding the response body is compressed with (step 7).
     encoding: Option<Encoding>,
+    /// The scheme the client used.
+    proto: Proto,
 }
 
 impl Exchange {
@@ -221,6 +239,7 @@ impl Exchange {
             in_flight: None,
             read_llm_usage: false,
             encoding: None,
+            proto: Proto::Http,
         }
     }
 
@@ -345,7 +364,7 @@ pub fn rewrite_request(
     route: &Route,
     target: &Target,
     request_id: &HeaderValue,
-    client: IpAddr,
+    client: ClientSide,
     websocket: bool,
 ) -> Request<RequestBody> {
     let original_host = parts.headers.get(header::HOST).cloned().or_else(|| {
@@ -365,7 +384,12 @@ pub fn rewrite_request(
             .headers
             .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
-    headers::add_forwarded(&mut parts.headers, client, original_host.as_ref());
+    headers::add_forwarded(
+        &mut parts.headers,
+        client.ip,
+        client.proto,
+        original_host.as_ref(),
+    );
     parts
         .headers
         .insert(X_REQUEST_ID.clone(), request_id.clone());
@@ -758,7 +782,10 @@ mod tests {
             &route,
             target,
             &request_id,
-            CLIENT,
+            ClientSide {
+                ip: CLIENT,
+                proto: Proto::Http,
+            },
             false,
         );
         assert_eq!(upstream.uri(), "/v2/users?page=2");
@@ -801,7 +828,10 @@ mod tests {
             &route,
             &route.targets[0],
             &HeaderValue::from_static("req-2"),
-            CLIENT,
+            ClientSide {
+                ip: CLIENT,
+                proto: Proto::Https,
+            },
             true,
         );
         assert_eq!(upstream.uri(), "/ws?room=1");
@@ -813,6 +843,7 @@ mod tests {
             Some("dGhlIHNhbXBsZSBub25jZQ==")
         );
         assert_eq!(header(headers, "host"), Some("127.0.0.1:8000"));
+        assert_eq!(header(headers, "x-forwarded-proto"), Some("https"));
     }
 
     #[test]

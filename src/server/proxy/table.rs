@@ -63,6 +63,8 @@ impl Handler {
 #[derive(Debug, Default)]
 pub struct RouteTable {
     handlers: Vec<Handler>,
+    /// `tls.redirect_http`: plain requests are answered with a redirect to HTTPS.
+    redirect_http: bool,
 }
 
 impl RouteTable {
@@ -92,7 +94,10 @@ impl RouteTable {
         );
         // Stable: equal specificity keeps file order.
         handlers.sort_by_key(|handler| std::cmp::Reverse(handler.path().specificity()));
-        Self { handlers }
+        Self {
+            handlers,
+            redirect_http: config.tls.as_ref().is_some_and(|tls| tls.redirect_http),
+        }
     }
 
     /// The handler for a request, if any matches.
@@ -112,6 +117,11 @@ impl RouteTable {
             }
             Handler::Static(site) => site.config.path.matches(path),
         })
+    }
+
+    /// Whether plain requests are redirected to HTTPS (`tls.redirect_http`).
+    pub fn redirects_http(&self) -> bool {
+        self.redirect_http
     }
 
     /// The proxy routes, in matching order.

@@ -102,9 +102,11 @@ fn admit(
     uri: &Uri,
 ) -> Result<Caller, Refusal> {
     let path = uri.path();
+    // HTTP/2 (which browsers speak over HTTPS) names the host in `:authority`, not `Host`.
     let host = headers
         .get(header::HOST)
         .and_then(|host| host.to_str().ok())
+        .or_else(|| uri.authority().map(|authority| authority.as_str()))
         .unwrap_or("");
     if !host_allowed(host, bound, &config.auth.allowed_hosts) {
         return Err(refuse(
@@ -120,9 +122,14 @@ fn admit(
         let by_token = caller
             .as_ref()
             .is_some_and(|caller| caller.via == Via::Token);
+        let scheme = if state.gateway.listening().dashboard_tls {
+            "https"
+        } else {
+            "http"
+        };
         check_origin(
             headers,
-            host,
+            (scheme, host),
             &config.auth.allowed_origins,
             safe || by_token,
         )?;
@@ -225,10 +232,10 @@ fn entry_has_port(entry: &str) -> bool {
 
 /// Refuses a cross-site request (see the module docs); `lenient`: a request with neither
 /// `Origin` nor `Sec-Fetch-Site` passes (reads such as the live socket's upgrade, and
-/// token-authenticated writes).
+/// token-authenticated writes). The dashboard's own origin is `scheme://host`.
 fn check_origin(
     headers: &HeaderMap,
-    host: &str,
+    (scheme, host): (&str, &str),
     allowed: &[String],
     lenient: bool,
 ) -> Result<(), Refusal> {
@@ -236,7 +243,7 @@ fn check_origin(
     match (header_text("origin"), header_text("sec-fetch-site")) {
         (Some(origin), _) => {
             let origin = origin.trim().to_ascii_lowercase();
-            let own = format!("http://{}", host.trim().to_ascii_lowercase());
+            let own = format!("{scheme}://{}", host.trim().to_ascii_lowercase());
             if origin == own || allowed.contains(&origin) {
                 Ok(())
             } else {
@@ -450,7 +457,7 @@ mod tests {
         let ok = |pairs: &[(&'static str, &str)], lenient| {
             check_origin(
                 &headers(pairs),
-                host,
+                ("http", host),
                 &["https://gw.example.com".into()],
                 lenient,
             )
@@ -464,6 +471,11 @@ mod tests {
             "a foreign origin never passes"
         );
         assert!(!ok(&[("origin", "null")], false));
+        let over_https = |origin: &str| {
+            check_origin(&headers(&[("origin", origin)]), ("https", host), &[], false).is_ok()
+        };
+        assert!(over_https("https://127.0.0.1:3000"));
+        assert!(!over_https("http://127.0.0.1:3000"));
         assert!(ok(&[("sec-fetch-site", "same-origin")], false));
         assert!(ok(&[("sec-fetch-site", "none")], false));
         assert!(!ok(&[("sec-fetch-site", "cross-site")], false));

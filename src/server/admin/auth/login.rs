@@ -107,8 +107,9 @@ async fn sign_in(
             )
             .await;
             let cookie = format!(
-                "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}",
-                auth.session_ttl.as_secs()
+                "{COOKIE}={id}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{}",
+                auth.session_ttl.as_secs(),
+                secure(&state)
             );
             redirect(&local_path(next), Some(&cookie))
         }
@@ -126,6 +127,16 @@ async fn sign_in(
                 Some("Wrong user name or password."),
             )
         }
+    }
+}
+
+/// `; Secure` when the dashboard speaks HTTPS (`dashboard.tls`): the browser then never sends
+/// the session cookie over plain HTTP.
+fn secure(state: &AppState) -> &'static str {
+    if state.gateway.listening().dashboard_tls {
+        "; Secure"
+    } else {
+        ""
     }
 }
 
@@ -161,7 +172,10 @@ async fn sign_out(
         )
         .await;
     }
-    let expired = format!("{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0");
+    let expired = format!(
+        "{COOKIE}=; HttpOnly; SameSite=Strict; Path=/; Max-Age=0{}",
+        secure(&state)
+    );
     redirect("/login", Some(&expired))
 }
 

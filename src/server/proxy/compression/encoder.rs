@@ -152,12 +152,11 @@ impl CompressedFrames {
                         self.run(|codec, output| codec.flush(output))?;
                         self.unflushed = 0;
                     }
-                    if self.output.len() >= SEND_AT
-                        || (self.unflushed == 0 && !self.output.is_empty())
+                    if (self.output.len() >= SEND_AT
+                        || (self.unflushed == 0 && !self.output.is_empty()))
+                        && let Some(data) = self.take()
                     {
-                        if let Some(data) = self.take() {
-                            return Poll::Ready(Some(Ok(Frame::data(data))));
-                        }
+                        return Poll::Ready(Some(Ok(Frame::data(data))));
                     }
                 }
             }
@@ -241,10 +240,10 @@ mod tests {
         let mut output = vec![0u8; 4 << 20];
         let mut input = PartialBuffer::new(data);
         let mut out = PartialBuffer::new(&mut output[..]);
-        let mut decode = |decoder: &mut dyn FnMut(
-            &mut PartialBuffer<&[u8]>,
-            &mut PartialBuffer<&mut [u8]>,
-        ) -> bool| { while !decoder(&mut input, &mut out) {} };
+        /// One decoding step: input to output, true once the stream is done.
+        type Step<'d> =
+            dyn FnMut(&mut PartialBuffer<&[u8]>, &mut PartialBuffer<&mut [u8]>) -> bool + 'd;
+        let mut decode = |decoder: &mut Step<'_>| while !decoder(&mut input, &mut out) {};
         match encoding {
             Encoding::Gzip => {
                 let mut d = GzipDecoder::new();
