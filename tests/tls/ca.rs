@@ -194,10 +194,17 @@ pub async fn get1(
 }
 
 /// Runs curl with `args`, trusting the CA's root (written to `dir`); returns its stdout, or
-/// panics with its stderr.
-pub fn curl(ca: &TestCa, dir: &Path, args: &[&str]) -> String {
+/// panics with its stderr. On the blocking pool: the gateway under test shares this runtime.
+pub async fn curl(ca: &TestCa, dir: &Path, args: &[&str]) -> String {
     let root = dir.join("root.pem");
     std::fs::write(&root, ca.root_pem()).unwrap();
+    let args: Vec<String> = args.iter().map(|arg| arg.to_string()).collect();
+    tokio::task::spawn_blocking(move || run_curl(&root, &args))
+        .await
+        .unwrap()
+}
+
+fn run_curl(root: &Path, args: &[String]) -> String {
     let output = std::process::Command::new("curl")
         .args([
             "--silent",
@@ -208,7 +215,7 @@ pub fn curl(ca: &TestCa, dir: &Path, args: &[&str]) -> String {
             "10",
             "--cacert",
         ])
-        .arg(&root)
+        .arg(root)
         .args(args)
         .output()
         .expect("curl runs (scripts/setup.sh installs it)");

@@ -104,7 +104,8 @@ async fn curl_verifies_the_chain_and_gets_http2_or_http11_as_it_asks() {
             "\n%{http_version}",
             &url,
         ],
-    );
+    )
+    .await;
     let (body, version) = out.rsplit_once('\n').unwrap();
     assert_eq!(version, "2", "{out}");
     assert!(body.contains("\"x-forwarded-proto\":\"https\""), "{body}");
@@ -119,7 +120,8 @@ async fn curl_verifies_the_chain_and_gets_http2_or_http11_as_it_asks() {
             "\n%{http_version}",
             &url,
         ],
-    );
+    )
+    .await;
     assert!(out.ends_with("\n1.1"), "{out}");
     // The wildcard, through curl's own name check.
     let resolve = format!("shop.example.com:{port}:127.0.0.1");
@@ -133,7 +135,8 @@ async fn curl_verifies_the_chain_and_gets_http2_or_http11_as_it_asks() {
             "-w",
             "%{http_code}",
         ],
-    );
+    )
+    .await;
     assert_eq!(out, "204");
 }
 
@@ -238,7 +241,8 @@ async fn plain_requests_get_a_308_to_the_same_host_path_and_query_over_https() {
             "\n%{http_code} %{url_effective}",
             "http://shop.example.com/echo?q=1",
         ],
-    );
+    )
+    .await;
     assert!(
         out.ends_with(&format!("\n200 https://shop.example.com:{port}/echo?q=1")),
         "{out}"
@@ -281,8 +285,6 @@ async fn garbage_and_stalled_handshakes_are_cut_counted_and_cost_nothing_else() 
         "{text}"
     );
     assert!(text.contains("# TYPE gatewatch_tls_handshake_errors_total counter"));
-    let expiry = https.leaves[1].der.clone();
-    let _ = expiry;
     assert!(
         text.contains("gatewatch_tls_certificate_expiry_timestamp_seconds{name=\"two.test\"}"),
         "{text}"

@@ -39,19 +39,22 @@ fn stamp(path: &PathBuf) -> Stamp {
     Some((metadata.len(), metadata.modified().ok()?, metadata.ino()))
 }
 
-/// The files' stamps now (off the async runtime's threads: this is file system I/O).
+/// The files' stamps now.
+fn stamps_now(files: Vec<PathBuf>) -> HashMap<PathBuf, Stamp> {
+    files
+        .into_iter()
+        .map(|path| {
+            let stamp = stamp(&path);
+            (path, stamp)
+        })
+        .collect()
+}
+
+/// [`stamps_now`] off the async runtime's threads (file system I/O).
 async fn stamps(files: Vec<PathBuf>) -> HashMap<PathBuf, Stamp> {
-    tokio::task::spawn_blocking(move || {
-        files
-            .into_iter()
-            .map(|path| {
-                let stamp = stamp(&path);
-                (path, stamp)
-            })
-            .collect()
-    })
-    .await
-    .unwrap_or_default()
+    tokio::task::spawn_blocking(move || stamps_now(files))
+        .await
+        .unwrap_or_default()
 }
 
 /// Whether a file seen before looks different now (files first seen now are taken as they are:
@@ -61,10 +64,16 @@ fn changed(before: &HashMap<PathBuf, Stamp>, now: &HashMap<PathBuf, Stamp>) -> b
         .any(|(path, stamp)| before.get(path).is_some_and(|seen| seen != stamp))
 }
 
-/// Watches the certificate files until shutdown; a change reloads the config.
-pub async fn watch(gateway: SharedGateway) {
+/// Watches the certificate files until shutdown; a change reloads the config. The files are
+/// first looked at when this is called (at start, a few `stat`s), not when the returned task
+/// first runs: a change in between is a change.
+pub fn watch(gateway: SharedGateway) -> impl Future<Output = ()> + Send {
+    let seen = stamps_now(watched_files(&gateway.config()));
+    poll_for_changes(gateway, seen)
+}
+
+async fn poll_for_changes(gateway: SharedGateway, mut seen: HashMap<PathBuf, Stamp>) {
     let stop = gateway.shutdown_token().clone();
-    let mut seen = stamps(watched_files(&gateway.config())).await;
     let mut poll = tokio::time::interval(POLL_INTERVAL);
     poll.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
