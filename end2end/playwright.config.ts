@@ -1,5 +1,6 @@
 import { defineConfig } from "@playwright/test";
 import * as path from "node:path";
+import { CHROMIUM_ARGS, CHROMIUM_PATH } from "./tests/fixtures/chromium";
 
 // The release binary built by `build_release` in scripts/env.sh (scripts/test.sh passes its path).
 const binary = process.env.GATEWATCH_BIN ?? path.resolve(__dirname, "../target/server-release/gatewatch");
@@ -23,20 +24,7 @@ export default defineConfig({
   use: {
     baseURL: `http://127.0.0.1:${dashboardPort}`,
     trace: "retain-on-failure",
-    launchOptions: {
-      // Debian's Chromium; Playwright cannot download browsers here.
-      executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
-    },
+    launchOptions: { executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS },
   },
   projects: [
     // Live behaviour once the WASM has hydrated the page.
