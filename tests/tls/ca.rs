@@ -85,7 +85,7 @@ impl TestCa {
         let mut roots = rustls::RootCertStore::empty();
         roots.add(self.root.der().clone()).unwrap();
         let mut config = rustls::ClientConfig::builder_with_provider(
-            gatewatch::server::tls::acceptor::ring_provider(),
+            gatewatch::server::config::crypto_provider(),
         )
         .with_safe_default_protocol_versions()
         .unwrap()

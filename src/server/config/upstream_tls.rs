@@ -87,12 +87,11 @@ pub fn warn_unverified(routes: &[super::RouteConfig]) {
     }
 }
 
-/// The process's crypto provider: rustls with ring.
-#[allow(
-    deprecated,
-    reason = "ring is the chosen provider (no C toolchain for aws-lc); rustls 0.23.48 deprecates \
-              it only for lacking post-quantum key exchange"
-)]
+/// The process's crypto provider, for TLS both ways (termination and upstreams): rustls with
+/// ring. rustls 0.23.48 deprecates ring's provider because ring has no post-quantum key
+/// exchange; Gatewatch keeps it on purpose (aws-lc-rs would need cmake and a C toolchain in every
+/// build), so clients and upstreams get the classic X25519 / P-256 / P-384 groups.
+#[allow(deprecated, reason = "ring chosen deliberately, see above")]
 pub fn crypto_provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
     PROVIDER

@@ -93,21 +93,13 @@ fn server_config(resolver: &Arc<SniResolver>, min_version: TlsVersion) -> Server
         TlsVersion::V1_2 => &[&rustls::version::TLS13, &rustls::version::TLS12],
         TlsVersion::V1_3 => &[&rustls::version::TLS13],
     };
-    let mut config = ServerConfig::builder_with_provider(ring_provider())
+    let mut config = ServerConfig::builder_with_provider(crate::server::config::crypto_provider())
         .with_protocol_versions(versions)
         .expect("the ring provider supports TLS 1.2 and 1.3")
         .with_no_client_auth()
         .with_cert_resolver(resolver.clone());
     config.alpn_protocols = ALPN.iter().map(|protocol| protocol.to_vec()).collect();
     config
-}
-
-/// rustls's ring provider. rustls 0.23.48 deprecates it because ring has no post-quantum key
-/// exchange; Gatewatch keeps ring on purpose (aws-lc-rs would need cmake and a C toolchain in
-/// every build), so the classic X25519 / P-256 / P-384 groups are what clients get.
-#[allow(deprecated, reason = "ring chosen deliberately, see above")]
-pub fn ring_provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
 }
 
 /// Why a handshake failed: the label of `gatewatch_tls_handshake_errors_total`.
