@@ -47,15 +47,6 @@ wait_for http://127.0.0.1:9001/
 for name in "${NAMES[@]}"; do wait_for "http://127.0.0.1:${PORT[$name]}/index.txt"; done
 check_alive
 
-# User + system CPU ticks of a process and its children (nginx's workers).
-cpu_ticks() {
-  local total=0 pid
-  for pid in "$1" $(pgrep -P "$1" || true); do
-    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
-  done
-  echo "$total"
-}
-HZ=$(getconf CLK_TCK)
 declare -A SUM
 for round in $(seq "$ROUNDS"); do
   for name in "${NAMES[@]}"; do

@@ -50,7 +50,6 @@ ticks() {
   done
   echo "$user $system"
 }
-HZ=$(getconf CLK_TCK)
 for round in $(seq "$ROUNDS"); do
   for instance in "${INSTANCES[@]}"; do
     read -r name pid port <<< "$instance"

@@ -55,9 +55,10 @@ check_alive() {
   for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || { echo "a server did not start (port taken?)" >&2; exit 1; }; done
 }
 
-# run_wrk URL CONNECTIONS SECONDS → "rps p50_us p99_us" (THREADS wrk threads, default 1)
+# run_wrk URL CONNECTIONS SECONDS [WRK_ARGS...] → "rps p50_us p99_us" (THREADS wrk threads,
+# default 1; e.g. WRK_ARGS -H 'Accept-Encoding: gzip')
 run_wrk() {
-  wrk -t"${THREADS:-1}" -c"$2" -d"$3s" --latency "$1" | awk '
+  wrk -t"${THREADS:-1}" -c"$2" -d"$3s" --latency "${@:4}" "$1" | awk '
     function us(v) { if (v ~ /us$/) { sub(/us$/, "", v); return v }
                      if (v ~ /ms$/) { sub(/ms$/, "", v); return v * 1000 }
                      if (v ~ /s$/)  { sub(/s$/, "", v);  return v * 1000000 } return v }
@@ -67,3 +68,13 @@ run_wrk() {
 
 # The median of the numbers on stdin, one per line.
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# User + system CPU ticks (HZ a second) of a process and its children (nginx's workers).
+cpu_ticks() {
+  local total=0 pid
+  for pid in "$1" $(pgrep -P "$1" || true); do
+    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
+  done
+  echo "$total"
+}
+HZ=$(getconf CLK_TCK)

@@ -44,10 +44,6 @@ rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$ON_PID/status"; }
 # A field of the recording instance's JSON API: api <path> <python expression on `j`>
 api() { curl -fs "http://127.0.0.1:3982$1" | python3 -c "import json,sys; j=json.load(sys.stdin); print($2)"; }
 
-# CPU time (user + system, in clock ticks) a process has used so far.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-HZ=$(getconf CLK_TCK)
-
 declare -A RESULT CPU
 CASES=("50 $DURATION" "1 $LAT_DURATION")
 for round in $(seq "$ROUNDS"); do
