@@ -9,7 +9,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CARGO_LEPTOS_VERSION=0.3.11
 APT_PACKAGES=(rustc-web cargo-web rust-web-src rustfmt-web rust-web-clippy lld-22
-  chromium curl brotli pkg-config ca-certificates)
+  chromium curl openssl brotli pkg-config ca-certificates)
 BENCH_PACKAGES=(nginx wrk valgrind)
 # Playwright 1.65 needs Node.js 20 or later; Debian 12's own nodejs is 18.
 NODE_MAJOR_MIN=20
