@@ -56,7 +56,21 @@ pub struct FileHistory {
         extend("default" = DEFAULT_RETENTION_DAYS)
     )]
     pub retention_days: Option<u32>,
+    /// Most bytes the history file may take (1 MiB to 16 TiB): beyond it the oldest requests
+    /// are deleted first, as if they had aged out. Default 10737418240 (10 GiB).
+    #[schemars(
+        range(min = MIN_HISTORY_BYTES, max = MAX_HISTORY_BYTES),
+        extend("default" = DEFAULT_HISTORY_MAX_BYTES)
+    )]
+    pub max_bytes: Option<u64>,
 }
+
+/// The history file's size bound when `history.max_bytes` is not given (10 GiB).
+pub const DEFAULT_HISTORY_MAX_BYTES: u64 = 10 << 30;
+/// The smallest `history.max_bytes` accepted (1 MiB).
+pub const MIN_HISTORY_BYTES: u64 = 1 << 20;
+/// The largest `history.max_bytes` accepted (16 TiB).
+pub const MAX_HISTORY_BYTES: u64 = 16 << 40;
 
 /// Whether the proxy records its requests.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,6 +90,8 @@ pub struct HistoryConfig {
     pub path: PathBuf,
     /// Rows older than this are deleted.
     pub retention: Duration,
+    /// Beyond this size the oldest rows are deleted.
+    pub max_bytes: u64,
 }
 
 /// Validates `metrics`.
@@ -110,9 +126,19 @@ pub fn validate_history(
             format!("must be between 1 and {MAX_RETENTION_DAYS} days, got {days}"),
         );
     }
+    let max_bytes = file.max_bytes.unwrap_or(DEFAULT_HISTORY_MAX_BYTES);
+    if !(MIN_HISTORY_BYTES..=MAX_HISTORY_BYTES).contains(&max_bytes) {
+        errors.push(
+            "history.max_bytes",
+            format!(
+                "must be from {MIN_HISTORY_BYTES} to {MAX_HISTORY_BYTES} bytes, got {max_bytes}"
+            ),
+        );
+    }
     HistoryConfig {
         enabled: file.enabled.unwrap_or(true),
         path,
         retention: Duration::from_secs(u64::from(days) * 86_400),
+        max_bytes,
     }
 }

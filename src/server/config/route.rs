@@ -16,6 +16,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_RETRIES: u32 = 1;
 /// Most retries a route may ask for.
 pub const MAX_RETRIES: u32 = 10;
+/// The largest `max_body_bytes` a route may set (1 TiB).
+pub const MAX_BODY_BYTES: u64 = 1 << 40;
 /// Most targets one route may have (target sets are bit masks on the hot path).
 pub const MAX_TARGETS: usize = 64;
 
@@ -112,6 +114,11 @@ pub struct FileRoute {
     /// responses already encoded, ranges, text/event-stream or types that do not compress.
     /// Default: off.
     pub compression: Option<FileCompression>,
+    /// Largest request body the route accepts, in bytes (1 to 1099511627776): a larger
+    /// Content-Length gets 413 before anything is forwarded, and a body that grows past it while
+    /// streaming is cut (the request recorded as body_too_large). Default: no bound.
+    #[schemars(range(min = 1, max = MAX_BODY_BYTES))]
+    pub max_body_bytes: Option<u64>,
 }
 
 /// How a route spreads requests over its targets.
@@ -344,6 +351,8 @@ pub struct RouteConfig {
     pub upstream_tls: Option<UpstreamTlsConfig>,
     /// Response compression; `None`: off.
     pub compression: Option<CompressionConfig>,
+    /// Largest request body accepted; `None`: no bound.
+    pub max_body_bytes: Option<u64>,
 }
 
 /// Validates `routes[index]`, reporting problems under that path; files it names resolve against
@@ -458,6 +467,14 @@ pub fn validate_route(
     let compression = route
         .compression
         .map(|c| validate_compression(c, &format!("{at}.compression"), errors));
+    if let Some(bytes) = route.max_body_bytes
+        && !(1..=MAX_BODY_BYTES).contains(&bytes)
+    {
+        errors.push(
+            format!("{at}.max_body_bytes"),
+            format!("must be from 1 to {MAX_BODY_BYTES} bytes, got {bytes}"),
+        );
+    }
 
     if errors.len() > before {
         return None;
@@ -482,6 +499,7 @@ pub fn validate_route(
         response_headers,
         upstream_tls,
         compression,
+        max_body_bytes: route.max_body_bytes,
     })
 }
 
