@@ -90,17 +90,18 @@ for name in tls up gzip; do
   GW_PID[$name]=$!
 done
 
-# case → "nginx URL | gatewatch URL | gatewatch instance | wrk arguments"
-declare -A NGINX_URL GW_URL GW_OF ARGS
+# case → nginx URL, gatewatch URL, gatewatch instance, and a request header wrk adds. (wrk takes
+# `-H "Name: value"` only with the space: without it the header is silently not sent.)
+declare -A NGINX_URL GW_URL GW_OF HEADER
 CASES=(tls-2B tls-16KiB handshake https-up-2B https-up-16KiB gzip-64KiB)
 NGINX_URL[tls-2B]=https://127.0.0.1:8444/index.txt;   GW_URL[tls-2B]=https://127.0.0.1:8543/index.txt;   GW_OF[tls-2B]=tls
 NGINX_URL[tls-16KiB]=https://127.0.0.1:8444/16k;      GW_URL[tls-16KiB]=https://127.0.0.1:8543/16k;      GW_OF[tls-16KiB]=tls
 NGINX_URL[handshake]=https://127.0.0.1:8444/index.txt; GW_URL[handshake]=https://127.0.0.1:8543/index.txt; GW_OF[handshake]=tls
-ARGS[handshake]="-H Connection:close"
+HEADER[handshake]="Connection: close"
 NGINX_URL[https-up-2B]=http://127.0.0.1:8085/index.txt; GW_URL[https-up-2B]=http://127.0.0.1:8183/index.txt; GW_OF[https-up-2B]=up
 NGINX_URL[https-up-16KiB]=http://127.0.0.1:8085/16k;  GW_URL[https-up-16KiB]=http://127.0.0.1:8183/16k;  GW_OF[https-up-16KiB]=up
 NGINX_URL[gzip-64KiB]=http://127.0.0.1:8086/64k.json; GW_URL[gzip-64KiB]=http://127.0.0.1:8184/64k.json; GW_OF[gzip-64KiB]=gzip
-ARGS[gzip-64KiB]="-H Accept-Encoding:gzip"
+HEADER[gzip-64KiB]="Accept-Encoding: gzip"
 
 curl_ca() { curl -fsS --cacert "$CERTS/ca.pem" "$@"; }
 for url in http://127.0.0.1:9001/index.txt https://127.0.0.1:9443/index.txt https://127.0.0.1:8444/index.txt \
@@ -135,8 +136,7 @@ for round in $(seq "$ROUNDS"); do
       if [ "$who" = nginx ]; then url=${NGINX_URL[$c]}; pid=$NGINX_PID; else url=${GW_URL[$c]}; pid=${GW_PID[${GW_OF[$c]}]}; fi
       echo "round $round: $c $who" >&2
       before=$(cpu_ticks "$pid")
-      # shellcheck disable=SC2086 # ARGS holds wrk's arguments, split on purpose
-      RESULT["$c|$who|$round"]=$(run_wrk "$url" 50 "$DURATION" ${ARGS[$c]:-})
+      RESULT["$c|$who|$round"]=$(run_wrk "$url" 50 "$DURATION" ${HEADER[$c]:+-H "${HEADER[$c]}"})
       CPU["$c|$who|$round"]=$(awk -v t="$(( $(cpu_ticks "$pid") - before ))" -v hz="$HZ" \
         -v r="$(echo "${RESULT["$c|$who|$round"]}" | cut -d' ' -f1)" -v s="$DURATION" \
         'BEGIN { printf "%.1f", t / hz * 1e6 / (r * s) }')
