@@ -8,6 +8,7 @@ mod auth;
 mod compression;
 mod demo;
 mod diff;
+mod limits;
 mod recording;
 mod route;
 mod schema;
@@ -19,6 +20,7 @@ pub use auth::*;
 pub use compression::*;
 pub use demo::*;
 pub use diff::ConfigDiff;
+pub use limits::*;
 pub use recording::*;
 pub use route::*;
 pub use schema::{SCHEMA_ID, config_schema, config_schema_text};
@@ -64,6 +66,12 @@ pub struct Config {
     pub audit: AuditConfig,
     /// The proxy's HTTPS listener; `None`: plain HTTP only.
     pub tls: Option<TlsConfig>,
+    /// What the proxy listener allows a client.
+    pub limits: Limits,
+    /// Whose forwarding headers are believed.
+    pub trusted_proxies: TrustedProxies,
+    /// Runs of `/` in request paths are merged into one before routing.
+    pub merge_slashes: bool,
     /// The text this config was read from (the dashboard shows the running config from it).
     pub source: Arc<str>,
 }
@@ -127,6 +135,23 @@ pub struct FileConfig {
     /// HTTP/2 and HTTP/1.1 by ALPN, and optionally plain requests redirected to it. Certificates
     /// reload when their files change (or on SIGHUP); a broken one is rejected like a bad config.
     pub tls: Option<FileTls>,
+    /// What the proxy allows a client: connections, time to send headers and bodies, idle
+    /// time, header size, WebSockets. Every value has a safe default.
+    pub limits: Option<FileLimits>,
+    /// Load balancers or CDNs in front of the gateway, as CIDRs or addresses ("10.0.0.0/8",
+    /// "::1"). Only requests arriving from one of them keep their X-Forwarded-For/-Proto/-Host,
+    /// Forwarded and X-Real-IP headers, and the client is then the right-most address in the
+    /// X-Forwarded-For chain that is not trusted. From anyone else those headers are dropped and
+    /// replaced by what this hop knows. Default: none.
+    #[serde(default)]
+    #[schemars(extend("default" = [], "examples" = [["10.0.0.0/8", "::1"]]))]
+    pub trusted_proxies: Vec<String>,
+    /// Merge runs of "/" in request paths into one before routing and forwarding ("/api//x" is
+    /// "/api/x"). Paths are always normalised otherwise: "." and ".." segments resolved (a ".."
+    /// above the root is refused with 400), percent-encoded unreserved characters decoded, "%2F"
+    /// kept encoded. Default true.
+    #[schemars(extend("default" = true))]
+    pub merge_slashes: Option<bool>,
 }
 
 /// `dashboard` as written.
@@ -212,6 +237,11 @@ impl ConfigError {
             Self::Invalid(errors) => errors,
             Self::Read { .. } => &[],
         }
+    }
+
+    /// The field errors as `path: reason` lines (what `gatewatch check` prints).
+    pub fn field_lines(&self) -> Vec<String> {
+        self.field_errors().iter().map(ToString::to_string).collect()
     }
 }
 
@@ -379,6 +409,8 @@ pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>
     let demo = validate_demo(file.demo, &taken, &mut errors);
     let auth = validate_auth(file.auth, &mut errors);
     let audit = validate_audit(file.audit, &mut errors);
+    let limits = validate_limits(file.limits, &mut errors);
+    let trusted_proxies = validate_trusted_proxies(file.trusted_proxies, &mut errors);
     let allow_unauthenticated = dashboard.allow_unauthenticated.unwrap_or(false);
     if let Some(addr) = dashboard_listen
         && !addr.ip().is_loopback()
@@ -420,6 +452,9 @@ pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>
             auth,
             audit,
             tls,
+            limits,
+            trusted_proxies,
+            merge_slashes: file.merge_slashes.unwrap_or(true),
             source: Arc::from(""),
         }),
         _ => Err(errors.0),
@@ -451,11 +486,7 @@ mod tests {
     pub(super) fn errors_of(text: &str) -> Vec<String> {
         match parse(text) {
             Ok(config) => panic!("expected errors, got {config:?}"),
-            Err(error) => error
-                .field_errors()
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
+            Err(error) => error.field_lines(),
         }
     }
 
