@@ -288,11 +288,7 @@ fn tls_errors(target: &str, upstream_tls: serde_json::Value) -> Vec<String> {
     .to_string();
     match config::parse(&text) {
         Ok(_) => Vec::new(),
-        Err(error) => error
-            .field_errors()
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
+        Err(error) => error.field_lines(),
     }
 }
 

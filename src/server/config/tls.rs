@@ -218,11 +218,7 @@ mod tests {
     fn errors_in(dir: &tempfile::TempDir, text: &str) -> Vec<String> {
         match parse_in(text, dir.path()) {
             Ok(_) => panic!("expected errors"),
-            Err(error) => error
-                .field_errors()
-                .iter()
-                .map(ToString::to_string)
-                .collect(),
+            Err(error) => error.field_lines(),
         }
     }
 
