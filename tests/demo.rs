@@ -67,7 +67,7 @@ async fn two_metrics_ticks(gateway: &TestGateway) {
     let mut live = gateway.live();
     for _ in 0..2 {
         next_matching(&mut live, WAIT, |event| {
-            matches!(event, LiveEvent::Metrics(_)).then_some(())
+            matches!(event.event(), LiveEvent::Metrics(_)).then_some(())
         })
         .await;
     }
@@ -292,7 +292,7 @@ async fn demo_upstreams_without_traffic_answer_but_send_nothing_and_reloads_swit
     let reload = reload_to(&gateway, &mut live, &with_traffic).await;
     assert!(reload.applied && reload.warnings.is_empty(), "{reload:?}");
     // The generator also sends a few stray paths (404s, no route), so wait for a routed one.
-    let demo_traffic = next_matching(&mut live, WAIT, |event| match event {
+    let demo_traffic = next_matching(&mut live, WAIT, |event| match event.event() {
         LiveEvent::Requests(batch) => batch
             .requests
             .iter()
@@ -333,11 +333,11 @@ async fn demo_upstreams_without_traffic_answer_but_send_nothing_and_reloads_swit
 /// Writes `config` to the gateway's file and returns the reload it caused.
 async fn reload_to(
     gateway: &TestGateway,
-    live: &mut tokio::sync::broadcast::Receiver<LiveEvent>,
+    live: &mut tokio::sync::broadcast::Receiver<LiveFrame>,
     config: &Value,
 ) -> gatewatch::views::ConfigReload {
     std::fs::write(&gateway.config_path, config.to_string()).unwrap();
-    next_matching(live, WAIT, |event| match event {
+    next_matching(live, WAIT, |event| match event.event() {
         LiveEvent::ConfigReload(reload) => Some(reload.clone()),
         _ => None,
     })

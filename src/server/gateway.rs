@@ -6,9 +6,11 @@
 //! - [`config_reload`]: the one way a new config is put in force (file watcher, SIGHUP and the
 //!   dashboard all call [`config_reload::apply`]);
 //! - [`snapshot`]: the views of the running gateway that the API, pages and 1 Hz tick share;
-//! - [`log_capture`]: the gateway's own log lines in a bounded ring.
+//! - [`log_capture`]: the gateway's own log lines in a bounded ring;
+//! - [`live_frame`]: a published live event with its JSON, made once for every socket.
 
 pub mod config_reload;
+pub mod live_frame;
 pub mod log_capture;
 pub mod recorder;
 pub mod snapshot;
@@ -22,6 +24,7 @@ use crate::server::proxy::event::ProxyEvent;
 use crate::server::tls::TlsTermination;
 use crate::views::{ConfigReload, GatewayStatus, HistoryStatus, LiveEvent};
 use arc_swap::ArcSwap;
+use live_frame::LiveFrame;
 use chrono::{DateTime, Utc};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -69,7 +72,7 @@ pub struct Gateway {
     config_path: PathBuf,
     started_at: DateTime<Utc>,
     started: Instant,
-    live_events: broadcast::Sender<LiveEvent>,
+    live_events: broadcast::Sender<LiveFrame>,
     proxy_events: broadcast::Sender<Arc<ProxyEvent>>,
     metrics: MetricsEngine,
     history: HistoryState,
@@ -307,7 +310,7 @@ impl Gateway {
     /// Sends an event to every live subscriber; never waits (a full buffer drops the oldest).
     pub fn publish(&self, event: LiveEvent) {
         // An error only means nobody is listening.
-        let _ = self.live_events.send(event);
+        let _ = self.live_events.send(LiveFrame::new(event));
     }
 
     /// Whether anyone (a dashboard's socket) is subscribed to live events now.
@@ -316,7 +319,7 @@ impl Gateway {
     }
 
     /// A new subscription to live events.
-    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+    pub fn subscribe(&self) -> broadcast::Receiver<LiveFrame> {
         self.live_events.subscribe()
     }
 

@@ -27,8 +27,8 @@ async fn with_metrics_disabled_requests_are_proxied_and_nothing_is_recorded() {
     // end, and the metrics tick of the second after would count them: two ticks pass first.
     let mut ticks = 0;
     while ticks < 2 {
-        let event = next_matching(&mut live, WAIT, |event| match event {
-            LiveEvent::Requests(_) | LiveEvent::Metrics(_) => Some(event.clone()),
+        let event = next_matching(&mut live, WAIT, |event| match event.event() {
+            LiveEvent::Requests(_) | LiveEvent::Metrics(_) => Some(event.event().clone()),
             _ => None,
         })
         .await;

@@ -138,7 +138,7 @@ async fn requests_metrics_transitions_and_logs_are_pushed_live() {
 
 /// Live `requests` batches until they account for `sent` requests (listed plus omitted).
 async fn batches_accounting_for(
-    live: &mut tokio::sync::broadcast::Receiver<LiveEvent>,
+    live: &mut tokio::sync::broadcast::Receiver<LiveFrame>,
     sent: usize,
 ) -> Vec<RequestBatch> {
     let mut batches: Vec<RequestBatch> = Vec::new();
@@ -150,7 +150,7 @@ async fn batches_accounting_for(
     };
     while accounted(&batches) < sent {
         batches.push(
-            next_matching(live, WAIT, |event| match event {
+            next_matching(live, WAIT, |event| match event.event() {
                 LiveEvent::Requests(batch) => Some(batch.clone()),
                 _ => None,
             })

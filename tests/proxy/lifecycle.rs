@@ -10,8 +10,8 @@ use tokio_tungstenite::tungstenite::Message;
 
 const WAIT: Duration = Duration::from_secs(5);
 
-async fn next_reload(live: &mut tokio::sync::broadcast::Receiver<LiveEvent>) -> ConfigReload {
-    next_matching(live, WAIT, |event| match event {
+async fn next_reload(live: &mut tokio::sync::broadcast::Receiver<LiveFrame>) -> ConfigReload {
+    next_matching(live, WAIT, |event| match event.event() {
         LiveEvent::ConfigReload(report) => Some(report.clone()),
         _ => None,
     })

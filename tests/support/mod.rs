@@ -7,7 +7,7 @@ use bytes::Bytes;
 use gatewatch::server::config;
 use gatewatch::server::proxy::event::ProxyEvent;
 use gatewatch::server::runtime::{self, RunningGateway};
-use gatewatch::views::LiveEvent;
+pub use gatewatch::server::gateway::live_frame::LiveFrame;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
@@ -537,7 +537,7 @@ impl TestGateway {
     }
 
     /// Live events (config reloads, ticks) from now on.
-    pub fn live(&self) -> broadcast::Receiver<LiveEvent> {
+    pub fn live(&self) -> broadcast::Receiver<LiveFrame> {
         self.running.gateway.subscribe()
     }
 

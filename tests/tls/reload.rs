@@ -45,7 +45,7 @@ async fn a_replaced_certificate_is_served_to_new_connections_while_an_old_one_ke
     assert_eq!(head.status, StatusCode::CREATED);
     // Written as two files, the pair may be seen half replaced first (rejected): the reload
     // that puts it in force is the one that counts.
-    let report = next_matching(&mut live, WAIT, |event| match event {
+    let report = next_matching(&mut live, WAIT, |event| match event.event() {
         gatewatch::views::LiveEvent::ConfigReload(report) if report.applied => Some(report.clone()),
         _ => None,
     })
@@ -66,7 +66,7 @@ async fn a_broken_replacement_is_rejected_and_reported_while_the_old_certificate
     // A new certificate whose key did not come with it: the old key no longer matches.
     let renewed = https.ca.issue(&["two.test"]);
     replace_file(&https.certs.path().join("two.pem"), &renewed.chain_pem);
-    let report = next_matching(&mut live, WAIT, |event| match event {
+    let report = next_matching(&mut live, WAIT, |event| match event.event() {
         gatewatch::views::LiveEvent::ConfigReload(report) => Some(report.clone()),
         _ => None,
     })
@@ -93,7 +93,7 @@ async fn a_broken_replacement_is_rejected_and_reported_while_the_old_certificate
 
     // The matching key arrives: applied, the problem is gone.
     replace_file(&https.certs.path().join("two.key"), &renewed.key_pem);
-    let report = next_matching(&mut live, WAIT, |event| match event {
+    let report = next_matching(&mut live, WAIT, |event| match event.event() {
         gatewatch::views::LiveEvent::ConfigReload(report) => Some(report.clone()),
         _ => None,
     })

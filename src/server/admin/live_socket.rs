@@ -4,6 +4,7 @@
 
 use crate::server::admin::AppState;
 use crate::server::gateway::SharedGateway;
+use crate::server::gateway::live_frame::LiveFrame;
 use crate::server::gateway::snapshot;
 use crate::views::{LiveEvent, UptimeTick};
 use axum::extract::State;
@@ -125,8 +126,9 @@ pub enum ForwardEnd {
 
 /// Forwards `events` to `sink` until the client goes away, the gateway shuts down or the source
 /// ends. A subscriber that falls behind skips the events it missed rather than slowing anyone.
+/// Each event's JSON is made once and shared by every subscriber ([`LiveFrame`]).
 pub async fn forward_events<Si, St>(
-    mut events: broadcast::Receiver<LiveEvent>,
+    mut events: broadcast::Receiver<LiveFrame>,
     mut sink: Si,
     mut stream: St,
     shutdown: CancellationToken,
@@ -143,9 +145,9 @@ where
                 Some(Ok(_)) => {}
             },
             event = events.recv() => match event {
-                Ok(event) => {
-                    let Ok(json) = serde_json::to_string(&event) else { continue };
-                    if sink.send(Message::Text(json.into())).await.is_err() {
+                Ok(frame) => {
+                    let Some(json) = frame.json() else { continue };
+                    if sink.send(Message::Text(json)).await.is_err() {
                         return ForwardEnd::ClientGone;
                     }
                 }
@@ -178,7 +180,7 @@ mod tests {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(forward_events(events, sink, stream, shutdown.clone()));
 
-        sender.send(tick(7)).unwrap();
+        sender.send(tick(7).into()).unwrap();
         let Some(Message::Text(text)) = sent.next().await else {
             panic!("no text frame")
         };
@@ -206,7 +208,7 @@ mod tests {
     async fn a_lagging_subscriber_skips_ahead() {
         let (sender, events) = broadcast::channel(2);
         for secs in 0..5 {
-            sender.send(tick(secs)).unwrap();
+            sender.send(tick(secs).into()).unwrap();
         }
         let (sink, mut sent) = mpsc::unbounded::<Message>();
         let (_client, stream) = mpsc::unbounded::<Result<Message, axum::Error>>();
@@ -236,8 +238,45 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn subscribers_send_one_shared_serialisation() {
+        let (sender, first) = broadcast::channel(8);
+        let second = sender.subscribe();
+        let mut texts = Vec::new();
+        let mut tasks = Vec::new();
+        for events in [first, second] {
+            let (sink, sent) = mpsc::unbounded::<Message>();
+            let (_client, stream) = mpsc::unbounded::<Result<Message, axum::Error>>();
+            tasks.push(tokio::spawn(forward_events(
+                events,
+                sink,
+                stream,
+                CancellationToken::new(),
+            )));
+            texts.push((sent, _client));
+        }
+        sender.send(tick(9).into()).unwrap();
+        let mut frames = Vec::new();
+        for (sent, _client) in &mut texts {
+            let Some(Message::Text(text)) = sent.next().await else {
+                panic!("no text frame")
+            };
+            frames.push(text);
+        }
+        assert_eq!(frames[0], frames[1]);
+        assert_eq!(
+            frames[0].as_str().as_ptr(),
+            frames[1].as_str().as_ptr(),
+            "both sockets send the same buffer"
+        );
+        drop(sender);
+        for task in tasks {
+            assert_eq!(task.await.unwrap(), ForwardEnd::SourceClosed);
+        }
+    }
+
+    #[tokio::test]
     async fn a_client_close_ends_forwarding() {
-        let (_sender, events) = broadcast::channel::<LiveEvent>(2);
+        let (_sender, events) = broadcast::channel::<LiveFrame>(2);
         let (sink, _sent) = mpsc::unbounded::<Message>();
         let (client, stream) = mpsc::unbounded::<Result<Message, axum::Error>>();
         client.unbounded_send(Ok(Message::Close(None))).unwrap();
