@@ -24,8 +24,9 @@ pub struct FileMetrics {
     #[schemars(extend("default" = true))]
     pub enabled: Option<bool>,
     /// Keep the request and response headers of the newest 2000 requests in memory for the
-    /// request detail view, secrets (Authorization, Cookie, Set-Cookie, API keys, anything named
-    /// *token*, *secret*, *password*, *session*) redacted whenever shown. Never written to the
+    /// request detail view, secrets (Authorization, Proxy-Authorization, Cookie, Set-Cookie,
+    /// anything named *-key, *token*, *secret*, *password*, *session*; the query string and user
+    /// info of Location, Referer and Origin URLs) redacted whenever shown. Never written to the
     /// history. Costs up to 5% of proxy throughput. Default true.
     #[schemars(extend("default" = true))]
     pub capture_headers: Option<bool>,

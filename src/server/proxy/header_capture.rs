@@ -34,9 +34,62 @@ const SECRET_WORDS: [&str; 7] = [
     "token", "secret", "password", "passwd", "apikey", "api-key", "session",
 ];
 
-/// Whether the value of header `name` (lower case) must not be shown.
+/// Headers whose value is a URL, shown with its query string and user info redacted: a query
+/// often carries a token (`?code=…`, `?api_key=…`, a signed URL's signature).
+const URL_NAMES: [&str; 4] = ["location", "content-location", "referer", "origin"];
+
+/// Whether the value of header `name` (lower case) must not be shown: a known credential
+/// header, a name with a secret-sounding word, or any `*-key` / `*_key` (`x-goog-api-key`,
+/// `ocp-apim-subscription-key`).
 pub fn is_secret(name: &str) -> bool {
-    SECRET_NAMES.contains(&name) || SECRET_WORDS.iter().any(|word| name.contains(word))
+    SECRET_NAMES.contains(&name)
+        || SECRET_WORDS.iter().any(|word| name.contains(word))
+        || name.ends_with("-key")
+        || name.ends_with("_key")
+}
+
+/// `url` with its user info (`user:pass@`) and query string replaced by [`REDACTED`], or `None`
+/// when it has neither.
+fn redacted_url(url: &str) -> Option<String> {
+    let (before_fragment, fragment) = match url.split_once('#') {
+        Some((before, fragment)) => (before, Some(fragment)),
+        None => (url, None),
+    };
+    let (base, query) = match before_fragment.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (before_fragment, None),
+    };
+    // User info sits between the scheme's `//` and the first `@` before the path.
+    let user_info = base.find("//").and_then(|start| {
+        let authority_start = start + 2;
+        let authority_end = base[authority_start..]
+            .find('/')
+            .map_or(base.len(), |end| authority_start + end);
+        base[authority_start..authority_end]
+            .rfind('@')
+            .map(|at| (authority_start, authority_start + at))
+    });
+    if query.is_none() && user_info.is_none() {
+        return None;
+    }
+    let mut shown = String::with_capacity(url.len());
+    match user_info {
+        Some((start, at)) => {
+            shown.push_str(&base[..start]);
+            shown.push_str(REDACTED);
+            shown.push_str(&base[at..]);
+        }
+        None => shown.push_str(base),
+    }
+    if query.is_some() {
+        shown.push('?');
+        shown.push_str(REDACTED);
+    }
+    if let Some(fragment) = fragment {
+        shown.push('#');
+        shown.push_str(fragment);
+    }
+    Some(shown)
 }
 
 /// One exchange's headers, as bytes: for each header, the name's length (1 byte), the name, the
@@ -143,6 +196,16 @@ impl Iterator for Entries<'_> {
             HeaderLine {
                 value: redacted(&name, &value),
                 name,
+                redacted: true,
+            }
+        } else if let Some(value) = URL_NAMES
+            .contains(&name.as_str())
+            .then(|| redacted_url(&value))
+            .flatten()
+        {
+            HeaderLine {
+                name,
+                value,
                 redacted: true,
             }
         } else {
@@ -271,6 +334,54 @@ mod tests {
         let headers = exchanged(&request, &HeaderMap::new());
         assert_eq!(headers.request[0].value, REDACTED);
         assert_eq!(headers.request[1].value, REDACTED);
+    }
+
+    #[test]
+    fn key_headers_and_the_queries_and_user_info_of_urls_are_redacted() {
+        let request = map(&[
+            ("x-goog-api-key", "AIza-secret"),
+            ("ocp-apim-subscription-key", "sub-secret"),
+            ("x_service_key", "svc-secret"),
+            ("referer", "https://app.example/cb?code=ref-secret#top"),
+            ("origin", "https://app.example"),
+            ("keyboard", "qwerty"),
+        ]);
+        let response = map(&[
+            ("location", "https://user:pw-secret@id.example/next?token=loc-secret"),
+            ("content-location", "/docs/a"),
+        ]);
+        let headers = exchanged(&request, &response);
+        let value = |lines: &[HeaderLine], name: &str| {
+            let line = lines.iter().find(|l| l.name == name).unwrap();
+            (line.value.clone(), line.redacted)
+        };
+        assert_eq!(value(&headers.request, "x-goog-api-key").0, REDACTED);
+        assert_eq!(value(&headers.request, "x_service_key").0, REDACTED);
+        assert_eq!(
+            value(&headers.request, "referer"),
+            ("https://app.example/cb?[redacted]#top".into(), true)
+        );
+        assert_eq!(
+            value(&headers.request, "origin"),
+            ("https://app.example".into(), false),
+            "a URL without query or user info is shown as it is"
+        );
+        assert_eq!(
+            value(&headers.request, "keyboard"),
+            ("qwerty".into(), false)
+        );
+        assert_eq!(
+            value(&headers.response, "location"),
+            ("https://[redacted]@id.example/next?[redacted]".into(), true)
+        );
+        assert_eq!(
+            value(&headers.response, "content-location"),
+            ("/docs/a".into(), false)
+        );
+        let all = format!("{headers:?}");
+        for secret in ["AIza", "sub-secret", "svc-secret", "ref-secret", "pw-secret", "loc-secret"] {
+            assert!(!all.contains(secret), "{secret} leaked: {all}");
+        }
     }
 
     #[test]
