@@ -154,6 +154,7 @@ fn close_second(gateway: &Gateway, sampler: &mut SystemSampler) {
             open_websockets: activity.open_websockets,
             uptime_secs: gateway.uptime_secs(),
             events_dropped: gateway.proxy().core().events.dropped(),
+            proxy_worker_restarts: crate::server::proxy::workers::restarts(),
             history_rows_dropped: history.as_ref().map_or(0, |h| h.rows_dropped),
             history_healthy: history.as_ref().is_none_or(|h| h.healthy),
             system,

@@ -59,6 +59,8 @@ families! {
         "Seconds since the gateway started.";
     EVENTS_DROPPED = "gatewatch_events_dropped", Gauge,
         "Request events dropped because the recorder's queue was full, since start.";
+    PROXY_WORKER_RESTARTS_TOTAL = "gatewatch_proxy_worker_restarts_total", Counter,
+        "Proxy worker threads started again after a panic cut their connections, since start.";
     HISTORY_ROWS_DROPPED = "gatewatch_history_rows_dropped", Gauge,
         "Requests the history could not store (disk full, file locked), since start.";
     HISTORY_HEALTHY = "gatewatch_history_healthy", Gauge,

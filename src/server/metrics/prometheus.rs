@@ -29,6 +29,8 @@ pub struct GaugeValues {
     pub open_websockets: u64,
     pub uptime_secs: u64,
     pub events_dropped: u64,
+    /// Proxy workers started again after a panic, since start.
+    pub proxy_worker_restarts: u64,
     pub history_rows_dropped: u64,
     pub history_healthy: bool,
     pub system: SystemStats,
@@ -270,6 +272,8 @@ impl PrometheusMetrics {
             metrics::gauge!(names::OPEN_WEBSOCKETS).set(values.open_websockets as f64);
             metrics::gauge!(names::UPTIME_SECONDS).set(values.uptime_secs as f64);
             metrics::gauge!(names::EVENTS_DROPPED).set(values.events_dropped as f64);
+            metrics::counter!(names::PROXY_WORKER_RESTARTS_TOTAL)
+                .absolute(values.proxy_worker_restarts);
             metrics::gauge!(names::HISTORY_ROWS_DROPPED).set(values.history_rows_dropped as f64);
             metrics::gauge!(names::HISTORY_HEALTHY)
                 .set(f64::from(u8::from(values.history_healthy)));

@@ -10,7 +10,7 @@
 
 use super::headers::Proto;
 use super::pipeline::ProxyCore;
-use super::workers::{Load, Workers};
+use super::workers::{Handover, Load, Workers};
 use crate::server::tls::acceptor::Terminator;
 use futures_util::FutureExt;
 use hyper::service::service_fn;
@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// Longest a client may take to send a request's headers.
@@ -119,7 +118,7 @@ async fn accept_loop(
 /// One worker's part: serves the connections handed to it until the hand-over channel closes,
 /// then lets them finish their in-flight requests, and waits for the WebSocket tunnels running
 /// here (the shutdown has closed the tunnel tracker by then).
-async fn serve_connections(mut incoming: mpsc::Receiver<Accepted>, core: Arc<ProxyCore>) {
+async fn serve_connections(mut incoming: Handover<Accepted>, core: Arc<ProxyCore>) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()

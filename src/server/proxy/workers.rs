@@ -6,13 +6,17 @@
 //! the worker serving the fewest.
 //!
 //! A worker whose thread or runtime cannot be created serves on the caller's runtime instead.
+//! A worker whose serving panics (outside a connection's own task, whose panic Tokio contains)
+//! loses the connections it was serving, is counted in [`restarts`], and serves its queue again
+//! on a new runtime: the accept loop never hands connections to a worker that is gone.
 
 use std::cell::Cell;
 use std::future::Future;
 use std::num::NonZeroUsize;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Mutex, OwnedMutexGuard, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
 /// Connections waiting to be picked up by one worker; the accept loop waits when it is full.
@@ -25,6 +29,28 @@ thread_local! {
 
 static WORKERS: LazyLock<usize> =
     LazyLock::new(|| std::thread::available_parallelism().map_or(1, NonZeroUsize::get));
+
+/// Worker restarts after a panic, since start, over all proxies in the process.
+static RESTARTS: AtomicU64 = AtomicU64::new(0);
+
+/// How many times a worker's serving panicked and was started again, since start.
+pub fn restarts() -> u64 {
+    RESTARTS.load(Ordering::Relaxed)
+}
+
+/// The process's exit status when a worker cannot be started again after a panic.
+pub const EXIT_WORKER_LOST: i32 = 70;
+
+/// A worker's end of its hand-over queue. The queue outlives a panic of the worker's serving:
+/// the worker's next runtime takes over the same queue.
+pub struct Handover<T>(OwnedMutexGuard<mpsc::Receiver<T>>);
+
+impl<T> Handover<T> {
+    /// The next item handed over; `None` once the queue is closed.
+    pub async fn recv(&mut self) -> Option<T> {
+        self.0.recv().await
+    }
+}
 
 /// How many worker threads a proxy runs: one per core.
 pub fn worker_count() -> usize {
@@ -70,11 +96,20 @@ impl<T: Send + 'static> Workers<T> {
     /// hand-over channel closes and `serve` returns.
     pub fn start<F, Fut>(serve: F) -> Self
     where
-        F: Fn(mpsc::Receiver<T>) -> Fut + Clone + Send + 'static,
+        F: Fn(Handover<T>) -> Fut + Clone + Send + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        Self::start_n(worker_count(), serve)
+    }
+
+    /// [`Workers::start`] with `count` workers.
+    fn start_n<F, Fut>(count: usize, serve: F) -> Self
+    where
+        F: Fn(Handover<T>) -> Fut + Clone + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let cut = CancellationToken::new();
-        let workers = (0..worker_count())
+        let workers = (0..count)
             .map(|index| {
                 Worker::on_thread(index, serve.clone(), cut.clone()).unwrap_or_else(|error| {
                     tracing::error!(%error, index, "cannot start a proxy worker thread; it serves on the main runtime");
@@ -117,21 +152,43 @@ impl<T: Send + 'static> Worker<T> {
     /// A worker on a thread of its own, with its own runtime.
     fn on_thread<F, Fut>(index: usize, serve: F, cut: CancellationToken) -> std::io::Result<Self>
     where
-        F: FnOnce(mpsc::Receiver<T>) -> Fut + Send + 'static,
+        F: Fn(Handover<T>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + 'static,
     {
         let (handover, incoming) = mpsc::channel(HANDOVER_QUEUE);
+        let incoming = Arc::new(Mutex::new(incoming));
         let (finish, finished) = oneshot::channel();
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let mut runtime = Some(new_runtime()?);
         std::thread::Builder::new()
             .name(format!("proxy-worker-{index}"))
             .spawn(move || {
                 SLOT.set(index + 1);
-                runtime.block_on(serve_until_cut(serve(incoming), cut));
-                // Cut or not, nothing this worker serves outlives its runtime.
-                drop(runtime);
+                loop {
+                    let runtime = match runtime.take().map_or_else(new_runtime, Ok) {
+                        Ok(runtime) => runtime,
+                        Err(error) => {
+                            tracing::error!(%error, index, "a proxy worker cannot start again; the gateway exits");
+                            std::process::exit(EXIT_WORKER_LOST);
+                        }
+                    };
+                    let incoming = incoming.clone();
+                    let serving = async {
+                        serve(Handover(incoming.lock_owned().await)).await;
+                    };
+                    let served = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                        runtime.block_on(serve_until_cut(serving, cut.clone()));
+                    }));
+                    // Cut, finished or panicked, nothing this worker serves outlives its runtime.
+                    drop(runtime);
+                    if served.is_ok() {
+                        break;
+                    }
+                    RESTARTS.fetch_add(1, Ordering::Relaxed);
+                    tracing::error!(
+                        index,
+                        "a proxy worker panicked: its connections were cut; it serves again"
+                    );
+                }
                 let _ = finish.send(());
             })?;
         Ok(Self {
@@ -144,14 +201,14 @@ impl<T: Send + 'static> Worker<T> {
     /// A worker that is a task on the caller's runtime.
     fn on_current_runtime<F, Fut>(serve: F, cut: CancellationToken) -> Self
     where
-        F: FnOnce(mpsc::Receiver<T>) -> Fut,
+        F: FnOnce(Handover<T>) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let (handover, incoming) = mpsc::channel(HANDOVER_QUEUE);
         let (finish, finished) = oneshot::channel();
-        let serving = serve_until_cut(serve(incoming), cut);
         tokio::spawn(async move {
-            serving.await;
+            let incoming = Arc::new(Mutex::new(incoming)).lock_owned().await;
+            serve_until_cut(serve(Handover(incoming)), cut).await;
             let _ = finish.send(());
         });
         Self {
@@ -160,6 +217,12 @@ impl<T: Send + 'static> Worker<T> {
             finished,
         }
     }
+}
+
+fn new_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
 }
 
 async fn serve_until_cut(serving: impl Future<Output = ()>, cut: CancellationToken) {
@@ -179,7 +242,7 @@ mod tests {
     type Item = (Load, oneshot::Sender<usize>);
 
     fn start_recording_workers(kept: Arc<Mutex<Vec<Load>>>) -> Workers<Item> {
-        Workers::start(move |mut incoming: mpsc::Receiver<Item>| {
+        Workers::start(move |mut incoming: Handover<Item>| {
             let kept = kept.clone();
             async move {
                 while let Some((load, reply)) = incoming.recv().await {
@@ -217,7 +280,7 @@ mod tests {
     #[tokio::test]
     async fn finishing_waits_for_every_worker_and_dropping_cuts_them() {
         let (done_tx, mut done) = mpsc::unbounded_channel();
-        let workers = Workers::start(move |mut incoming: mpsc::Receiver<u32>| {
+        let workers = Workers::start(move |mut incoming: Handover<u32>| {
             let done_tx = done_tx.clone();
             async move {
                 while let Some(item) = incoming.recv().await {
@@ -239,7 +302,7 @@ mod tests {
         assert!(seen.contains(&7));
 
         let (started_tx, mut started) = mpsc::unbounded_channel();
-        let workers = Workers::start(move |_incoming: mpsc::Receiver<()>| {
+        let workers = Workers::start(move |_incoming: Handover<()>| {
             let started_tx = started_tx.clone();
             async move {
                 let _ = started_tx.send(());
@@ -252,5 +315,25 @@ mod tests {
         drop(workers);
         // Every worker's runtime was dropped with its serving future and its sender.
         assert!(started.recv().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn a_worker_that_panics_serves_its_queue_again() {
+        let (served_tx, mut served) = mpsc::unbounded_channel();
+        let workers = Workers::start_n(1, move |mut incoming: Handover<u32>| {
+            let served_tx = served_tx.clone();
+            async move {
+                while let Some(item) = incoming.recv().await {
+                    assert_ne!(item, 0, "item 0 makes the worker panic");
+                    let _ = served_tx.send(item);
+                }
+            }
+        });
+        let before = restarts();
+        assert!(workers.hand_over(|_load| 0).await.is_ok());
+        assert!(workers.hand_over(|_load| 5).await.is_ok());
+        assert_eq!(served.recv().await, Some(5), "the same worker serves on");
+        assert!(restarts() > before);
+        workers.finish().await;
     }
 }
