@@ -1,6 +1,9 @@
-//! Edits to `config.json` from the dashboard: checked like any reload, written atomically (a
-//! temporary file renamed over the old one) with the previous content kept as a version in
-//! `<config>.versions/`, then applied at once. At most [`MAX_VERSIONS`] versions are kept.
+//! Edits to `config.json` from the dashboard: checked like any reload, written atomically and
+//! durably ([`durable`]: same mode and owner, through a symlink) with the previous content kept
+//! as a version in `<config>.versions/` (as private as the file), then applied at once. At most
+//! [`MAX_VERSIONS`] versions are kept.
+
+pub mod durable;
 
 use crate::diff::diff_lines;
 use crate::server::admin::audit::{AuditLog, NewEntry};
@@ -13,7 +16,8 @@ use crate::views::{
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use std::collections::HashMap;
-use std::io::{self, Write};
+use std::io;
+use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -154,27 +158,19 @@ pub fn write(path: &Path, text: &str, now: DateTime<Utc>) -> io::Result<Option<S
         Err(error) if error.kind() == io::ErrorKind::NotFound => None,
         Err(error) => return Err(error),
     };
-    let temporary = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        path.file_name()
-            .map_or_else(|| "config.json".into(), |n| n.to_string_lossy()),
-        std::process::id()
-    ));
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    drop(file);
-    if let Err(error) = std::fs::rename(&temporary, path) {
-        let _ = std::fs::remove_file(&temporary);
-        return Err(error);
-    }
+    durable::replace(path, text.as_bytes())?;
     prune(path);
     Ok(saved)
 }
 
 fn save_version(path: &Path, content: &[u8], now: DateTime<Utc>) -> io::Result<String> {
     let dir = versions_dir(path);
-    std::fs::create_dir_all(&dir)?;
+    if !dir.is_dir() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&dir)?;
+    }
     let stamp = now.format(VERSION_FORMAT).to_string();
     let mut id = format!("{stamp}.json");
     let mut n = 1;
@@ -182,7 +178,7 @@ fn save_version(path: &Path, content: &[u8], now: DateTime<Utc>) -> io::Result<S
         n += 1;
         id = format!("{stamp}-{n}.json");
     }
-    std::fs::write(dir.join(&id), content)?;
+    durable::create(&dir.join(&id), content, durable::FileAccess::of(path)?)?;
     Ok(id)
 }
 
@@ -340,6 +336,19 @@ fn confine(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn versions_are_as_private_as_the_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, "{\"listen\": \"127.0.0.1:1\"}").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let saved = write(&path, "{}", Utc::now()).unwrap().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(&versions_dir(&path).join(saved)), 0o600);
+    }
 
     #[test]
     fn writing_keeps_the_previous_content_as_a_version() {
