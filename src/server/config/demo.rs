@@ -11,6 +11,8 @@ use std::net::SocketAddr;
 pub const DEFAULT_DEMO_REQUESTS_PER_SECOND: f64 = 10.0;
 /// The highest rate the traffic generator accepts.
 pub const MAX_DEMO_REQUESTS_PER_SECOND: f64 = 1_000.0;
+/// The lowest `demo.traffic.requests_per_second`: one request every 100 s.
+pub const MIN_DEMO_REQUESTS_PER_SECOND: f64 = 0.01;
 
 /// `demo` as written.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -51,13 +53,10 @@ pub struct FileDemoUpstream {
 #[serde(deny_unknown_fields)]
 #[schemars(inline)]
 pub struct FileDemoTraffic {
-    /// Requests sent per second (above 0, at most 1000; fractions allowed). Default 10.
+    /// Requests sent per second (0.01 to 1000; fractions allowed). Default 10.
     #[schemars(
-        range(max = MAX_DEMO_REQUESTS_PER_SECOND),
-        extend(
-            "exclusiveMinimum" = 0,
-            "default" = DEFAULT_DEMO_REQUESTS_PER_SECOND
-        )
+        range(min = MIN_DEMO_REQUESTS_PER_SECOND, max = MAX_DEMO_REQUESTS_PER_SECOND),
+        extend("default" = DEFAULT_DEMO_REQUESTS_PER_SECOND)
     )]
     pub requests_per_second: Option<f64>,
 }
@@ -184,10 +183,12 @@ pub fn validate_demo(
         let rps = traffic
             .requests_per_second
             .unwrap_or(DEFAULT_DEMO_REQUESTS_PER_SECOND);
-        if !(rps.is_finite() && rps > 0.0 && rps <= MAX_DEMO_REQUESTS_PER_SECOND) {
+        if !(MIN_DEMO_REQUESTS_PER_SECOND..=MAX_DEMO_REQUESTS_PER_SECOND).contains(&rps) {
             errors.push(
                 "demo.traffic.requests_per_second",
-                format!("must be a number above 0 and at most {MAX_DEMO_REQUESTS_PER_SECOND}"),
+                format!(
+                    "must be a number from {MIN_DEMO_REQUESTS_PER_SECOND} to {MAX_DEMO_REQUESTS_PER_SECOND}, got {rps:?}"
+                ),
             );
         }
         DemoTrafficConfig {
@@ -269,13 +270,21 @@ mod tests {
                 "demo.upstreams[2].listen: 127.0.0.1:9101 is already used by demo.upstreams[0]",
                 "demo.upstreams[3].name: must not be empty",
                 "demo.upstreams[3].listen: 127.0.0.1:8080 is already used by listen",
-                "demo.traffic.requests_per_second: must be a number above 0 and at most 1000",
+                "demo.traffic.requests_per_second: must be a number from 0.01 to 1000, got 0.0",
             ]
         );
         let errors = errors_of(r#"{"demo": {"traffic": {"requests_per_second": 1000.5}}}"#);
         assert_eq!(
             errors,
-            vec!["demo.traffic.requests_per_second: must be a number above 0 and at most 1000"]
+            vec![
+                "demo.traffic.requests_per_second: must be a number from 0.01 to 1000, got 1000.5"
+            ]
+        );
+        // Would overflow the interval between two demo requests.
+        let errors = errors_of(r#"{"demo": {"traffic": {"requests_per_second": 1e-30}}}"#);
+        assert_eq!(
+            errors,
+            vec!["demo.traffic.requests_per_second: must be a number from 0.01 to 1000, got 1e-30"]
         );
     }
 

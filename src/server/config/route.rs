@@ -16,6 +16,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_RETRIES: u32 = 1;
 /// Most retries a route may ask for.
 pub const MAX_RETRIES: u32 = 10;
+/// The lowest `rate_limit.requests_per_second`: one request per 1000 s. Below it the wait a
+/// refused client is told (`Retry-After`) would not fit a duration.
+pub const MIN_RATE_LIMIT_PER_SECOND: f64 = 0.001;
+/// The highest `rate_limit.requests_per_second`.
+pub const MAX_RATE_LIMIT_PER_SECOND: f64 = 1_000_000.0;
 /// The largest `max_body_bytes` a route may set (1 TiB).
 pub const MAX_BODY_BYTES: u64 = 1 << 40;
 /// Most targets one route may have (target sets are bit masks on the hot path).
@@ -189,8 +194,9 @@ pub struct FileCircuitBreaker {
 #[serde(deny_unknown_fields)]
 #[schemars(inline)]
 pub struct FileRateLimit {
-    /// Sustained rate allowed per client IP (above 0, at most 1000000; fractions allowed).
-    #[schemars(range(max = 1_000_000), extend("exclusiveMinimum" = 0))]
+    /// Sustained rate allowed per client IP (0.001 to 1000000; fractions allowed: 0.5 is one
+    /// request every two seconds).
+    #[schemars(range(min = MIN_RATE_LIMIT_PER_SECOND, max = MAX_RATE_LIMIT_PER_SECOND))]
     pub requests_per_second: f64,
     /// Bucket size: requests allowed at once (at least 1). Default: one second's worth,
     /// ceil(requests_per_second).
@@ -729,10 +735,12 @@ fn validate_circuit_breaker(
 
 fn validate_rate_limit(file: FileRateLimit, at: &str, errors: &mut FieldErrors) -> RateLimitConfig {
     let rps = file.requests_per_second;
-    if !(rps.is_finite() && rps > 0.0 && rps <= 1_000_000.0) {
+    if !(MIN_RATE_LIMIT_PER_SECOND..=MAX_RATE_LIMIT_PER_SECOND).contains(&rps) {
         errors.push(
             format!("{at}.requests_per_second"),
-            "must be a number above 0 and at most 1000000",
+            format!(
+                "must be a number from {MIN_RATE_LIMIT_PER_SECOND} to {MAX_RATE_LIMIT_PER_SECOND}, got {rps:?}"
+            ),
         );
     }
     let burst = file
@@ -778,6 +786,26 @@ fn validate_header_rules(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::config::tests::errors_of;
+
+    #[test]
+    fn a_rate_that_would_overflow_the_wait_is_refused_with_its_path() {
+        let config = |rps: &str| {
+            format!(
+                r#"{{"routes": [{{"name": "api", "path": "/", "targets": ["http://127.0.0.1:9"],
+                "rate_limit": {{"requests_per_second": {rps}}}}}]}}"#
+            )
+        };
+        for (rps, got) in [("1e-30", "1e-30"), ("0", "0.0"), ("2e6", "2000000.0")] {
+            assert_eq!(
+                errors_of(&config(rps)),
+                vec![format!(
+                    "routes[0].rate_limit.requests_per_second: must be a number from 0.001 to 1000000, got {got}"
+                )]
+            );
+        }
+        assert!(crate::server::config::parse(&config("0.001")).is_ok());
+    }
 
     #[test]
     fn path_patterns_parse_and_match() {
