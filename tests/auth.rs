@@ -470,9 +470,11 @@ async fn sessions_end_when_they_expire_or_their_user_goes() {
         serde_json::to_vec_pretty(&config).unwrap(),
     )
     .unwrap();
-    next_matching(&mut live, Duration::from_secs(10), |event| match event.event() {
-        LiveEvent::ConfigReload(reload) if reload.applied => Some(()),
-        _ => None,
+    next_matching(&mut live, Duration::from_secs(10), |event| {
+        match event.event() {
+            LiveEvent::ConfigReload(reload) if reload.applied => Some(()),
+            _ => None,
+        }
     })
     .await;
     assert_eq!(
@@ -694,9 +696,11 @@ async fn symbolic_links_out_of_a_static_directory_are_not_followed() {
     config["static"] = json!([{"path": "/s/*", "dir": "site"}]);
     let mut live = gateway.live();
     std::fs::write(&gateway.config_path, config.to_string()).unwrap();
-    next_matching(&mut live, Duration::from_secs(10), |event| match event.event() {
-        LiveEvent::ConfigReload(reload) if reload.applied => Some(()),
-        _ => None,
+    next_matching(&mut live, Duration::from_secs(10), |event| {
+        match event.event() {
+            LiveEvent::ConfigReload(reload) if reload.applied => Some(()),
+            _ => None,
+        }
     })
     .await;
     let (status, _, body) = support::get(&gateway.url("/s/index.html")).await;

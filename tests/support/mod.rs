@@ -5,9 +5,9 @@
 
 use bytes::Bytes;
 use gatewatch::server::config;
+pub use gatewatch::server::gateway::live_frame::LiveFrame;
 use gatewatch::server::proxy::event::ProxyEvent;
 use gatewatch::server::runtime::{self, RunningGateway};
-pub use gatewatch::server::gateway::live_frame::LiveFrame;
 use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;

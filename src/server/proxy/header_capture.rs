@@ -347,7 +347,10 @@ mod tests {
             ("keyboard", "qwerty"),
         ]);
         let response = map(&[
-            ("location", "https://user:pw-secret@id.example/next?token=loc-secret"),
+            (
+                "location",
+                "https://user:pw-secret@id.example/next?token=loc-secret",
+            ),
             ("content-location", "/docs/a"),
         ]);
         let headers = exchanged(&request, &response);
@@ -379,7 +382,14 @@ mod tests {
             ("/docs/a".into(), false)
         );
         let all = format!("{headers:?}");
-        for secret in ["AIza", "sub-secret", "svc-secret", "ref-secret", "pw-secret", "loc-secret"] {
+        for secret in [
+            "AIza",
+            "sub-secret",
+            "svc-secret",
+            "ref-secret",
+            "pw-secret",
+            "loc-secret",
+        ] {
             assert!(!all.contains(secret), "{secret} leaked: {all}");
         }
     }
