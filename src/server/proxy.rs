@@ -3,6 +3,7 @@
 //! - [`pipeline`]: the named steps every request goes through;
 //! - [`table`], [`target`], [`balance`], [`target_health`], [`breaker`], [`rate_limit`]: the
 //!   state those steps consult;
+//! - [`request_path`]: request paths normalised before routing;
 //! - [`upstream`], [`headers`], [`body`], [`websocket`]: the mechanics of forwarding;
 //!   [`compression`]: responses compressed per route;
 //! - [`header_capture`], [`llm_tap`]: what the proxy's threads read off an exchange for the
@@ -26,6 +27,7 @@ pub mod listener;
 pub mod llm_tap;
 pub mod pipeline;
 pub mod rate_limit;
+pub mod request_path;
 pub mod table;
 pub mod target;
 pub mod target_health;

@@ -4,9 +4,11 @@
 mod support;
 
 mod compression;
+mod forwarding;
 mod h2c;
 mod keepalive;
 mod lifecycle;
+mod normalise;
 mod resilience;
 mod routing;
 mod tls;

@@ -77,6 +77,12 @@ impl ConfigDiff {
         if old.tls != new.tls {
             sections_changed.push("tls");
         }
+        if old.trusted_proxies != new.trusted_proxies {
+            sections_changed.push("trusted_proxies");
+        }
+        if old.merge_slashes != new.merge_slashes {
+            sections_changed.push("merge_slashes");
+        }
         let dashboard = |config: &Config| {
             (
                 config.dashboard.allow_unauthenticated,

@@ -4,6 +4,7 @@
 use super::body::ResponseBody;
 use super::event::ErrorKind;
 use super::headers::X_REQUEST_ID;
+use super::request_path::PathError;
 use super::upstream::TlsFailure;
 use axum::http::{HeaderValue, Response, StatusCode, header};
 use bytes::Bytes;
@@ -12,6 +13,8 @@ use std::time::Duration;
 /// A request the proxy could not forward.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProxyError {
+    /// The request path cannot be normalised (a malformed escape, or `..` above the root).
+    BadPath(PathError),
     /// No route matches the request.
     NoRoute,
     /// The client exceeded the route's rate limit; it may retry after the duration.
@@ -34,6 +37,7 @@ impl ProxyError {
     /// The status the client gets.
     pub fn status(&self) -> StatusCode {
         match self {
+            Self::BadPath(_) => StatusCode::BAD_REQUEST,
             Self::NoRoute => StatusCode::NOT_FOUND,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::NoHealthyTarget | Self::CircuitOpen => StatusCode::SERVICE_UNAVAILABLE,
@@ -45,6 +49,7 @@ impl ProxyError {
     /// The kind recorded in the request's event.
     pub fn kind(&self) -> ErrorKind {
         match self {
+            Self::BadPath(_) => ErrorKind::Client4xx,
             Self::NoRoute => ErrorKind::NoRoute,
             Self::RateLimited(_) => ErrorKind::RateLimited,
             Self::NoHealthyTarget => ErrorKind::NoHealthyTarget,
@@ -66,6 +71,8 @@ impl ProxyError {
     /// One line for the client.
     pub fn reason(&self) -> &'static str {
         match self {
+            Self::BadPath(PathError::InvalidEscape) => "malformed percent-encoding in the path",
+            Self::BadPath(PathError::AboveRoot) => "the path leads above the root",
             Self::NoRoute => "no route matches this request",
             Self::RateLimited(_) => "rate limit exceeded for your address",
             Self::NoHealthyTarget => "no healthy upstream for this route",

@@ -1,7 +1,9 @@
-//! Header rewriting: hop-by-hop headers removed, `X-Forwarded-*` added, the request id generated
-//! or propagated, and a route's `request_headers` / `response_headers` rules applied.
+//! Header rewriting: hop-by-hop headers removed, forwarding headers (`X-Forwarded-*`,
+//! `Forwarded`, `X-Real-IP`) believed only from `trusted_proxies` and otherwise replaced by what
+//! this hop knows, the client behind a trusted proxy found, the request id generated or
+//! propagated, and a route's `request_headers` / `response_headers` rules applied.
 
-use crate::server::config::HeaderRules;
+use crate::server::config::{HeaderRules, TrustedProxies};
 use axum::http::header::{self, Entry, HeaderMap, HeaderName, HeaderValue};
 use compact_str::{CompactString, format_compact};
 use std::net::IpAddr;
@@ -17,6 +19,17 @@ pub static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-fo
 pub static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 /// `X-Forwarded-Host`.
 pub static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// `X-Real-IP`.
+pub static X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
+
+/// What a client may claim about the hops before this one; believed only from a trusted proxy.
+static FORWARDING: [&HeaderName; 5] = [
+    &X_FORWARDED_FOR,
+    &X_FORWARDED_PROTO,
+    &X_FORWARDED_HOST,
+    &header::FORWARDED,
+    &X_REAL_IP,
+];
 
 /// The scheme a client reached the proxy with: what `X-Forwarded-Proto` says upstream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,10 +53,12 @@ impl Proto {
 /// Who sent a request, and over what.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ClientSide {
-    /// The client's address.
-    pub ip: IpAddr,
+    /// The address the connection came from (a trusted proxy's, or the client's own).
+    pub peer: IpAddr,
     /// The listener's scheme.
     pub proto: Proto,
+    /// Whether `peer` is one of `trusted_proxies`, whose forwarding headers are kept.
+    pub trusted: bool,
 }
 
 /// Longest request id accepted from a client.
@@ -132,38 +147,115 @@ pub fn new_request_id() -> HeaderValue {
     HeaderValue::from_bytes(&text).expect("hex digits are a valid header value")
 }
 
-/// Adds `X-Forwarded-For` (appending the client), and `X-Forwarded-Proto` (`proto`) /
-/// `X-Forwarded-Host` unless a proxy in front already set them. One map look-up per header.
-pub fn add_forwarded(
-    headers: &mut HeaderMap,
-    client: IpAddr,
-    proto: Proto,
-    host: Option<&HeaderValue>,
-) {
-    let client = ip_text(client);
+/// The client a request comes from, as `peer` (the connection's address) tells it with
+/// `trusted`: `peer` itself, unless it is a trusted proxy; then the right-most address of the
+/// `X-Forwarded-For` chain (every line, in order) that is not itself trusted — the left-most if
+/// all are. An entry that is not an address, met on the way, makes it `peer` again: a garbled
+/// chain is not believed. Returns the client and whether `peer` is trusted.
+pub fn client_address(
+    headers: &HeaderMap,
+    peer: IpAddr,
+    trusted: &TrustedProxies,
+) -> (IpAddr, bool) {
+    if trusted.is_empty() || !trusted.contains(peer) {
+        return (peer, false);
+    }
+    let mut client = peer;
+    for line in headers.get_all(&X_FORWARDED_FOR).iter().rev() {
+        let Ok(line) = line.to_str() else {
+            return (peer, true);
+        };
+        for entry in line.rsplit(',').map(str::trim).filter(|e| !e.is_empty()) {
+            let Some(address) = parse_forwarded_address(entry) else {
+                return (peer, true);
+            };
+            client = address;
+            if !trusted.contains(address) {
+                return (client, true);
+            }
+        }
+    }
+    (client, true)
+}
+
+/// An `X-Forwarded-For` entry: an address, maybe with a port (`192.0.2.1:4711`,
+/// `[2001:db8::1]:4711`) or in brackets; IPv4-mapped IPv6 as IPv4.
+fn parse_forwarded_address(entry: &str) -> Option<IpAddr> {
+    let address = entry
+        .parse::<IpAddr>()
+        .or_else(|_| {
+            entry
+                .parse::<std::net::SocketAddr>()
+                .map(|socket| socket.ip())
+        })
+        .or_else(|_| {
+            entry
+                .strip_prefix('[')
+                .and_then(|rest| rest.strip_suffix(']'))
+                .unwrap_or("")
+                .parse::<IpAddr>()
+        })
+        .ok()?;
+    Some(address.to_canonical())
+}
+
+/// Sets the forwarding headers the upstream gets. From a trusted proxy the chain is kept:
+/// `X-Forwarded-For` gets the proxy's address appended (all its lines joined into one), and
+/// `X-Forwarded-Proto` / `X-Forwarded-Host`, `Forwarded` and `X-Real-IP` stay as it sent them
+/// (the first two set from this hop if missing). From anyone else those five are dropped and
+/// replaced by what this hop knows: `X-Forwarded-For` the peer, `X-Forwarded-Proto` the scheme,
+/// `X-Forwarded-Host` the host asked for.
+pub fn add_forwarded(headers: &mut HeaderMap, client: ClientSide, host: Option<&HeaderValue>) {
+    let peer = ip_text(client.peer);
+    if !client.trusted {
+        remove_forwarding(headers);
+    }
     match headers.entry(&X_FORWARDED_FOR) {
         Entry::Occupied(mut existing) => {
-            let appended = match existing.get().to_str() {
-                Ok(before) if !before.trim().is_empty() => format_compact!("{before}, {client}"),
-                _ => client,
-            };
-            if let Ok(value) = HeaderValue::from_str(&appended) {
+            let mut chain = CompactString::default();
+            for line in existing.iter() {
+                match line.to_str() {
+                    Ok(line) if !line.trim().is_empty() => {
+                        chain.push_str(line.trim());
+                        chain.push_str(", ");
+                    }
+                    _ => {}
+                }
+            }
+            chain.push_str(&peer);
+            if let Ok(value) = HeaderValue::from_str(&chain) {
                 existing.insert(value);
             }
         }
         Entry::Vacant(vacant) => {
-            if let Ok(value) = HeaderValue::from_str(&client) {
+            if let Ok(value) = HeaderValue::from_str(&peer) {
                 vacant.insert(value);
             }
         }
     }
     headers
         .entry(&X_FORWARDED_PROTO)
-        .or_insert_with(|| proto.header_value());
+        .or_insert_with(|| client.proto.header_value());
     if let Some(host) = host {
         headers
             .entry(&X_FORWARDED_HOST)
             .or_insert_with(|| host.clone());
+    }
+}
+
+/// Removes the forwarding headers a client sent. Looks at the headers present once (most
+/// requests carry none of them) rather than a removal per name.
+fn remove_forwarding(headers: &mut HeaderMap) {
+    let mut present = [false; FORWARDING.len()];
+    for name in headers.keys() {
+        if let Some(index) = FORWARDING.iter().position(|forwarding| *forwarding == name) {
+            present[index] = true;
+        }
+    }
+    for (name, present) in FORWARDING.iter().zip(present) {
+        if present {
+            headers.remove(*name);
+        }
     }
 }
 
@@ -302,38 +394,110 @@ mod tests {
         );
     }
 
+    fn side(peer: [u8; 4], proto: Proto, trusted: bool) -> ClientSide {
+        ClientSide {
+            peer: IpAddr::from(peer),
+            proto,
+            trusted,
+        }
+    }
+
+    const SPOOFED: [(&str, &str); 6] = [
+        ("x-forwarded-for", "1.2.3.4"),
+        ("x-forwarded-proto", "https"),
+        ("x-forwarded-host", "evil.example"),
+        ("forwarded", "for=1.2.3.4;proto=https"),
+        ("x-real-ip", "1.2.3.4"),
+        ("x-kept", "yes"),
+    ];
+
     #[test]
-    fn forwarded_for_is_appended() {
-        let mut h = headers(&[("x-forwarded-for", "1.2.3.4")]);
-        add_forwarded(
-            &mut h,
-            IpAddr::from([10, 0, 0, 2]),
-            Proto::Http,
-            Some(&HeaderValue::from_static("example.com")),
-        );
-        assert_eq!(h["x-forwarded-for"], "1.2.3.4, 10.0.0.2");
+    fn an_untrusted_clients_forwarding_headers_are_replaced() {
+        let mut h = headers(&SPOOFED);
+        let host = HeaderValue::from_static("example.com");
+        add_forwarded(&mut h, side([10, 0, 0, 2], Proto::Http, false), Some(&host));
+        assert_eq!(h["x-forwarded-for"], "10.0.0.2");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "example.com");
+        assert!(h.get("forwarded").is_none());
+        assert!(h.get("x-real-ip").is_none());
+        assert_eq!(h["x-kept"], "yes");
+        assert_eq!(h.len(), 4);
+    }
 
-        // A first proxy: the client alone; what a proxy in front set is kept; repeated
-        // X-Forwarded-For lines become one.
-        let mut h = headers(&[
-            ("x-forwarded-proto", "https"),
-            ("x-forwarded-host", "front.example"),
-        ]);
-        add_forwarded(&mut h, IpAddr::from([192, 168, 1, 20]), Proto::Https, None);
-        assert_eq!(h["x-forwarded-for"], "192.168.1.20");
+    #[test]
+    fn a_trusted_proxys_chain_is_kept_and_appended_to() {
+        let mut h = headers(&SPOOFED);
+        add_forwarded(&mut h, side([10, 0, 0, 2], Proto::Http, true), None);
+        assert_eq!(h["x-forwarded-for"], "1.2.3.4, 10.0.0.2");
         assert_eq!(h["x-forwarded-proto"], "https");
-        assert_eq!(h["x-forwarded-host"], "front.example");
+        assert_eq!(h["x-forwarded-host"], "evil.example");
+        assert_eq!(h["forwarded"], "for=1.2.3.4;proto=https");
+        assert_eq!(h["x-real-ip"], "1.2.3.4");
+
+        // Repeated X-Forwarded-For lines become one, in order; missing ones are set.
         let mut h = headers(&[
             ("x-forwarded-for", "1.1.1.1"),
-            ("x-forwarded-for", "2.2.2.2"),
+            ("x-forwarded-for", "2.2.2.2, 3.3.3.3"),
         ]);
-        add_forwarded(&mut h, "::1".parse().unwrap(), Proto::Https, None);
+        add_forwarded(&mut h, side([10, 0, 0, 3], Proto::Https, true), None);
         assert_eq!(h["x-forwarded-proto"], "https");
         assert_eq!(
             h.get_all("x-forwarded-for").iter().collect::<Vec<_>>(),
-            ["1.1.1.1, ::1"]
+            ["1.1.1.1, 2.2.2.2, 3.3.3.3, 10.0.0.3"]
+        );
+    }
+
+    #[test]
+    fn the_client_is_the_right_most_untrusted_address_behind_trusted_proxies() {
+        let trusted =
+            crate::server::config::parse(r#"{"trusted_proxies": ["10.0.0.0/8", "2001:db8::/32"]}"#)
+                .unwrap()
+                .trusted_proxies;
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        let client = |peer: &str, lines: &[&str]| {
+            let h = headers(
+                &lines
+                    .iter()
+                    .map(|line| ("x-forwarded-for", *line))
+                    .collect::<Vec<_>>(),
+            );
+            client_address(&h, ip(peer), &trusted)
+        };
+        let chain = ["198.51.100.1, 203.0.113.5", "10.1.1.1, 10.2.2.2"];
+        assert_eq!(
+            client("10.0.0.1", &chain),
+            (ip("203.0.113.5"), true),
+            "lines joined, trusted hops skipped from the right"
+        );
+        assert_eq!(
+            client("192.0.2.9", &chain),
+            (ip("192.0.2.9"), false),
+            "an untrusted peer is the client whatever it claims"
+        );
+        assert_eq!(client("10.0.0.1", &[]), (ip("10.0.0.1"), true));
+        assert_eq!(
+            client("10.0.0.1", &["10.9.9.9, 10.8.8.8"]),
+            (ip("10.9.9.9"), true),
+            "all trusted: the left-most"
+        );
+        assert_eq!(
+            client("10.0.0.1", &["garbage, 10.3.3.3"]),
+            (ip("10.0.0.1"), true),
+            "a garbled chain falls back to the peer"
+        );
+        assert_eq!(
+            client("10.0.0.1", &["garbage, 203.0.113.7"]),
+            (ip("203.0.113.7"), true),
+            "what is left of the client is not read"
+        );
+        assert_eq!(
+            client(
+                "2001:db8::1",
+                &["198.51.100.2:5000, [2001:db8:ffff::1]:443, ::ffff:10.4.4.4, "]
+            ),
+            (ip("198.51.100.2"), true),
+            "ports, brackets, mapped IPv4 and empty entries"
         );
     }
 

@@ -1,5 +1,8 @@
 //! The proxy core. Every request goes through the same named steps:
 //!
+//! 0. [`client_address`] and [`normalise_path`] — the client (behind `trusted_proxies`, the
+//!    right-most untrusted `X-Forwarded-For` address), and the path in RFC 3986 normal form
+//!    (dot segments resolved, slashes merged; 400 if it cannot be), which the later steps use;
 //! 1. [`match_route`] — the most specific route (or static directory) for method, host and path;
 //! 2. [`check_rate_limit`] — the client's token bucket on that route;
 //! 3. [`pick_target`] — a healthy target whose breaker admits it, chosen by the route's strategy;
@@ -23,8 +26,10 @@ use super::compression::RequestEncodingFacts;
 pub use super::compression::negotiate_compression;
 use super::error::ProxyError;
 use super::event::{ErrorKind, EventSink, RequestEvent, RequestShare};
+pub use super::headers::client_address;
 use super::headers::{self, ClientSide, Proto, X_REQUEST_ID};
 use super::https_redirect;
+use super::request_path;
 use super::table::{Handler, Route, RouteTable, StaticService, StaticSite};
 use super::target::{InFlight, Outcome, Target};
 use super::upstream::{self, Destination, UpstreamBody};
@@ -34,12 +39,13 @@ use crate::server::proxy::header_capture::CapturedHeaders;
 use crate::server::proxy::llm_tap::LlmTap;
 use axum::http::header::{self, HeaderValue};
 use axum::http::request::Parts;
-use axum::http::uri::{self, PathAndQuery};
+use axum::http::uri::PathAndQuery;
 use axum::http::{Request, Response, StatusCode, Uri, Version};
 use compact_str::CompactString;
 use futures_util::FutureExt;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -68,16 +74,26 @@ pub struct ProxyCore {
 }
 
 impl ProxyCore {
-    /// Serves one request from `client`, which came in over `proto`.
+    /// Serves one request from `peer` (the connection's address), which came in over `proto`.
     pub async fn handle(
         self: Arc<Self>,
-        request: Request<Incoming>,
-        client: IpAddr,
+        mut request: Request<Incoming>,
+        peer: IpAddr,
         proto: Proto,
     ) -> Response<MeteredBody> {
-        let mut exchange = Exchange::begin(&request, client, self.events.requests_here());
-        exchange.proto = proto;
         let table = self.table.load_full();
+        let (client, trusted) = client_address(request.headers(), peer, table.trusted_proxies());
+        let path = normalise_path(&mut request, table.merge_slashes());
+        let mut exchange = Exchange::begin(&request, client, self.events.requests_here());
+        exchange.from = ClientSide {
+            peer,
+            proto,
+            trusted,
+        };
+        if let Err(error) = path {
+            let response = exchange.fail(error);
+            return exchange.record(response);
+        }
         if proto == Proto::Http && table.redirects_http() {
             let port = self.https_port.load(Ordering::Relaxed);
             if port != 0 {
@@ -151,10 +167,7 @@ impl ProxyCore {
                     route,
                     &target,
                     &exchange.request_id,
-                    ClientSide {
-                        ip: exchange.event.client,
-                        proto: exchange.proto,
-                    },
+                    exchange.from,
                     websocket,
                 )
             };
@@ -218,8 +231,8 @@ pub struct Exchange {
     read_llm_usage: bool,
     /// The encoding the response body is compressed with (step 7).
     encoding: Option<Encoding>,
-    /// The scheme the client used.
-    proto: Proto,
+    /// Where the request came from: the connection's address and scheme.
+    from: ClientSide,
 }
 
 impl Exchange {
@@ -239,7 +252,11 @@ impl Exchange {
             in_flight: None,
             read_llm_usage: false,
             encoding: None,
-            proto: Proto::Http,
+            from: ClientSide {
+                peer: client,
+                proto: Proto::Http,
+                trusted: false,
+            },
         }
     }
 
@@ -297,14 +314,47 @@ impl Exchange {
     }
 }
 
+/// Step 0: the request's path (and query) in normal form, as [`request_path::normalise`] makes
+/// it; the URI is only replaced when normalising changed it.
+pub fn normalise_path<B>(request: &mut Request<B>, merge_slashes: bool) -> Result<(), ProxyError> {
+    let Some(path_and_query) = request.uri().path_and_query() else {
+        return Ok(());
+    };
+    let normal = match request_path::normalise(path_and_query.as_str(), merge_slashes) {
+        Ok(Cow::Borrowed(_)) => return Ok(()),
+        Ok(Cow::Owned(normal)) => normal,
+        Err(error) => return Err(ProxyError::BadPath(error)),
+    };
+    let mut parts = request.uri().clone().into_parts();
+    parts.path_and_query = Some(
+        PathAndQuery::try_from(normal)
+            .map_err(|_| ProxyError::BadPath(request_path::PathError::InvalidEscape))?,
+    );
+    *request.uri_mut() = Uri::from_parts(parts)
+        .map_err(|_| ProxyError::BadPath(request_path::PathError::InvalidEscape))?;
+    Ok(())
+}
+
+/// The host a request asks for: the authority of an absolute-form (or HTTP/2) request target,
+/// which RFC 9112 §3.2.2 says wins over a `Host` header; otherwise `Host`.
+fn requested_host<B>(request: &Request<B>) -> Option<&str> {
+    match request.uri().authority() {
+        // Without user information (`user@host`), which names no host.
+        Some(authority) => authority.as_str().rsplit('@').next(),
+        None => request
+            .headers()
+            .get(header::HOST)
+            .and_then(|host| host.to_str().ok()),
+    }
+}
+
 /// Step 1: the handler for the request, by path, method and host.
 pub fn match_route<'a, B>(table: &'a RouteTable, request: &Request<B>) -> Option<&'a Handler> {
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .or_else(|| request.uri().authority().map(uri::Authority::as_str));
-    table.find(request.method(), host, request.uri().path())
+    table.find(
+        request.method(),
+        requested_host(request),
+        request.uri().path(),
+    )
 }
 
 /// Step 2: takes a token from the client's bucket, if the route limits rates.
@@ -367,12 +417,14 @@ pub fn rewrite_request(
     client: ClientSide,
     websocket: bool,
 ) -> Request<RequestBody> {
-    let original_host = parts.headers.get(header::HOST).cloned().or_else(|| {
-        parts
-            .uri
-            .authority()
-            .and_then(|authority| HeaderValue::from_str(authority.as_str()).ok())
-    });
+    let original_host = match parts.uri.authority() {
+        Some(authority) => authority
+            .as_str()
+            .rsplit('@')
+            .next()
+            .and_then(|host| HeaderValue::from_str(host).ok()),
+        None => parts.headers.get(header::HOST).cloned(),
+    };
     headers::remove_hop_by_hop(&mut parts.headers);
     // Room for the headers added below: the map grows once at most, not once per insert.
     parts.headers.reserve(5);
@@ -384,12 +436,7 @@ pub fn rewrite_request(
             .headers
             .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
-    headers::add_forwarded(
-        &mut parts.headers,
-        client.ip,
-        client.proto,
-        original_host.as_ref(),
-    );
+    headers::add_forwarded(&mut parts.headers, client, original_host.as_ref());
     parts
         .headers
         .insert(X_REQUEST_ID.clone(), request_id.clone());
@@ -670,6 +717,15 @@ mod tests {
             "absolute-form request without Host"
         );
         assert_eq!(
+            found(request("http://api.example/v/1", Some("other.example"))).as_deref(),
+            Some("api-host"),
+            "the absolute form's authority wins over Host"
+        );
+        assert_eq!(
+            found(request("http://other.example/v/1", Some("api.example"))).as_deref(),
+            Some("any-host")
+        );
+        assert_eq!(
             found(request("/v/1", Some("other.example"))).as_deref(),
             Some("any-host")
         );
@@ -783,8 +839,9 @@ mod tests {
             target,
             &request_id,
             ClientSide {
-                ip: CLIENT,
+                peer: CLIENT,
                 proto: Proto::Http,
+                trusted: false,
             },
             false,
         );
@@ -797,7 +854,8 @@ mod tests {
         assert_eq!(header(headers, "host"), Some("10.0.0.5:9000"));
         assert_eq!(
             header(headers, "x-forwarded-for"),
-            Some("203.0.113.1, 192.0.2.7")
+            Some("192.0.2.7"),
+            "a client's own X-Forwarded-For is not believed"
         );
         assert_eq!(header(headers, "x-forwarded-proto"), Some("http"));
         assert_eq!(header(headers, "x-forwarded-host"), Some("gw.example"));
@@ -829,8 +887,9 @@ mod tests {
             &route.targets[0],
             &HeaderValue::from_static("req-2"),
             ClientSide {
-                ip: CLIENT,
+                peer: CLIENT,
                 proto: Proto::Https,
+                trusted: false,
             },
             true,
         );
@@ -857,6 +916,32 @@ mod tests {
         assert_eq!(uri("/api"), "/base/");
         assert_eq!(uri("/api/"), "/base/");
         assert_eq!(uri("/api/a/b?x=1&y"), "/base/a/b?x=1&y");
+    }
+
+    #[test]
+    fn normalise_path_replaces_the_uri_only_when_it_changes() {
+        let normalised = |uri: &str, merge: bool| {
+            let mut request = Request::builder().uri(uri).body(()).unwrap();
+            normalise_path(&mut request, merge).map(|()| request.uri().to_string())
+        };
+        assert_eq!(
+            normalised("/api/x/../admin?q=/../", true).unwrap(),
+            "/api/admin?q=/../"
+        );
+        assert_eq!(
+            normalised("http://a.example/b//%2e/c", true).unwrap(),
+            "http://a.example/b/c",
+            "an absolute form keeps its authority"
+        );
+        assert_eq!(normalised("/b//c", false).unwrap(), "/b//c");
+        assert_eq!(
+            normalised("/../etc", true),
+            Err(ProxyError::BadPath(request_path::PathError::AboveRoot))
+        );
+        assert_eq!(
+            normalised("/a%zz", true),
+            Err(ProxyError::BadPath(request_path::PathError::InvalidEscape))
+        );
     }
 
     #[test]

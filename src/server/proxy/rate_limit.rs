@@ -1,5 +1,7 @@
 //! Rate limiting per client IP: a token bucket per address (`burst` tokens, refilled at
-//! `requests_per_second`). The table of clients is bounded: when full, buckets that have refilled
+//! `requests_per_second`). An IPv6 client is keyed by its /64 — the prefix one subscriber or host
+//! typically gets, within which it can pick any address — and an IPv4-mapped IPv6 address by its
+//! IPv4 address. The table of clients is bounded: when full, buckets that have refilled
 //! (idle clients, indistinguishable from new ones) are dropped, then arbitrary ones.
 
 use crate::server::config::RateLimitConfig;
@@ -42,6 +44,7 @@ impl RateLimiter {
     pub fn check(&self, client: IpAddr, now: Instant) -> Result<(), Duration> {
         let burst = f64::from(self.config.burst);
         let rate = self.config.requests_per_second;
+        let client = bucket_key(client);
         let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
         if !buckets.contains_key(&client) && buckets.len() >= MAX_TRACKED_CLIENTS {
             evict(&mut buckets, burst, rate, now);
@@ -68,6 +71,15 @@ impl RateLimiter {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .len()
+    }
+}
+
+/// The bucket `client` spends from: an IPv4 address (mapped or not) itself, an IPv6 address's
+/// /64 network.
+pub fn bucket_key(client: IpAddr) -> IpAddr {
+    match client.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((v6.to_bits() & !u128::from(u64::MAX)).into()),
+        v4 => v4,
     }
 }
 
@@ -124,6 +136,34 @@ mod tests {
         assert!(limiter.check(IpAddr::from([1, 1, 1, 1]), now).is_ok());
         assert!(limiter.check(IpAddr::from([1, 1, 1, 1]), now).is_err());
         assert!(limiter.check(IpAddr::from([2, 2, 2, 2]), now).is_ok());
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_64_and_mapped_ipv4_is_ipv4() {
+        let limiter = limiter(1.0, 1);
+        let now = Instant::now();
+        let ip = |text: &str| text.parse::<IpAddr>().unwrap();
+        assert!(limiter.check(ip("2001:db8:1:2::1"), now).is_ok());
+        assert!(
+            limiter.check(ip("2001:db8:1:2:ffff::9"), now).is_err(),
+            "same /64, same bucket"
+        );
+        assert!(
+            limiter.check(ip("2001:db8:1:3::1"), now).is_ok(),
+            "the next /64 is another client"
+        );
+        assert!(limiter.check(ip("192.0.2.1"), now).is_ok());
+        assert!(
+            limiter.check(ip("::ffff:192.0.2.1"), now).is_err(),
+            "IPv4-mapped is the IPv4 client"
+        );
+        assert!(
+            limiter.check(ip("192.0.2.2"), now).is_ok(),
+            "IPv4 addresses stay apart"
+        );
+        assert_eq!(bucket_key(ip("2001:db8::7:8")), ip("2001:db8::"));
+        assert_eq!(bucket_key(ip("::ffff:10.0.0.1")), ip("10.0.0.1"));
+        assert_eq!(limiter.tracked_clients(), 4);
     }
 
     #[test]

@@ -1,13 +1,14 @@
 //! The route table: routes and static directories compiled from a [`Config`], ordered so the
 //! most specific path wins (ties by file order, routes before static directories). Rebuilding it
 //! for a new config keeps the live state (health, breaker, in-flight counts, rate limits) of
-//! every target and limiter the new config keeps.
+//! every target and limiter the new config keeps. The table also carries the request-wide
+//! settings that follow a reload with it: `trusted_proxies` and `merge_slashes`.
 
 use super::balance::Balancer;
 use super::event::EventSink;
 use super::rate_limit::RateLimiter;
 use super::target::Target;
-use crate::server::config::{Config, PathPattern, RouteConfig, StaticConfig};
+use crate::server::config::{Config, PathPattern, RouteConfig, StaticConfig, TrustedProxies};
 use axum::http::Method;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -65,6 +66,10 @@ pub struct RouteTable {
     handlers: Vec<Handler>,
     /// `tls.redirect_http`: plain requests are answered with a redirect to HTTPS.
     redirect_http: bool,
+    /// `trusted_proxies`: peers whose forwarding headers are believed.
+    trusted_proxies: TrustedProxies,
+    /// `merge_slashes`: runs of `/` in request paths are merged before routing.
+    merge_slashes: bool,
 }
 
 impl RouteTable {
@@ -97,6 +102,8 @@ impl RouteTable {
         Self {
             handlers,
             redirect_http: config.tls.as_ref().is_some_and(|tls| tls.redirect_http),
+            trusted_proxies: config.trusted_proxies.clone(),
+            merge_slashes: config.merge_slashes,
         }
     }
 
@@ -122,6 +129,16 @@ impl RouteTable {
     /// Whether plain requests are redirected to HTTPS (`tls.redirect_http`).
     pub fn redirects_http(&self) -> bool {
         self.redirect_http
+    }
+
+    /// The peers whose forwarding headers are believed (`trusted_proxies`).
+    pub fn trusted_proxies(&self) -> &TrustedProxies {
+        &self.trusted_proxies
+    }
+
+    /// Whether runs of `/` in request paths are merged (`merge_slashes`).
+    pub fn merge_slashes(&self) -> bool {
+        self.merge_slashes
     }
 
     /// The proxy routes, in matching order.
