@@ -9,5 +9,6 @@ mod keepalive;
 mod lifecycle;
 mod resilience;
 mod routing;
+mod smuggling;
 mod tls;
 mod wire;
