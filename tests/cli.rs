@@ -43,6 +43,27 @@ fn check_rejects_an_invalid_config_naming_every_field() {
 }
 
 #[test]
+fn check_rejects_header_rules_naming_framing_headers() {
+    let file = config_file(
+        r#"{"routes": [{"name": "a", "path": "*", "targets": ["http://127.0.0.1:9000"],
+             "response_headers": {"set": {"content-length": "5"}, "remove": ["Transfer-Encoding"]}}]}"#,
+    );
+    let output = gatewatch().arg("check").arg(file.path()).output().unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(
+            "  routes[0].response_headers.set.content-length: content-length is a framing or hop-by-hop header"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("  routes[0].response_headers.remove[0]: transfer-encoding is a framing"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn schema_prints_the_checked_in_config_schema() {
     let output = gatewatch().arg("schema").output().unwrap();
     assert!(

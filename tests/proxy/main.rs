@@ -11,5 +11,6 @@ mod lifecycle;
 mod normalise;
 mod resilience;
 mod routing;
+mod smuggling;
 mod tls;
 mod wire;

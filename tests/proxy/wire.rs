@@ -149,6 +149,34 @@ fn script(path: &str) -> Answer {
             true,
         ),
         "/silent" => answer("", true),
+        "/te-and-cl" => answer(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 100\r\n\r\n\
+             5\r\nhello\r\n0\r\n\r\n",
+            false,
+        ),
+        "/gzip-coded" => answer(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\nnot gzip",
+            true,
+        ),
+        "/chunked-then-gzip" => answer(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked, gzip\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+            true,
+        ),
+        "/same-length-twice" => answer(
+            "HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-length: 2\r\n\r\nok",
+            true,
+        ),
+        "/obs-fold" => answer(
+            "HTTP/1.1 200 OK\r\nx-folded: a\r\n b\r\ncontent-length: 2\r\n\r\nok",
+            true,
+        ),
+        "/space-before-colon" => answer("HTTP/1.1 200 OK\r\ncontent-length : 2\r\n\r\nok", true),
+        "/bare-lf" => answer("HTTP/1.1 200 OK\ncontent-length: 5\n\nbare!", false),
+        "/chunk-overflow" => answer(
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+             5\r\nhello\r\n10000000000000005\r\nhello\r\n0\r\n\r\n",
+            true,
+        ),
         "/then-unasked" => Answer {
             bytes: b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nfirst".to_vec(),
             then: Then::UnaskedOnCue,
@@ -248,7 +276,17 @@ async fn broken_answers_are_502s_or_aborted_bodies_never_hangs() {
     let upstream = RawUpstream::start(script).await;
     let gateway = gateway_for(&upstream).await;
     let mut events = gateway.events();
-    for path in ["/not-http", "/conflicting", "/silent", "/too-large"] {
+    for path in [
+        "/not-http",
+        "/conflicting",
+        "/silent",
+        "/too-large",
+        "/gzip-coded",
+        "/chunked-then-gzip",
+        "/same-length-twice",
+        "/obs-fold",
+        "/space-before-colon",
+    ] {
         let (status, _, body) = tokio::time::timeout(WAIT, get(&gateway.url(path)))
             .await
             .unwrap_or_else(|_| panic!("{path} hung"));
@@ -276,6 +314,71 @@ async fn broken_answers_are_502s_or_aborted_bodies_never_hangs() {
     let event = next_request(&mut events, WAIT).await;
     assert_eq!(event.error, Some(ErrorKind::UpstreamProtocol));
     assert_eq!(event.bytes_out, 3);
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn a_length_beside_chunked_framing_is_dropped_and_the_connection_is_not_reused() {
+    let upstream = RawUpstream::start(script).await;
+    let gateway = gateway_for(&upstream).await;
+    let client = client();
+    let response = client.get(gateway.url("/te-and-cl")).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers().get("content-length"),
+        None,
+        "the upstream's length is not passed on"
+    );
+    assert_eq!(
+        response.text().await.unwrap(),
+        "hello",
+        "the chunks frame the body"
+    );
+    let next = client.get(gateway.url("/")).send().await.unwrap();
+    assert_eq!(next.text().await.unwrap(), "ok");
+    assert_eq!(
+        upstream.connections.load(Ordering::SeqCst),
+        2,
+        "a connection whose answer carried both framings is not reused"
+    );
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn a_head_with_bare_lf_line_ends_is_read_and_keeps_the_connection() {
+    let upstream = RawUpstream::start(script).await;
+    let gateway = gateway_for(&upstream).await;
+    let client = client();
+    for _ in 0..2 {
+        let response = client.get(gateway.url("/bare-lf")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.text().await.unwrap(), "bare!");
+    }
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 1);
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn an_overflowing_chunk_size_aborts_the_body_and_is_recorded() {
+    let upstream = RawUpstream::start(script).await;
+    let gateway = gateway_for(&upstream).await;
+    let mut events = gateway.events();
+    let cut = tokio::time::timeout(WAIT, async {
+        let response = client().get(gateway.url("/chunk-overflow")).send().await?;
+        response.bytes().await
+    })
+    .await
+    .expect("an answer with an overflowing chunk size hung");
+    assert!(cut.is_err(), "the body must not look complete: {cut:?}");
+    let event = next_request(&mut events, WAIT).await;
+    assert_eq!(event.error, Some(ErrorKind::UpstreamProtocol));
+    assert_eq!(
+        event.bytes_out, 5,
+        "the chunk before the broken one went out"
+    );
+    let next = client().get(gateway.url("/")).send().await.unwrap();
+    assert_eq!(next.text().await.unwrap(), "ok");
+    assert_eq!(upstream.connections.load(Ordering::SeqCst), 2);
     assert!(gateway.stop(WAIT).await);
 }
 

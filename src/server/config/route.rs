@@ -205,7 +205,9 @@ pub struct FileRateLimit {
 }
 
 // `request_headers` / `response_headers` as written.
-/// Headers to change: removals are applied first, then sets.
+/// Headers to change: removals are applied first, then sets. Framing and hop-by-hop headers
+/// (content-length, transfer-encoding, connection, keep-alive, proxy-connection, te, trailer,
+/// upgrade) are written by the proxy for each hop and cannot be named.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "headerRules")]
@@ -755,6 +757,30 @@ fn validate_rate_limit(file: FileRateLimit, at: &str, errors: &mut FieldErrors) 
     }
 }
 
+/// Headers that frame a message or describe one connection: the proxy writes them for each hop
+/// itself, so a header rule may neither set nor remove them (a rule setting `content-length` or
+/// `transfer-encoding` would make the client and the proxy disagree on where a message ends).
+const FRAMING_HEADERS: [&str; 8] = [
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "upgrade",
+];
+
+/// Why a rule may not name `name`, if it may not.
+fn framing_header(name: &HeaderName) -> Option<String> {
+    FRAMING_HEADERS.contains(&name.as_str()).then(|| {
+        format!(
+            "{name} is a framing or hop-by-hop header, which the proxy writes itself; \
+             header rules cannot change it"
+        )
+    })
+}
+
 fn validate_header_rules(
     file: Option<FileHeaderRules>,
     at: &str,
@@ -765,6 +791,10 @@ fn validate_header_rules(
     for (name, value) in &file.set {
         let parsed_name = HeaderName::from_bytes(name.as_bytes());
         let parsed_value = HeaderValue::from_str(value);
+        if let Some(reason) = parsed_name.as_ref().ok().and_then(framing_header) {
+            errors.push(format!("{at}.set.{name}"), reason);
+            continue;
+        }
         match (parsed_name, parsed_value) {
             (Ok(name), Ok(value)) => rules.set.push((name, value)),
             (Err(_), _) => errors.push(format!("{at}.set.{name}"), "not a valid header name"),
@@ -772,7 +802,12 @@ fn validate_header_rules(
         }
     }
     for (i, name) in file.remove.iter().enumerate() {
-        match HeaderName::from_bytes(name.as_bytes()) {
+        let parsed = HeaderName::from_bytes(name.as_bytes());
+        if let Some(reason) = parsed.as_ref().ok().and_then(framing_header) {
+            errors.push(format!("{at}.remove[{i}]"), reason);
+            continue;
+        }
+        match parsed {
             Ok(name) => rules.remove.push(name),
             Err(_) => errors.push(
                 format!("{at}.remove[{i}]"),
@@ -840,6 +875,39 @@ mod tests {
         let short = parse_path_pattern("/api/*").unwrap().specificity();
         let any = parse_path_pattern("*").unwrap().specificity();
         assert!(exact > long && long > short && short > any);
+    }
+
+    #[test]
+    fn header_rules_cannot_touch_framing_or_hop_by_hop_headers() {
+        use crate::server::config::tests::errors_of;
+        let errors = errors_of(
+            r#"{"routes": [
+                {"name": "a", "path": "*", "targets": ["http://127.0.0.1:9000"],
+                 "response_headers": {"set": {"Content-Length": "5", "x-ok": "1",
+                                              "transfer-encoding": "chunked"},
+                                      "remove": ["x-gone", "Connection"]},
+                 "request_headers": {"set": {"keep-alive": "timeout=5", "proxy-connection": "x",
+                                             "te": "trailers", "trailer": "x", "upgrade": "h2c"}}}
+            ]}"#,
+        );
+        let framing = "is a framing or hop-by-hop header, which the proxy writes itself; header rules cannot change it";
+        assert_eq!(
+            errors,
+            [
+                format!("routes[0].request_headers.set.keep-alive: keep-alive {framing}"),
+                format!(
+                    "routes[0].request_headers.set.proxy-connection: proxy-connection {framing}"
+                ),
+                format!("routes[0].request_headers.set.te: te {framing}"),
+                format!("routes[0].request_headers.set.trailer: trailer {framing}"),
+                format!("routes[0].request_headers.set.upgrade: upgrade {framing}"),
+                format!("routes[0].response_headers.set.Content-Length: content-length {framing}"),
+                format!(
+                    "routes[0].response_headers.set.transfer-encoding: transfer-encoding {framing}"
+                ),
+                format!("routes[0].response_headers.remove[1]: connection {framing}"),
+            ]
+        );
     }
 
     #[test]

@@ -4,6 +4,25 @@
 //!
 //! Every input is bounded: a response head over [`MAX_HEAD`] bytes or [`MAX_HEADERS`] fields, a
 //! chunk-size line or trailer section over [`MAX_LINE`] bytes, is a [`WireError`].
+//!
+//! Framing rules for an upstream response, strict where two readings of the same bytes could
+//! differ (each refusal is a [`WireError`]: the client gets a 502 and the connection is closed):
+//! - `Transfer-Encoding` decides when present: its final coding must be `chunked`, listed once
+//!   (`gzip` alone, or `chunked, gzip`, is refused: the body's end could only be guessed). With
+//!   a `Content-Length` as well, the chunks frame the body, the `Content-Length` is dropped and
+//!   the connection is not reused (RFC 9112 §6.3: such a message may be an attempt at
+//!   smuggling), as it is not after a `Transfer-Encoding` in an HTTP/1.0 answer (§6.1).
+//! - `Content-Length` must be one decimal number: a second value, equal or not, in one field
+//!   or two, is refused (as nginx does).
+//! - A chunk size has at most 15 hex digits (no overflow, whatever arrives); a longer or
+//!   malformed one breaks the body off (the client sees an aborted body).
+//! - Obsolete line folding (a field line starting with a space or tab), a space between a
+//!   field name and its colon, and control characters in a value are refused, as `httparse`
+//!   does by default.
+//! - A bare LF ends a line as CRLF does (RFC 9112 §2.2 lets a recipient accept it; `httparse`
+//!   does, deliberately): the gateway is the only reader of these bytes and writes a head of its
+//!   own to the client, so no second parser can disagree about where a line ends. A CR anywhere
+//!   but before an LF is refused.
 
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use axum::http::request::Parts;
@@ -28,8 +47,10 @@ pub enum WireError {
     Status,
     #[error("invalid header field")]
     Field,
-    #[error("invalid or conflicting content-length")]
+    #[error("invalid or repeated content-length")]
     ContentLength,
+    #[error("transfer-encoding whose final coding is not chunked")]
+    TransferCoding,
     #[error("invalid chunk size line")]
     ChunkSize,
     #[error("chunk not followed by CRLF")]
@@ -186,7 +207,7 @@ pub fn parse_response_head(
     };
     let head = buffer.split_to(length).freeze();
     let mut headers = HeaderMap::with_capacity(count);
-    let mut chunked = None;
+    let mut codings = Codings::default();
     let mut content_length: Option<u64> = None;
     let mut close = false;
     let mut keep_alive_token = false;
@@ -197,17 +218,11 @@ pub fn parse_response_head(
             .map_err(|_| WireError::Field)?;
         let text = value.as_bytes();
         if name == header::TRANSFER_ENCODING {
-            // The last coding listed decides: chunked, or the body runs to the close.
-            if let Some(last) = last_token(text) {
-                chunked = Some(last.eq_ignore_ascii_case(b"chunked"));
-            }
+            codings.add(text);
         } else if name == header::CONTENT_LENGTH {
-            for item in list_items(text) {
-                let length = parse_decimal(item).ok_or(WireError::ContentLength)?;
-                if content_length.is_some_and(|seen| seen != length) {
-                    return Err(WireError::ContentLength);
-                }
-                content_length = Some(length);
+            let length = parse_decimal(text.trim_ascii()).ok_or(WireError::ContentLength)?;
+            if content_length.replace(length).is_some() {
+                return Err(WireError::ContentLength);
             }
         } else if name == header::CONNECTION {
             for token in list_items(text) {
@@ -217,25 +232,32 @@ pub fn parse_response_head(
         }
         headers.append(name, value);
     }
+    let mut suspect = false;
     let framing = if method == Method::HEAD
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
     {
         ResponseFraming::Empty
-    } else if let Some(chunked) = chunked {
-        if chunked {
-            ResponseFraming::Chunked
-        } else {
-            ResponseFraming::UntilClose
+    } else if codings.seen {
+        if !codings.chunked_last_only() {
+            return Err(WireError::TransferCoding);
         }
+        if content_length.is_some() {
+            headers.remove(header::CONTENT_LENGTH);
+            suspect = true;
+        }
+        suspect |= http10;
+        ResponseFraming::Chunked
     } else if let Some(length) = content_length {
         ResponseFraming::Length(length)
     } else {
         ResponseFraming::UntilClose
     };
-    let keep_alive =
-        framing != ResponseFraming::UntilClose && !close && (!http10 || keep_alive_token);
+    let keep_alive = framing != ResponseFraming::UntilClose
+        && !suspect
+        && !close
+        && (!http10 || keep_alive_token);
     let mut response = Response::new(());
     *response.status_mut() = status;
     *response.version_mut() = Version::HTTP_11;
@@ -252,8 +274,30 @@ fn list_items(value: &[u8]) -> impl DoubleEndedIterator<Item = &[u8]> {
     value.split(|&b| b == b',').map(<[u8]>::trim_ascii)
 }
 
-fn last_token(value: &[u8]) -> Option<&[u8]> {
-    list_items(value).rev().find(|token| !token.is_empty())
+/// The transfer codings of a response, over all its `Transfer-Encoding` fields in order.
+#[derive(Clone, Copy, Debug, Default)]
+struct Codings {
+    /// A `Transfer-Encoding` field was there (even an empty one).
+    seen: bool,
+    /// The last coding so far is `chunked`.
+    chunked_last: bool,
+    /// A coding followed `chunked` (chunked twice, or something applied after it).
+    after_chunked: bool,
+}
+
+impl Codings {
+    fn add(&mut self, value: &[u8]) {
+        self.seen = true;
+        for coding in list_items(value).filter(|coding| !coding.is_empty()) {
+            self.after_chunked |= self.chunked_last;
+            self.chunked_last = coding.eq_ignore_ascii_case(b"chunked");
+        }
+    }
+
+    /// Whether `chunked` is the final coding, and the only time it is applied.
+    fn chunked_last_only(self) -> bool {
+        self.chunked_last && !self.after_chunked
+    }
 }
 
 fn parse_decimal(digits: &[u8]) -> Option<u64> {
@@ -324,13 +368,14 @@ impl ChunkedDecoder {
                     return Ok(Decoded::Data(data));
                 }
                 Self::DataEnd => {
-                    if buffer.len() < 2 {
-                        return Ok(Decoded::NeedMore);
-                    }
-                    if &buffer[..2] != b"\r\n" {
-                        return Err(WireError::ChunkEnd);
-                    }
-                    let _ = buffer.split_to(2);
+                    let end = match buffer.first() {
+                        None => return Ok(Decoded::NeedMore),
+                        Some(b'\n') => 1,
+                        Some(b'\r') if buffer.len() < 2 => return Ok(Decoded::NeedMore),
+                        Some(b'\r') if buffer[1] == b'\n' => 2,
+                        Some(_) => return Err(WireError::ChunkEnd),
+                    };
+                    let _ = buffer.split_to(end);
                     *self = Self::Size;
                 }
                 Self::Trailers(seen) => {
@@ -338,7 +383,7 @@ impl ChunkedDecoder {
                     else {
                         return Ok(Decoded::NeedMore);
                     };
-                    *self = if line.trim_ascii().is_empty() {
+                    *self = if line_content(&line) == Some(b"") {
                         Self::Done
                     } else {
                         Self::Trailers(seen + line.len())
@@ -372,9 +417,18 @@ fn take_line(
     }
 }
 
-/// The hexadecimal size before any `;extension`, at most 15 digits.
+/// A line without its LF and the CR before it, if any; `None` if it holds another CR.
+fn line_content(line: &[u8]) -> Option<&[u8]> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    (!line.contains(&b'\r')).then_some(line)
+}
+
+/// The hexadecimal size at the start of a chunk-size line, at most 15 digits (so it cannot
+/// overflow), then optional spaces and `;extensions`.
 fn parse_chunk_size(line: &[u8]) -> Option<u64> {
-    let size = line.split(|&b| b == b';').next()?.trim_ascii();
+    let content = line_content(line)?;
+    let size = content.split(|&b| b == b';').next()?.trim_ascii_end();
     if size.is_empty() || size.len() > 15 {
         return None;
     }
@@ -457,8 +511,11 @@ mod tests {
             ResponseFraming::Chunked
         );
         assert_eq!(
-            framing("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n"),
-            ResponseFraming::UntilClose
+            framing(
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ntransfer-encoding: Chunked\r\n\r\n"
+            ),
+            ResponseFraming::Chunked,
+            "codings over several fields read in order"
         );
         assert_eq!(
             framing("HTTP/1.1 200 OK\r\n\r\n"),
@@ -480,10 +537,120 @@ mod tests {
             answer_to_head.unwrap().unwrap().framing,
             ResponseFraming::Empty
         );
-        assert_eq!(
-            framing("HTTP/1.1 200 OK\r\ncontent-length: 7, 7\r\n\r\n"),
-            ResponseFraming::Length(7)
+        let head_with_codings = parse_response_head(
+            &mut BytesMut::from("HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\n\r\n"),
+            &Method::HEAD,
         );
+        assert_eq!(
+            head_with_codings.unwrap().unwrap().framing,
+            ResponseFraming::Empty,
+            "an answer without a body is not framed by its codings"
+        );
+    }
+
+    #[test]
+    fn chunked_framing_wins_over_a_length_which_is_dropped_and_the_connection_with_it() {
+        for text in [
+            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-length: 100\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-length: 100\r\ntransfer-encoding: chunked\r\n\r\n",
+        ] {
+            let parsed = head(text).unwrap().unwrap();
+            assert_eq!(parsed.framing, ResponseFraming::Chunked, "{text:?}");
+            assert!(
+                !parsed
+                    .response
+                    .headers()
+                    .contains_key(header::CONTENT_LENGTH),
+                "{text:?}"
+            );
+            assert!(!parsed.keep_alive, "{text:?}");
+        }
+        let old =
+            head("HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n")
+                .unwrap()
+                .unwrap();
+        assert_eq!(old.framing, ResponseFraming::Chunked);
+        assert!(
+            !old.keep_alive,
+            "RFC 9112 §6.1: close after a faulty HTTP/1.0 framing"
+        );
+    }
+
+    #[test]
+    fn codings_not_ending_in_one_chunked_are_refused() {
+        for codings in [
+            "transfer-encoding: gzip",
+            "transfer-encoding: chunked, gzip",
+            "transfer-encoding: chunked, identity",
+            "transfer-encoding: chunked, chunked",
+            "transfer-encoding: chunked\r\ntransfer-encoding: chunked",
+            "transfer-encoding: chunked\r\ntransfer-encoding: gzip",
+            "transfer-encoding: xchunked",
+            "transfer-encoding: chunked;x=1",
+            "transfer-encoding: ",
+        ] {
+            let text = format!("HTTP/1.1 200 OK\r\n{codings}\r\ncontent-length: 5\r\n\r\n");
+            assert_eq!(
+                head(&text).unwrap_err(),
+                WireError::TransferCoding,
+                "{codings:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_length_must_be_one_decimal_number() {
+        for lengths in [
+            "content-length: 5\r\ncontent-length: 6",
+            "content-length: 5\r\ncontent-length: 5",
+            "content-length: 7, 7",
+            "content-length: -1",
+            "content-length: +5",
+            "content-length: 0x5",
+            "content-length: 5 5",
+            "content-length: ",
+            "content-length: 99999999999999999999",
+        ] {
+            let text = format!("HTTP/1.1 200 OK\r\n{lengths}\r\n\r\n");
+            assert_eq!(
+                head(&text).unwrap_err(),
+                WireError::ContentLength,
+                "{lengths:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bare_lf_ends_a_line_and_other_malformed_lines_are_refused() {
+        let mut buffer = BytesMut::from("HTTP/1.1 200 OK\ncontent-length: 2\nx-a: b\n\nok");
+        let parsed = parse_response_head(&mut buffer, &Method::GET)
+            .unwrap()
+            .unwrap();
+        assert_eq!(parsed.framing, ResponseFraming::Length(2));
+        assert_eq!(parsed.response.headers()["x-a"], "b");
+        assert_eq!(buffer, "ok");
+        for (what, text) in [
+            (
+                "obs-fold",
+                "HTTP/1.1 200 OK\r\nx-a: 1\r\n folded\r\ncontent-length: 0\r\n\r\n",
+            ),
+            (
+                "obs-fold, tab",
+                "HTTP/1.1 200 OK\r\nx-a: 1\r\n\tfolded\r\n\r\n",
+            ),
+            (
+                "space before colon",
+                "HTTP/1.1 200 OK\r\ncontent-length : 0\r\n\r\n",
+            ),
+            ("NUL in a value", "HTTP/1.1 200 OK\r\nx-a: a\0b\r\n\r\n"),
+            ("bare CR in a value", "HTTP/1.1 200 OK\r\nx-a: a\rb\r\n\r\n"),
+            (
+                "bare CR ending a line",
+                "HTTP/1.1 200 OK\rcontent-length: 0\r\n\r\n",
+            ),
+        ] {
+            assert!(head(text).is_err(), "{what}: {:?}", head(text));
+        }
     }
 
     #[test]
@@ -556,6 +723,21 @@ mod tests {
     }
 
     #[test]
+    fn chunk_lines_may_end_in_a_bare_lf_and_sizes_reach_fifteen_digits() {
+        for step in [1, 4, 64] {
+            let (body, _) = decode_in_steps(b"5 ;a=b\nhello\n3\r\nabc\n0\n\n", step).unwrap();
+            assert_eq!(body, b"helloabc", "step {step}");
+        }
+        let mut decoder = ChunkedDecoder::default();
+        let mut buffer = BytesMut::from("fffffffffffffff\r\nab");
+        assert_eq!(
+            decoder.decode(&mut buffer).unwrap(),
+            Decoded::Data(Bytes::from("ab"))
+        );
+        assert_eq!(decoder, ChunkedDecoder::Data(0xfff_ffff_ffff_fffd));
+    }
+
+    #[test]
     fn broken_chunks_are_errors() {
         assert_eq!(
             decode_in_steps(b"zz\r\n", 4).unwrap_err(),
@@ -565,6 +747,24 @@ mod tests {
             decode_in_steps(b"2\r\nabXY0\r\n\r\n", 13).unwrap_err(),
             WireError::ChunkEnd
         );
+        for overflow in [
+            "10000000000000000\r\n",
+            "ffffffffffffffff\r\n",
+            "0000000000000000001\r\n",
+        ] {
+            assert_eq!(
+                decode_in_steps(overflow.as_bytes(), 3).unwrap_err(),
+                WireError::ChunkSize,
+                "{overflow:?}"
+            );
+        }
+        for malformed in [" 5\r\n", "5\rx\r\n", "5\r\r\n", "+5\r\n", "\r\n"] {
+            assert_eq!(
+                decode_in_steps(malformed.as_bytes(), 2).unwrap_err(),
+                WireError::ChunkSize,
+                "{malformed:?}"
+            );
+        }
         let long_line = vec![b'1'; MAX_LINE + 1];
         assert_eq!(
             decode_in_steps(&long_line, 512).unwrap_err(),
