@@ -10,8 +10,9 @@
 //! Submodules, one concept each: `schema` (layout, pragmas, migrations), `segment` (requests
 //! packed into one blob), `id_filter` (a segment's request ids as a Bloom filter), `row` (stored
 //! times, and the old one-row-per-request layout the migration reads), `rollup` (traffic summed
-//! per bucket), `writer` (the writer thread), `search` (request filters over segments), `stats`
-//! (periods from rollups), `store_status` (counters and errors).
+//! per bucket), `writer` (the writer thread), `size_bound` (`history.max_bytes`), `search`
+//! (request filters over segments), `stats` (periods from rollups), `store_status` (counters and
+//! errors).
 
 mod id_filter;
 mod rollup;
@@ -19,6 +20,7 @@ mod row;
 mod schema;
 mod search;
 mod segment;
+mod size_bound;
 mod stats;
 mod store_status;
 mod writer;
@@ -39,6 +41,8 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
+use crate::server::config::DEFAULT_HISTORY_MAX_BYTES;
+use size_bound::SizeBound;
 use store_status::Health;
 use writer::{Command, Writer, WriterConfig};
 
@@ -93,6 +97,8 @@ pub struct HistoryOptions {
     pub busy_timeout: Duration,
     /// How often expired data is deleted (also once at start).
     pub retention_interval: Duration,
+    /// How large the file and its WAL may grow before the oldest requests are deleted.
+    pub max_bytes: u64,
 }
 
 impl Default for HistoryOptions {
@@ -102,6 +108,7 @@ impl Default for HistoryOptions {
             queue_batches: DEFAULT_QUEUE_BATCHES,
             busy_timeout: DEFAULT_BUSY_TIMEOUT,
             retention_interval: DEFAULT_RETENTION_INTERVAL,
+            max_bytes: DEFAULT_HISTORY_MAX_BYTES,
         }
     }
 }
@@ -174,6 +181,11 @@ impl History {
                 found,
             },
         })?;
+        let size = SizeBound::new(options.max_bytes);
+        size.configure(&conn).map_err(|source| HistoryError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
         let next_seq = stored_next_seq(&conn).map_err(|source| HistoryError::Open {
             path: path.to_owned(),
             source,
@@ -190,6 +202,7 @@ impl History {
                 path: path.to_owned(),
                 retention: options.retention,
                 retention_interval: options.retention_interval,
+                size,
             },
         )
         .giving_back_written(give_back);
@@ -222,6 +235,17 @@ impl History {
     /// up) or the writer has stopped, the batch is dropped and counted in [`Self::status`].
     /// Takes shared records (what the recorder has) or plain ones (tests, tools).
     pub fn submit<R: Into<SharedRecord>>(&self, batch: Vec<R>) {
+        self.queue(batch, false);
+    }
+
+    /// Hands `batch` to the writer, waiting while its queue is full: for the last batch at
+    /// shutdown, which must not be dropped. Dropped (and counted) only if the writer has stopped.
+    /// Blocking: call it from a blocking thread, never from the proxy.
+    pub fn submit_blocking<R: Into<SharedRecord>>(&self, batch: Vec<R>) {
+        self.queue(batch, true);
+    }
+
+    fn queue<R: Into<SharedRecord>>(&self, batch: Vec<R>, wait: bool) {
         // A no-op for shared records: the vector is reused in place.
         let batch: Vec<SharedRecord> = batch.into_iter().map(Into::into).collect();
         let Some(max_seq) = batch.iter().map(|r| r.seq).max() else {
@@ -231,12 +255,13 @@ impl History {
             .next_seq
             .fetch_max(max_seq.saturating_add(1), Ordering::AcqRel);
         let rows = batch.len() as u64;
-        if self
-            .shared
-            .commands
-            .try_send(Command::Batch(batch))
-            .is_err()
-        {
+        let commands = &self.shared.commands;
+        let queued = if wait {
+            commands.send(Command::Batch(batch)).is_ok()
+        } else {
+            commands.try_send(Command::Batch(batch)).is_ok()
+        };
+        if !queued {
             self.shared.health.queue_full(&self.shared.path, rows);
         }
     }
@@ -261,9 +286,10 @@ impl History {
 
     /// How the history is doing.
     pub fn status(&self) -> HistoryStatus {
+        let options = &self.shared.options;
         self.shared
             .health
-            .status(&self.shared.path, self.shared.options.retention)
+            .status(&self.shared.path, options.retention, options.max_bytes)
     }
 
     /// The database file.
@@ -758,6 +784,72 @@ mod tests {
         assert!(path.exists());
         assert_eq!(history.status().path, path.display().to_string());
         assert_eq!(history.status().retention_days, 7.0);
+        writer.shutdown();
+    }
+
+    /// Bytes the file may exceed `max_bytes` by: one write transaction's pages beyond the
+    /// log's checkpoint point (here the open segment, rewritten whole by every write, at most
+    /// 1024 rows of ~150 bytes), see `size_bound`.
+    const SIZE_SLACK: u64 = 256 << 10;
+
+    #[test]
+    fn the_file_stays_within_max_bytes_keeping_the_newest_requests() {
+        let dir = tempfile::tempdir().unwrap();
+        let max_bytes = crate::server::config::MIN_HISTORY_BYTES;
+        let (history, writer) = testing::open_with(
+            dir.path(),
+            HistoryOptions {
+                max_bytes,
+                ..HistoryOptions::default()
+            },
+        );
+        let path = history.path().to_owned();
+        let mut rng = fastrand::Rng::with_seed(26);
+        let start = Utc::now();
+        // ~150 bytes per request (unique ids and paths), ~5 MiB in all: five times the bound.
+        let total = 36_000u64;
+        let mut largest = 0;
+        for first in (0..total).step_by(300) {
+            let batch: Vec<RequestRecord> = (first..first + 300)
+                .map(|seq| {
+                    let mut record = testing::request(seq, start);
+                    let noise: String = (0..100).map(|_| rng.alphanumeric()).collect();
+                    record.path = compact_str::format_compact!("/items/{seq}/{noise}");
+                    record
+                })
+                .collect();
+            history.submit_blocking(batch);
+            assert!(history.flush_blocking());
+            largest = largest.max(size_bound::bytes_on_disk(&path));
+        }
+        let status = history.status();
+        assert!(
+            largest <= max_bytes + SIZE_SLACK,
+            "{largest} bytes on disk, bound {max_bytes}"
+        );
+        assert!(status.bytes > 0 && status.bytes <= max_bytes + SIZE_SLACK);
+        assert_eq!(status.max_bytes, max_bytes);
+        assert!(status.rows_deleted_for_size > total / 2, "{status:?}");
+        assert_eq!(status.rows_dropped, 0);
+
+        let stored = all(&history);
+        let newest = total - 1;
+        assert_eq!(stored.first().map(|r| r.seq), Some(newest), "newest kept");
+        let oldest_kept = stored.last().unwrap().seq;
+        assert!(oldest_kept > 0, "the oldest are gone");
+        assert_eq!(
+            stored.len() as u64,
+            newest - oldest_kept + 1,
+            "whole segments go, oldest first: what is left is contiguous"
+        );
+        assert_eq!(stored.len() as u64 + status.rows_deleted_for_size, total);
+        assert!(history.request_by_id("req-0").unwrap().is_none());
+        assert!(
+            history
+                .request_by_id(&format!("req-{newest}"))
+                .unwrap()
+                .is_some()
+        );
         writer.shutdown();
     }
 }

@@ -11,7 +11,7 @@ use crate::server::config::{Config, HistoryConfig};
 use crate::server::gateway::{
     Gateway, HistoryState, Listening, SharedGateway, config_reload, recorder,
 };
-use crate::server::history::{History, HistoryWriter};
+use crate::server::history::{History, HistoryOptions, HistoryWriter};
 use crate::server::proxy;
 use crate::server::proxy::Proxy;
 use crate::server::proxy::event::{EVENT_QUEUE, EventSink};
@@ -30,6 +30,9 @@ use tokio_util::sync::CancellationToken;
 
 /// How long a shutdown waits for in-flight requests before giving up on them.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long cutting what is left after [`DRAIN_TIMEOUT`] may take (the workers drop their
+/// connections and report the requests cut).
+pub const CUT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -71,8 +74,13 @@ async fn open_history(
     if !config.enabled || !recording {
         return (HistoryState::Off, None);
     }
-    let (path, retention) = (config.path.clone(), config.retention);
-    let opened = tokio::task::spawn_blocking(move || History::open(&path, retention)).await;
+    let path = config.path.clone();
+    let options = HistoryOptions {
+        retention: config.retention,
+        max_bytes: config.max_bytes,
+        ..HistoryOptions::default()
+    };
+    let opened = tokio::task::spawn_blocking(move || History::open_with(&path, options)).await;
     match opened {
         Ok(Ok((history, writer))) => {
             tracing::info!(path = %history.path().display(), next_seq = history.next_seq(), "history opened");
@@ -104,6 +112,9 @@ fn failed_history(config: &HistoryConfig, reason: String) -> HistoryStatus {
         batches_dropped: 0,
         rows_dropped: 0,
         retention_days: config.retention.as_secs_f64() / 86_400.0,
+        bytes: 0,
+        max_bytes: config.max_bytes,
+        rows_deleted_for_size: 0,
     }
 }
 
@@ -276,7 +287,9 @@ async fn serve_dashboard(listener: DashboardListener, router: Router, stop: Canc
 
 impl RunningGateway {
     /// Shuts down: stops accepting, then waits up to `drain` for in-flight requests and open
-    /// WebSocket tunnels to finish; whatever is left is cut. Returns whether everything finished.
+    /// WebSocket tunnels to finish; whatever is left is cut (and recorded as cut). Then the
+    /// recorder hands its last batch to the history writer, which writes everything queued and
+    /// closes the database. Returns whether everything finished.
     pub async fn shutdown(mut self, drain: Duration) -> bool {
         self.gateway.shutdown_token().cancel();
         let core = self.gateway.proxy().core().clone();
@@ -288,7 +301,14 @@ impl RunningGateway {
         .await
         .is_ok();
         if !drained {
+            // The proxy's workers drop what they still serve, recording each request cut (error
+            // kind `shutdown`) before its listener task ends; anything still running after
+            // `CUT_TIMEOUT` (the dashboard's listener, a stuck worker) is aborted.
             core.close_tunnels.cancel();
+            let _ = tokio::time::timeout(CUT_TIMEOUT, async {
+                while self.servers.join_next().await.is_some() {}
+            })
+            .await;
             self.servers.abort_all();
             core.tunnels.wait().await;
         }

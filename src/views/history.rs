@@ -24,4 +24,13 @@ pub struct HistoryStatus {
     pub rows_dropped: u64,
     /// How long rows and rollups are kept, in days.
     pub retention_days: f64,
+    /// The file's size on disk with its write-ahead log, as last measured (after each write).
+    #[serde(default)]
+    pub bytes: u64,
+    /// `history.max_bytes`: beyond it the oldest requests are deleted.
+    #[serde(default)]
+    pub max_bytes: u64,
+    /// Requests deleted since start to keep the file within `max_bytes` (before their age).
+    #[serde(default)]
+    pub rows_deleted_for_size: u64,
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod api;
+mod crash;
 mod disabled;
 mod history;
 mod live;

@@ -50,11 +50,22 @@ pub async fn run(mut events: EventQueue, gateway: SharedGateway, stop: Cancellat
             _ = stop.cancelled() => true,
         };
         let open = drain_queue(&mut events, &gateway, &mut outbox, &mut drained);
-        outbox.send_due(&gateway, stopping || !open);
-        gateway.release_written_history();
         if stopping || !open {
+            // The last batch waits for room in the writer's queue rather than being dropped:
+            // every request that finished is in the history after a graceful shutdown.
+            outbox.publish_live(&gateway, true);
+            let last = std::mem::take(&mut outbox.history);
+            if let Some(history) = gateway.history().cloned()
+                && !last.is_empty()
+            {
+                let _ = tokio::task::spawn_blocking(move || history.submit_blocking(last)).await;
+            }
+            gateway.release_written_history();
             return;
         }
+        outbox.publish_live(&gateway, false);
+        outbox.submit_history(&gateway);
+        gateway.release_written_history();
     }
 }
 
@@ -214,12 +225,13 @@ impl Outbox {
         }
     }
 
-    /// Publishes and submits what is due (everything when `flush`).
-    fn send_due(&mut self, gateway: &Gateway, flush: bool) {
-        let due = |sent: Option<Instant>, every: Duration| {
-            flush || sent.is_none_or(|sent| sent.elapsed() >= every)
-        };
-        if !self.live.is_empty() && due(self.live_sent, LIVE_BATCH_INTERVAL) {
+    /// Publishes the live batch if it is due (whatever is waiting when `flush`).
+    fn publish_live(&mut self, gateway: &Gateway, flush: bool) {
+        let due = flush
+            || self
+                .live_sent
+                .is_none_or(|sent| sent.elapsed() >= LIVE_BATCH_INTERVAL);
+        if !self.live.is_empty() && due {
             gateway.publish(LiveEvent::Requests(RequestBatch {
                 requests: self
                     .live
@@ -230,7 +242,14 @@ impl Outbox {
             }));
             self.live_sent = Some(Instant::now());
         }
-        if !self.history.is_empty() && due(self.history_sent, HISTORY_BATCH_INTERVAL) {
+    }
+
+    /// Hands the history batch to the writer without waiting, if it is due.
+    fn submit_history(&mut self, gateway: &Gateway) {
+        let due = self
+            .history_sent
+            .is_none_or(|sent| sent.elapsed() >= HISTORY_BATCH_INTERVAL);
+        if !self.history.is_empty() && due {
             // The next batch will be about as large: sized so it need not grow step by step.
             let next = Vec::with_capacity(self.history.len());
             gateway.record_history(std::mem::replace(&mut self.history, next));

@@ -19,6 +19,8 @@ pub struct Health {
     rows_written: AtomicU64,
     batches_dropped: AtomicU64,
     rows_dropped: AtomicU64,
+    rows_deleted_for_size: AtomicU64,
+    bytes: AtomicU64,
     writer_running: AtomicBool,
     queue_full_reported: RateLimit,
     refused_reported: RateLimit,
@@ -44,6 +46,17 @@ impl Health {
     /// `rows` were stored.
     pub fn written(&self, rows: u64) {
         self.rows_written.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    /// `rows` of the oldest requests were deleted to keep the file within `history.max_bytes`.
+    pub fn deleted_for_size(&self, rows: u64) {
+        self.rows_deleted_for_size
+            .fetch_add(rows, Ordering::Relaxed);
+    }
+
+    /// The file (with its WAL) takes `bytes` on disk.
+    pub fn measured(&self, bytes: u64) {
+        self.bytes.store(bytes, Ordering::Relaxed);
     }
 
     /// Single rows were refused (a `seq` already stored, or one too large for SQLite).
@@ -117,7 +130,7 @@ impl Health {
         }
     }
 
-    pub fn status(&self, path: &Path, retention: Duration) -> HistoryStatus {
+    pub fn status(&self, path: &Path, retention: Duration, max_bytes: u64) -> HistoryStatus {
         let failures = self.lock();
         let (last_error, last_error_at) = match &failures.last_error {
             Some((message, at)) => (Some(message.clone()), Some(*at)),
@@ -132,6 +145,9 @@ impl Health {
             batches_dropped: self.batches_dropped.load(Ordering::Relaxed),
             rows_dropped: self.rows_dropped.load(Ordering::Relaxed),
             retention_days: retention.as_secs_f64() / 86_400.0,
+            bytes: self.bytes.load(Ordering::Relaxed),
+            max_bytes,
+            rows_deleted_for_size: self.rows_deleted_for_size.load(Ordering::Relaxed),
         }
     }
 

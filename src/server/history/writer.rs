@@ -1,6 +1,7 @@
 //! The writer thread: the only connection that writes. It takes batches from the bounded queue,
 //! writes as many as are waiting in one transaction (rows and rollups together, with cached
-//! statements), and deletes what retention has expired in small chunks between transactions.
+//! statements), and deletes what retention has expired, and the oldest data when the file
+//! outgrows `history.max_bytes` ([`SizeBound`]), in small chunks between transactions.
 //!
 //! Any SQLite error (disk full, database locked past the busy timeout, read-only file) drops the
 //! batches of that transaction, shows in [`Health`], and the thread carries on: the next
@@ -10,6 +11,7 @@ use super::rollup::{BatchRollups, Grain, RollupStore};
 use super::row;
 use super::schema::{self, META_MAX_SEQ};
 use super::segment;
+use super::size_bound::{self, SizeBound};
 use super::store_status::Health;
 use crate::server::records::record::SharedRecord;
 use chrono::Utc;
@@ -58,6 +60,8 @@ pub struct WriterConfig {
     pub retention: Duration,
     /// How often retention runs.
     pub retention_interval: Duration,
+    /// How large the file may grow.
+    pub size: SizeBound,
 }
 
 /// The writer thread's state.
@@ -73,6 +77,8 @@ pub struct Writer {
     open: Option<segment::Builder>,
     /// Where written batches go to be dropped by the thread that allocated their records.
     written: Option<SyncSender<Vec<SharedRecord>>>,
+    /// Above the size bound's high-water mark and not yet back under its low-water mark.
+    shrinking: bool,
 }
 
 /// What one transaction did with its rows.
@@ -137,6 +143,7 @@ impl Writer {
             max_seq,
             open: None,
             written: None,
+            shrinking: false,
         }
     }
 
@@ -152,13 +159,21 @@ impl Writer {
     /// Runs until [`Command::Shutdown`] (or until every sender is gone), then writes whatever is
     /// still queued.
     pub fn run(mut self, commands: Receiver<Command>) {
+        self.keep_within_bound();
         loop {
             if Instant::now() >= self.next_retention {
                 self.expire();
             }
-            let wait = self
-                .next_retention
-                .saturating_duration_since(Instant::now());
+            if self.shrinking {
+                self.keep_within_bound();
+            }
+            // More to delete for size: carry on once the queued batches are written.
+            let wait = match self.shrinking {
+                true => Duration::ZERO,
+                false => self
+                    .next_retention
+                    .saturating_duration_since(Instant::now()),
+            };
             let command = match commands.recv_timeout(wait) {
                 Ok(command) => command,
                 Err(RecvTimeoutError::Timeout) => continue,
@@ -238,6 +253,7 @@ impl Writer {
                     self.health.rows_refused(&self.config.path, written.refused);
                 }
                 self.health.write_succeeded(&self.config.path);
+                self.keep_within_bound();
             }
             Err(error) => {
                 // The rollup cache may hold values from the rolled-back transaction's reads:
@@ -297,6 +313,48 @@ impl Writer {
         self.max_seq = max_seq;
         self.open = (open.len() > 0 && !open.is_full()).then_some(open);
         Ok(written)
+    }
+
+    /// Deletes the oldest data, a few chunks at a time, while the file is above the size
+    /// bound's high-water mark (and, once started, until it is under the low-water mark); then
+    /// measures the file for [`Health`].
+    fn keep_within_bound(&mut self) {
+        let size = self.config.size;
+        let shrunk = size
+            .needs_shrinking(&self.conn, self.shrinking)
+            .and_then(|needed| match needed {
+                true => size.shrink(&self.conn, RETENTION_CHUNKS_PER_PASS),
+                false => Ok(size_bound::Shrunk {
+                    done: true,
+                    ..Default::default()
+                }),
+            });
+        match shrunk {
+            Ok(shrunk) => {
+                if shrunk.deleted {
+                    // The open segment may be gone (it must not come back with the next write),
+                    // and remembered rollups with it.
+                    self.open = None;
+                    self.rollups.forget();
+                }
+                if shrunk.rows > 0 {
+                    self.health.deleted_for_size(shrunk.rows);
+                }
+                self.shrinking = !shrunk.done;
+            }
+            Err(error) => {
+                self.shrinking = false;
+                self.health.write_failed(
+                    &self.config.path,
+                    "deleting the oldest history to stay within history.max_bytes",
+                    &error,
+                    0,
+                    0,
+                );
+            }
+        }
+        self.health
+            .measured(size_bound::bytes_on_disk(&self.config.path));
     }
 
     /// One retention pass: deletes rows and rollups older than the retention, a chunk at a time.

@@ -193,7 +193,7 @@ impl Body for MeteredBody {
 impl Drop for MeteredBody {
     fn drop(&mut self) {
         // The connection may drop a body it knows is complete without polling it to the end.
-        let error = (!self.is_end_stream()).then_some(ErrorKind::ClientAborted);
+        let error = (!self.is_end_stream()).then(super::event::aborted);
         self.finish(error);
     }
 }

@@ -43,6 +43,18 @@ pub enum ErrorKind {
     Client4xx,
     /// The client went away before the response was sent.
     ClientAborted,
+    /// Still in flight at the end of a shutdown's drain period: the gateway cut it.
+    Shutdown,
+}
+
+/// Why a request ended before its response was complete, when nothing else said why: cut by
+/// the gateway at the end of a shutdown's drain period, or else abandoned by its client.
+pub fn aborted() -> ErrorKind {
+    if crate::server::proxy::workers::cutting() {
+        ErrorKind::Shutdown
+    } else {
+        ErrorKind::ClientAborted
+    }
 }
 
 impl ErrorKind {
@@ -60,6 +72,7 @@ impl ErrorKind {
             Self::Upstream5xx => "upstream_5xx",
             Self::Client4xx => "client_4xx",
             Self::ClientAborted => "client_aborted",
+            Self::Shutdown => "shutdown",
         }
     }
 }

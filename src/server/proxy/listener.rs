@@ -44,8 +44,9 @@ pub struct HttpsListener {
 }
 
 /// Serves `listener` (and `https`, if any) until `stop` is cancelled, then waits for open
-/// connections to finish. The connections are served by [`Workers`]; dropping this future cuts
-/// them.
+/// connections to finish, until [`ProxyCore::close_tunnels`] cuts them (each request cut is
+/// recorded before this returns). The connections are served by [`Workers`]; dropping this
+/// future cuts them too, without waiting.
 pub async fn serve(
     listener: TcpListener,
     https: Option<HttpsListener>,
@@ -68,7 +69,10 @@ pub async fn serve(
         None => plain.await,
     }
     drop((listener, https));
-    workers.finish().await;
+    // At the end of the drain period, whatever is still in flight is cut.
+    workers
+        .finish_or_cut(core.close_tunnels.cancelled())
+        .await;
 }
 
 /// Accepts on `listener` until `stop`, handing each connection to a worker.

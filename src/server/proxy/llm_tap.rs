@@ -30,6 +30,9 @@ use std::time::Instant;
 pub const MAX_JSON_BODY: usize = 4 * 1024 * 1024;
 /// Longest single SSE event/line kept (longer ones are skipped, not buffered).
 pub const MAX_SSE_EVENT: usize = 256 * 1024;
+/// Longest model name kept: the name is the upstream's to choose, and it is stored with every
+/// request.
+pub const MAX_MODEL_LEN: usize = 256;
 
 /// Watches one response body for the model and token usage of an LLM API answer.
 #[derive(Debug)]
@@ -272,9 +275,17 @@ impl Found {
         }
     }
 
-    /// Keeps a non-empty model and the token counts present (later ones win).
+    /// Keeps a non-empty model (cut to [`MAX_MODEL_LEN`]) and the token counts present (later
+    /// ones win).
     fn take(&mut self, model: Option<String>, usage: Option<WireUsage>) {
-        if let Some(model) = model.filter(|model| !model.is_empty()) {
+        if let Some(mut model) = model.filter(|model| !model.is_empty()) {
+            if model.len() > MAX_MODEL_LEN {
+                let mut end = MAX_MODEL_LEN;
+                while !model.is_char_boundary(end) {
+                    end -= 1;
+                }
+                model.truncate(end);
+            }
             self.model = model;
         }
         let Some(usage) = usage else { return };

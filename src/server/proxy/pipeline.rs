@@ -64,7 +64,8 @@ pub struct ProxyCore {
     pub events: EventSink,
     /// Open WebSocket tunnels.
     pub tunnels: TaskTracker,
-    /// Cancelled to close every tunnel (at the end of a shutdown's drain period).
+    /// Cancelled at the end of a shutdown's drain period: every tunnel is closed and every
+    /// request still in flight is cut.
     pub close_tunnels: CancellationToken,
     /// Client connections open now.
     pub connections: AtomicU64,
@@ -84,7 +85,11 @@ impl ProxyCore {
         let table = self.table.load_full();
         let (client, trusted) = client_address(request.headers(), peer, table.trusted_proxies());
         let path = normalise_path(&mut request, table.merge_slashes());
-        let mut exchange = Exchange::begin(&request, client, self.events.requests_here());
+        let mut exchange = Unanswered(Some(Exchange::begin(
+            &request,
+            client,
+            self.events.requests_here(),
+        )));
         exchange.from = ClientSide {
             peer,
             proto,
@@ -92,13 +97,13 @@ impl ProxyCore {
         };
         if let Err(error) = path {
             let response = exchange.fail(error);
-            return exchange.record(response);
+            return exchange.answer(response);
         }
         if proto == Proto::Http && table.redirects_http() {
             let port = self.https_port.load(Ordering::Relaxed);
             if port != 0 {
                 let response = https_redirect::answer(&request, port, &exchange.request_id);
-                return exchange.record(response);
+                return exchange.answer(response);
             }
         }
         let response = match match_route(&table, &request) {
@@ -110,7 +115,7 @@ impl ProxyCore {
             }
             Some(Handler::Proxy(route)) => self.proxy(route, request, &mut exchange).await,
         };
-        exchange.record(response)
+        exchange.answer(response)
     }
 
     async fn proxy(
@@ -214,6 +219,53 @@ impl ProxyCore {
             }
         }
         exchange.fail(last_error.unwrap_or(ProxyError::Connect))
+    }
+}
+
+/// A request's [`Exchange`] until it has a response: a request whose future is dropped before
+/// (cut at the end of a shutdown's drain period, or abandoned by its client) is still recorded,
+/// with status 503 and error kind `shutdown` if the gateway cut it, else 499 and
+/// `client_aborted` (no response was sent: the status says why there is none).
+struct Unanswered(Option<Exchange>);
+
+impl Unanswered {
+    /// Step 8 for the response: see [`Exchange::record`].
+    fn answer(mut self, response: Response<ResponseBody>) -> Response<MeteredBody> {
+        match self.0.take() {
+            Some(exchange) => exchange.record(response),
+            None => unreachable!("an exchange is answered once, by value"),
+        }
+    }
+}
+
+impl std::ops::Deref for Unanswered {
+    type Target = Exchange;
+    fn deref(&self) -> &Exchange {
+        self.0.as_ref().expect("answered only by value")
+    }
+}
+
+impl std::ops::DerefMut for Unanswered {
+    fn deref_mut(&mut self) -> &mut Exchange {
+        self.0.as_mut().expect("answered only by value")
+    }
+}
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        let Some(mut exchange) = self.0.take() else {
+            return;
+        };
+        let kind = super::event::aborted();
+        exchange.event.error = Some(kind);
+        let status = match kind {
+            ErrorKind::Shutdown => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+        };
+        let mut response = Response::new(ResponseBody::Full(None));
+        *response.status_mut() = status;
+        // The body is already at its end: dropping it records the request.
+        drop(exchange.record(response));
     }
 }
 

@@ -25,6 +25,8 @@ const HANDOVER_QUEUE: usize = 256;
 thread_local! {
     /// 0 outside the workers, `n + 1` on worker `n`.
     static SLOT: Cell<usize> = const { Cell::new(0) };
+    /// Set on a worker's thread while it drops what it still served when it was cut.
+    static CUTTING: Cell<bool> = const { Cell::new(false) };
 }
 
 static WORKERS: LazyLock<usize> =
@@ -66,6 +68,13 @@ pub fn slot_count() -> usize {
 /// The current thread's share: `1..=worker_count()` on a worker, 0 anywhere else.
 pub fn current_slot() -> usize {
     SLOT.with(Cell::get)
+}
+
+/// Whether the current thread is a worker dropping the connections it served because it was cut
+/// (the end of a shutdown's drain period): a request ending now was cut by the gateway, not
+/// abandoned by its client.
+pub fn cutting() -> bool {
+    CUTTING.with(Cell::get)
 }
 
 /// Running workers, each serving what it is handed with the same function. Dropping them cuts
@@ -134,11 +143,28 @@ impl<T: Send + 'static> Workers<T> {
     }
 
     /// Closes the hand-over channels and waits until every worker has finished serving.
-    pub async fn finish(mut self) {
-        for worker in std::mem::take(&mut self.workers) {
-            drop(worker.handover);
-            let _ = worker.finished.await;
+    pub async fn finish(self) {
+        self.finish_or_cut(std::future::pending()).await;
+    }
+
+    /// [`Self::finish`], but once `cut` resolves, cuts whatever the workers still serve and
+    /// waits until they have dropped it (so a request cut is reported before this returns).
+    pub async fn finish_or_cut(mut self, cut: impl Future<Output = ()>) {
+        let finished = std::mem::take(&mut self.workers)
+            .into_iter()
+            .map(|worker| {
+                drop(worker.handover);
+                worker.finished
+            })
+            .collect::<Vec<_>>();
+        let all = futures_util::future::join_all(finished);
+        tokio::pin!(all);
+        tokio::select! {
+            _ = &mut all => return,
+            () = cut => {}
         }
+        self.cut.cancel();
+        all.await;
     }
 }
 
@@ -179,6 +205,7 @@ impl<T: Send + 'static> Worker<T> {
                         runtime.block_on(serve_until_cut(serving, cut.clone()));
                     }));
                     // Cut, finished or panicked, nothing this worker serves outlives its runtime.
+                    CUTTING.set(cut.is_cancelled());
                     drop(runtime);
                     if served.is_ok() {
                         break;

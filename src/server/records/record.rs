@@ -9,6 +9,10 @@ use chrono::{DateTime, Utc};
 use compact_str::CompactString;
 use std::sync::Arc;
 
+/// Longest method kept: standard ones have at most 7 letters, but a client may send an
+/// extension method as long as its request line.
+pub const MAX_METHOD_LEN: usize = 32;
+
 /// A finished request's record as the recorder hands it on: one allocation shared by the
 /// recent ring, the history batch and the live batch, so none of them copies its strings.
 pub type SharedRecord = Arc<RequestRecord>;
@@ -21,7 +25,11 @@ pub fn request_record(event: &RequestEvent, seq: u64) -> RequestRecord {
         // Whole microseconds, as the history stores it, so a record reads the same from memory
         // and from disk.
         at: truncate_to_micros(event.started_at),
-        method: CompactString::new(event.method.as_str()),
+        // A method is ASCII (token characters): any cut is at a character boundary.
+        method: {
+            let method = event.method.as_str();
+            CompactString::new(method.get(..MAX_METHOD_LEN).unwrap_or(method))
+        },
         path: event.path.clone(),
         route: event.route.clone(),
         target: event.target.clone(),
