@@ -18,7 +18,7 @@ mod rollup;
 mod row;
 mod schema;
 mod search;
-mod segment;
+pub(crate) mod segment;
 mod stats;
 mod store_status;
 mod writer;
