@@ -3,11 +3,13 @@
 # Idempotent: each step checks first and is a quick no-op when its tool is already present.
 # See docs in README.md ("Toolchain") for why the WASM build uses Debian's Rust with -Zbuild-std.
 # With GATEWATCH_SETUP_BENCH=1 (bench/lib.sh sets it) it also installs the benchmarks' peers and
-# tools (nginx, wrk, valgrind), which building, running and testing do not need.
+# tools (nginx, wrk, valgrind), which building, running and testing do not need; with
+# GATEWATCH_SETUP_FUZZ=1 (bench/fuzz.sh sets it), cargo-fuzz.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CARGO_LEPTOS_VERSION=0.3.11
+CARGO_FUZZ_VERSION=0.13.2
 APT_PACKAGES=(rustc-web cargo-web rust-web-src rustfmt-web rust-web-clippy lld-22
   chromium curl openssl brotli pkg-config ca-certificates)
 BENCH_PACKAGES=(nginx wrk valgrind)
@@ -76,6 +78,13 @@ install_cargo_leptos() {
   debian_cargo_install cargo-leptos --version "$CARGO_LEPTOS_VERSION" --locked --features no_downloads
 }
 
+# The fuzz targets' driver (bench/fuzz.sh only; the tests replay the corpus without it).
+install_cargo_fuzz() {
+  if cargo-fuzz --version 2>/dev/null | grep -qF "$CARGO_FUZZ_VERSION"; then return; fi
+  log "cargo install cargo-fuzz $CARGO_FUZZ_VERSION"
+  debian_cargo_install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
+}
+
 # wasm-bindgen-cli must equal the wasm-bindgen version locked in Cargo.lock.
 install_wasm_bindgen() {
   local version
@@ -104,4 +113,5 @@ ensure_node
 export PATH="$HOME/.cargo/bin:$NODE_PREFIX/bin:$PATH"
 install_cargo_leptos
 if [ -f "$ROOT/Cargo.lock" ]; then install_wasm_bindgen; fi
+if [ "${GATEWATCH_SETUP_FUZZ:-0}" = 1 ]; then install_cargo_fuzz; fi
 if [ -f "$ROOT/end2end/package-lock.json" ]; then install_node_packages; fi

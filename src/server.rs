@@ -12,6 +12,7 @@
 //!   on [`records`];
 //! - [`config`]: `config.json` parsed and validated, and what changes between two configs;
 //! - [`demo`]: the built-in demo upstreams and traffic;
+//! - [`fuzz`]: the parsers of outside bytes driven by arbitrary input, for the fuzz targets;
 //! - [`tls`]: TLS termination for the proxy's HTTPS listener and the dashboard — certificates,
 //!   SNI, the bounded handshake, certificate reloads.
 //!
@@ -21,6 +22,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod fuzz;
 pub mod gateway;
 pub mod history;
 pub mod metrics;

@@ -19,7 +19,7 @@ mod rollup;
 mod row;
 mod schema;
 mod search;
-mod segment;
+pub(crate) mod segment;
 mod size_bound;
 mod stats;
 mod store_status;

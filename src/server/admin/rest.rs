@@ -12,7 +12,10 @@ mod stats;
 pub use audit::audit_page;
 pub use error::ApiError;
 pub use logs::log_page;
-pub use requests::{find as find_request, page as request_page};
+pub use requests::{
+    Format as RequestsFormat, MAX_EXPORT, MAX_FILTER_LEN, find as find_request,
+    page as request_page, parse_query as parse_requests_query,
+};
 pub use stats::period_stats;
 
 use crate::server::admin::AppState;

@@ -23,7 +23,7 @@ pub const MAX_EXPORT: usize = 50_000;
 /// Rows an export returns when no limit is given.
 pub const DEFAULT_EXPORT: usize = 10_000;
 /// Longest filter value accepted.
-const MAX_FILTER_LEN: usize = 2_048;
+pub const MAX_FILTER_LEN: usize = 2_048;
 
 const PARAMETERS: [&str; 12] = [
     "limit", "cursor", "since", "until", "status", "method", "route", "target", "client", "path",
@@ -31,8 +31,8 @@ const PARAMETERS: [&str; 12] = [
 ];
 
 /// How the answer is shaped.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Format {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
     /// A [`RequestPage`] (the default).
     Page,
     /// A download: a JSON array of every matching request, up to the limit.
@@ -45,17 +45,8 @@ pub async fn list(
     State(state): State<AppState>,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
-    let params = Params::new(pairs, &PARAMETERS)?;
-    let format = match params.choice("format", &["json", "csv"])? {
-        None => Format::Page,
-        Some("csv") => Format::Csv,
-        Some(_) => Format::Json,
-    };
-    let (max, default) = match format {
-        Format::Page => (MAX_LIMIT, crate::request_filter::DEFAULT_LIMIT),
-        Format::Json | Format::Csv => (MAX_EXPORT, DEFAULT_EXPORT),
-    };
-    let page = read_page(&state.gateway, &params, max, default).await?;
+    let (format, query) = parse_query(pairs)?;
+    let page = read_page(&state.gateway, query).await?;
     Ok(match format {
         Format::Page => Json(page).into_response(),
         Format::Json => download(
@@ -80,28 +71,42 @@ pub async fn page(
     pairs: Vec<(String, String)>,
 ) -> Result<RequestPage, ApiError> {
     let params = Params::new(pairs, &PARAMETERS)?;
-    read_page(
-        gateway,
-        &params,
-        MAX_LIMIT,
-        crate::request_filter::DEFAULT_LIMIT,
-    )
-    .await
+    let query = query(&params, MAX_LIMIT, crate::request_filter::DEFAULT_LIMIT)?;
+    read_page(gateway, query).await
 }
 
-/// Reads up to `limit` (at most `max`, default `default`) matching requests, newest first.
-async fn read_page(
-    gateway: &Gateway,
-    params: &Params,
-    max: usize,
-    default: usize,
-) -> Result<RequestPage, ApiError> {
+/// What `/api/requests`' query string asks for, checked strictly: the answer's format, and the
+/// query with its limit (up to [`MAX_LIMIT`] for a page, [`MAX_EXPORT`] for a download) and
+/// cursor. A problem is a 400 naming the parameter.
+pub fn parse_query(pairs: Vec<(String, String)>) -> Result<(Format, RequestQuery), ApiError> {
+    let params = Params::new(pairs, &PARAMETERS)?;
+    let format = match params.choice("format", &["json", "csv"])? {
+        None => Format::Page,
+        Some("csv") => Format::Csv,
+        Some(_) => Format::Json,
+    };
+    let (max, default) = match format {
+        Format::Page => (MAX_LIMIT, crate::request_filter::DEFAULT_LIMIT),
+        Format::Json | Format::Csv => (MAX_EXPORT, DEFAULT_EXPORT),
+    };
+    Ok((format, query(&params, max, default)?))
+}
+
+/// The query of `params`: the filters, the limit (at most `max`, default `default`: the total
+/// wanted, possibly more than one page) and the cursor.
+fn query(params: &Params, max: usize, default: usize) -> Result<RequestQuery, ApiError> {
     let limit = params
         .number("limit", 1, max as u64)?
         .map_or(default, |n| n as usize);
     let mut query = filter(params)?;
+    query.limit = limit;
     query.before = params.number("cursor", 0, u64::MAX)?;
+    Ok(query)
+}
 
+/// Reads up to `query.limit` matching requests, newest first.
+async fn read_page(gateway: &Gateway, mut query: RequestQuery) -> Result<RequestPage, ApiError> {
+    let limit = query.limit;
     // Pages of at most `MAX_LIMIT`, until `limit` rows or the end.
     let mut rows: Vec<RequestRecord> = Vec::new();
     loop {
