@@ -4,6 +4,7 @@
 //! - [`table`], [`target`], [`balance`], [`target_health`], [`breaker`], [`rate_limit`]: the
 //!   state those steps consult;
 //! - [`upstream`], [`headers`], [`body`], [`websocket`]: the mechanics of forwarding;
+//!   [`stall`]: how large and how slow bodies may be;
 //!   [`compression`]: responses compressed per route;
 //! - [`header_capture`], [`llm_tap`]: what the proxy's threads read off an exchange for the
 //!   record (headers, model and token usage), carried by the request's event;
@@ -26,6 +27,7 @@ pub mod listener;
 pub mod llm_tap;
 pub mod pipeline;
 pub mod rate_limit;
+pub mod stall;
 pub mod table;
 pub mod target;
 pub mod target_health;

@@ -43,6 +43,12 @@ pub enum ErrorKind {
     Client4xx,
     /// The client went away before the response was sent.
     ClientAborted,
+    /// The request body was larger than the route's `max_body_bytes` (413, or cut mid-response).
+    BodyTooLarge,
+    /// The client's upload stalled for `limits.body_read_timeout_ms` (408, or cut mid-response).
+    BodyTimeout,
+    /// The upstream's response body stalled for `limits.upstream_body_timeout_ms` (cut).
+    UpstreamBodyTimeout,
 }
 
 impl ErrorKind {
@@ -60,6 +66,9 @@ impl ErrorKind {
             Self::Upstream5xx => "upstream_5xx",
             Self::Client4xx => "client_4xx",
             Self::ClientAborted => "client_aborted",
+            Self::BodyTooLarge => "body_too_large",
+            Self::BodyTimeout => "body_timeout",
+            Self::UpstreamBodyTimeout => "upstream_body_timeout",
         }
     }
 }
