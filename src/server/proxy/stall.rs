@@ -141,6 +141,9 @@ mod tests {
         assert_eq!(deadline(&timer), Some(first));
         timer.progress();
         assert!(timer.poll_expired(&mut cx).is_pending());
-        assert!(deadline(&timer).unwrap() > first, "a new wait, a new deadline");
+        assert!(
+            deadline(&timer).unwrap() > first,
+            "a new wait, a new deadline"
+        );
     }
 }

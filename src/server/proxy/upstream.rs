@@ -25,9 +25,9 @@ use super::error::ProxyError;
 use crate::server::proxy::body::RequestBody;
 use axum::http::{Request, Response};
 pub use body::UpstreamBody;
+pub use connection::Timeouts;
 pub use connection::UpstreamConnection;
 use connection::{Broken, Outgoing, SendError};
-pub use connection::Timeouts;
 pub use pool::{ConnectionPool, IDLE_TIMEOUT, MAX_IDLE_PER_TARGET};
 use std::sync::Arc;
 pub use tls::{TargetTls, TlsFailure};
@@ -54,13 +54,9 @@ pub async fn send(
     if destination.upgrade {
         // Boxed, as opening below: rare paths whose state would widen every exchange. An
         // upgrade has no body: its whole exchange is under the route's timeout.
-        let upgrade = tokio::time::timeout(
-            timeouts.answer,
-            exchange_upgradable(destination, request),
-        );
-        return Box::pin(upgrade)
-            .await
-            .unwrap_or(Err(ProxyError::Timeout));
+        let upgrade =
+            tokio::time::timeout(timeouts.answer, exchange_upgradable(destination, request));
+        return Box::pin(upgrade).await.unwrap_or(Err(ProxyError::Timeout));
     }
     let mut request = Outgoing::new(request);
     let mut pooled = destination.pool.take();

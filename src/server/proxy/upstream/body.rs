@@ -167,7 +167,11 @@ impl WireBody {
                     Poll::Ready(Ok(_)) => self.stall.progress(),
                     Poll::Ready(Err(error)) => return self.fail(error),
                     Poll::Pending => {
-                        if self.upload.as_ref().is_some_and(|upload| upload.awaits_client()) {
+                        if self
+                            .upload
+                            .as_ref()
+                            .is_some_and(|upload| upload.awaits_client())
+                        {
                             // The client keeps the upload waiting: its body's own timer runs.
                             return Poll::Pending;
                         }
