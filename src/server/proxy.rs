@@ -5,6 +5,7 @@
 //!   state those steps consult;
 //! - [`request_path`]: request paths normalised before routing;
 //! - [`upstream`], [`headers`], [`body`], [`websocket`]: the mechanics of forwarding;
+//!   [`stall`]: how large and how slow bodies may be;
 //!   [`compression`]: responses compressed per route;
 //! - [`header_capture`], [`llm_tap`]: what the proxy's threads read off an exchange for the
 //!   record (headers, model and token usage), carried by the request's event;
@@ -28,6 +29,7 @@ pub mod llm_tap;
 pub mod pipeline;
 pub mod rate_limit;
 pub mod request_path;
+pub mod stall;
 pub mod table;
 pub mod target;
 pub mod target_health;

@@ -75,8 +75,8 @@ pub struct FileRoute {
     #[serde(default)]
     #[schemars(extend("default" = Strategy::default().as_str()))]
     pub strategy: Strategy,
-    /// Time an upstream has to send response headers, in ms (1 to 3600000); then 504. Default
-    /// 30000.
+    /// Time an upstream has to send response headers once the request is sent (its body
+    /// uploaded), in ms (1 to 3600000); then 504. Also bounds the connect. Default 30000.
     #[schemars(
         range(min = 1, max = 3_600_000),
         extend("default" = DEFAULT_TIMEOUT.as_millis())

@@ -4,9 +4,12 @@
 //! requests are recorded.
 
 use super::compression::CompressedFrames;
+use super::error::ProxyError;
 use super::event::{ErrorKind, RequestEvent, RequestShare};
+use super::stall::{BodyLimits, StallTimer};
 use super::target::InFlight;
 use super::upstream::UpstreamBody;
+use super::upstream::connection::Broken;
 use crate::server::config::Encoding;
 use crate::server::proxy::llm_tap::LlmTap;
 use bytes::Bytes;
@@ -133,6 +136,27 @@ impl MeteredBody {
     }
 }
 
+impl MeteredBody {
+    /// The body broke off: the request is recorded with the kind of the break (overriding a
+    /// kind its status gave it).
+    fn finish_cut(&mut self, error: &BoxError) {
+        if let Some(completion) = self.completion.as_mut() {
+            completion.event.error = Some(cut_kind(error));
+        }
+        self.finish(None);
+    }
+}
+
+/// The error kind of a response body that broke off.
+fn cut_kind(error: &BoxError) -> ErrorKind {
+    match error.downcast_ref::<Broken>() {
+        Some(Broken::ClientBody(ClientBodyError::TooLarge)) => ErrorKind::BodyTooLarge,
+        Some(Broken::ClientBody(ClientBodyError::Stalled)) => ErrorKind::BodyTimeout,
+        Some(Broken::BodyStalled) => ErrorKind::UpstreamBodyTimeout,
+        _ => ErrorKind::UpstreamProtocol,
+    }
+}
+
 impl Body for MeteredBody {
     type Data = Bytes;
     type Error = BoxError;
@@ -169,7 +193,7 @@ impl Body for MeteredBody {
                     this.finish(None);
                 }
             }
-            Some(Err(_)) => this.finish(Some(ErrorKind::UpstreamProtocol)),
+            Some(Err(error)) => this.finish_cut(error),
             None => this.finish(None),
         }
         Poll::Ready(frame)
@@ -198,30 +222,64 @@ impl Drop for MeteredBody {
     }
 }
 
-/// A request body on its way to the upstream: streamed and counted.
+/// A request body on its way to the upstream: streamed, counted, and held to the route's
+/// [`BodyLimits`] — larger than `max_upload` or stalled for `upload_stall`, it ends in an error
+/// instead of the frame, and the upload stops there.
 #[derive(Debug)]
 pub enum RequestBody {
     /// The request has no body.
     Empty,
     /// Streamed from the client.
-    Streaming {
-        inner: Incoming,
-        read: Arc<AtomicU64>,
-    },
+    Streaming(Streaming),
+}
+
+/// A client's body as it streams.
+#[derive(Debug)]
+pub struct Streaming {
+    inner: Incoming,
+    read: Arc<AtomicU64>,
+    max: Option<u64>,
+    stall: StallTimer,
+}
+
+/// Why a client's request body ended early.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientBodyError {
+    #[error("the request body grew past the route's max_body_bytes")]
+    TooLarge,
+    #[error("the client sent no request body byte within body_read_timeout_ms")]
+    Stalled,
+    #[error("reading the request body: {0}")]
+    Read(#[from] hyper::Error),
+}
+
+impl ClientBodyError {
+    /// The answer owed to the client for a body cut by a limit (`None`: the client's read failed,
+    /// it is gone).
+    pub fn proxy_error(&self) -> Option<ProxyError> {
+        match self {
+            Self::TooLarge => Some(ProxyError::BodyTooLarge),
+            Self::Stalled => Some(ProxyError::BodyTimeout),
+            Self::Read(_) => None,
+        }
+    }
 }
 
 impl RequestBody {
-    /// Wraps a client's body; returns the shared byte counter when there is a body.
-    pub fn new(body: Incoming) -> (Self, Option<Arc<AtomicU64>>) {
+    /// Wraps a client's body, held to `limits`; returns the shared byte counter when there is a
+    /// body.
+    pub fn new(body: Incoming, limits: &BodyLimits) -> (Self, Option<Arc<AtomicU64>>) {
         if body.is_end_stream() {
             return (Self::Empty, None);
         }
         let read = Arc::new(AtomicU64::new(0));
         (
-            Self::Streaming {
+            Self::Streaming(Streaming {
                 inner: body,
                 read: read.clone(),
-            },
+                max: limits.max_upload,
+                stall: StallTimer::new(limits.upload_stall),
+            }),
             Some(read),
         )
     }
@@ -234,37 +292,59 @@ impl RequestBody {
 
 impl Body for RequestBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = ClientBodyError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
         match self.get_mut() {
             Self::Empty => Poll::Ready(None),
-            Self::Streaming { inner, read } => {
-                let frame = ready!(Pin::new(inner).poll_frame(cx));
-                if let Some(Ok(data)) = frame.as_ref().map(|f| f.as_ref().map(Frame::data_ref))
-                    && let Some(data) = data
-                {
-                    read.fetch_add(data.len() as u64, Ordering::Relaxed);
-                }
-                Poll::Ready(frame)
-            }
+            Self::Streaming(body) => body.poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
         match self {
             Self::Empty => true,
-            Self::Streaming { inner, .. } => inner.is_end_stream(),
+            Self::Streaming(body) => body.inner.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
             Self::Empty => SizeHint::with_exact(0),
-            Self::Streaming { inner, .. } => inner.size_hint(),
+            Self::Streaming(body) => body.inner.size_hint(),
         }
+    }
+}
+
+impl Streaming {
+    fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, ClientBodyError>>> {
+        let frame = match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(frame) => frame,
+            Poll::Pending => {
+                ready!(self.stall.poll_expired(cx));
+                return Poll::Ready(Some(Err(ClientBodyError::Stalled)));
+            }
+        };
+        self.stall.progress();
+        Poll::Ready(match frame {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    let length = data.len() as u64;
+                    let total = self.read.fetch_add(length, Ordering::Relaxed) + length;
+                    if self.max.is_some_and(|max| total > max) {
+                        return Poll::Ready(Some(Err(ClientBodyError::TooLarge)));
+                    }
+                }
+                Some(Ok(frame))
+            }
+            Some(Err(error)) => Some(Err(error.into())),
+            None => None,
+        })
     }
 }

@@ -31,6 +31,11 @@ pub enum ProxyError {
     Upstream,
     /// TLS with the target failed (its certificate, ours, or the handshake).
     Tls(TlsFailure),
+    /// The request body is larger than the route's `max_body_bytes` (said by its length, or
+    /// found while it streamed).
+    BodyTooLarge,
+    /// The client's upload stalled for `limits.body_read_timeout_ms`.
+    BodyTimeout,
 }
 
 impl ProxyError {
@@ -43,6 +48,8 @@ impl ProxyError {
             Self::NoHealthyTarget | Self::CircuitOpen => StatusCode::SERVICE_UNAVAILABLE,
             Self::Connect | Self::Upstream | Self::Tls(_) => StatusCode::BAD_GATEWAY,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -58,6 +65,8 @@ impl ProxyError {
             Self::Timeout => ErrorKind::Timeout,
             Self::Upstream => ErrorKind::UpstreamProtocol,
             Self::Tls(_) => ErrorKind::UpstreamTls,
+            Self::BodyTooLarge => ErrorKind::BodyTooLarge,
+            Self::BodyTimeout => ErrorKind::BodyTimeout,
         }
     }
 
@@ -66,6 +75,11 @@ impl ProxyError {
     /// with that target failed.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Connect | Self::Upstream | Self::Tls(_))
+    }
+
+    /// Whether the client caused it (its body), so the target's breaker and health are not told.
+    pub fn is_clients_fault(&self) -> bool {
+        matches!(self, Self::BodyTooLarge | Self::BodyTimeout)
     }
 
     /// One line for the client.
@@ -81,6 +95,8 @@ impl ProxyError {
             Self::Timeout => "upstream did not answer in time",
             Self::Upstream => "upstream closed the connection without a valid response",
             Self::Tls(failure) => failure.reason(),
+            Self::BodyTooLarge => "request body larger than this route accepts",
+            Self::BodyTimeout => "request body not received in time",
         }
     }
 

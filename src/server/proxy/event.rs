@@ -45,6 +45,12 @@ pub enum ErrorKind {
     ClientAborted,
     /// Still in flight at the end of a shutdown's drain period: the gateway cut it.
     Shutdown,
+    /// The request body was larger than the route's `max_body_bytes` (413, or cut mid-response).
+    BodyTooLarge,
+    /// The client's upload stalled for `limits.body_read_timeout_ms` (408, or cut mid-response).
+    BodyTimeout,
+    /// The upstream's response body stalled for `limits.upstream_body_timeout_ms` (cut).
+    UpstreamBodyTimeout,
 }
 
 /// Why a request ended before its response was complete, when nothing else said why: cut by
@@ -73,6 +79,9 @@ impl ErrorKind {
             Self::Client4xx => "client_4xx",
             Self::ClientAborted => "client_aborted",
             Self::Shutdown => "shutdown",
+            Self::BodyTooLarge => "body_too_large",
+            Self::BodyTimeout => "body_timeout",
+            Self::UpstreamBodyTimeout => "upstream_body_timeout",
         }
     }
 }

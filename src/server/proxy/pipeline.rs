@@ -4,11 +4,13 @@
 //!    right-most untrusted `X-Forwarded-For` address), and the path in RFC 3986 normal form
 //!    (dot segments resolved, slashes merged; 400 if it cannot be), which the later steps use;
 //! 1. [`match_route`] — the most specific route (or static directory) for method, host and path;
-//! 2. [`check_rate_limit`] — the client's token bucket on that route;
+//! 2. [`check_rate_limit`] — the client's token bucket on that route; [`check_body_size`] — a
+//!    body's announced length against the route's `max_body_bytes`;
 //! 3. [`pick_target`] — a healthy target whose breaker admits it, chosen by the route's strategy;
 //! 4. [`rewrite_request`] — upstream URI, hop-by-hop headers, `X-Forwarded-*`, request id, rules;
-//! 5. [`forward`] — send and wait for the response headers (bounded by the route's timeout),
-//!    feeding the outcome to the target's breaker and passive health;
+//! 5. [`forward`] — send and wait for the response headers (the route's timeout runs from the
+//!    request sent, its body uploaded, to the response head), feeding the outcome to the
+//!    target's breaker and passive health;
 //! 6. [`rewrite_response`] — hop-by-hop headers, rules;
 //! 7. [`negotiate_compression`] — on routes with `compression`, the encoding the client and the
 //!    route agree on for this response, if it compresses at all (headers rewritten for it);
@@ -32,7 +34,7 @@ use super::https_redirect;
 use super::request_path;
 use super::table::{Handler, Route, RouteTable, StaticService, StaticSite};
 use super::target::{InFlight, Outcome, Target};
-use super::upstream::{self, Destination, UpstreamBody};
+use super::upstream::{self, Destination, Timeouts, UpstreamBody};
 use super::websocket::{self, Session};
 use crate::server::config::Encoding;
 use crate::server::proxy::header_capture::CapturedHeaders;
@@ -128,6 +130,9 @@ impl ProxyCore {
         if let Err(error) = check_rate_limit(route, exchange.event.client) {
             return exchange.fail(error);
         }
+        if let Err(error) = check_body_size(route, &request) {
+            return exchange.fail(error);
+        }
         let websocket = route.config.websocket && headers::is_websocket_upgrade(request.headers());
         let encoding_facts = route
             .config
@@ -139,7 +144,7 @@ impl ProxyCore {
         // The request to send next (scoped: its parts are not kept twice across the waits).
         let (mut pending, can_retry) = {
             let (parts, body) = request.into_parts();
-            let (body, bytes_in) = RequestBody::new(body);
+            let (body, bytes_in) = RequestBody::new(body, &route.body_limits);
             exchange.bytes_in = bytes_in;
             let can_retry = !websocket
                 && body.is_empty()
@@ -419,6 +424,18 @@ pub fn check_rate_limit(route: &Route, client: IpAddr) -> Result<(), ProxyError>
     }
 }
 
+/// Step 2 too: a body whose length says it is larger than the route's `max_body_bytes` is
+/// refused before anything is sent (one that grows past it while streaming is cut then).
+pub fn check_body_size<B: http_body::Body>(
+    route: &Route,
+    request: &Request<B>,
+) -> Result<(), ProxyError> {
+    match route.body_limits.max_upload {
+        Some(max) if request.body().size_hint().lower() > max => Err(ProxyError::BodyTooLarge),
+        _ => Ok(()),
+    }
+}
+
 /// Step 3: a target for the request among those not yet `tried`: healthy, breaker admitting.
 pub fn pick_target(
     route: &Route,
@@ -546,7 +563,11 @@ pub fn forward<'a>(
         tls: target.tls.as_ref(),
         upgrade,
     };
-    upstream::send(destination, request, route.config.timeout).map(move |result| {
+    let timeouts = Timeouts {
+        answer: route.config.timeout,
+        body_stall: route.body_limits.download_stall,
+    };
+    upstream::send(destination, request, timeouts).map(move |result| {
         report_outcome(route, target, &result);
         result
     })
@@ -567,6 +588,7 @@ fn report_outcome(
         let outcome = match result {
             Ok(response) if response.status().is_server_error() => Outcome::ServerError,
             Ok(_) => Outcome::Answered,
+            Err(error) if error.is_clients_fault() => return,
             Err(error) => Outcome::Unreachable(error.reason()),
         };
         target.record_outcome(outcome, health, breaker);

@@ -7,8 +7,11 @@
 use super::balance::Balancer;
 use super::event::EventSink;
 use super::rate_limit::RateLimiter;
+use super::stall::BodyLimits;
 use super::target::Target;
-use crate::server::config::{Config, PathPattern, RouteConfig, StaticConfig, TrustedProxies};
+use crate::server::config::{
+    Config, Limits, PathPattern, RouteConfig, StaticConfig, TrustedProxies,
+};
 use axum::http::Method;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +25,8 @@ pub struct Route {
     pub targets: Vec<Arc<Target>>,
     pub balancer: Balancer,
     pub limiter: Option<Arc<RateLimiter>>,
+    /// What the route's request and response bodies may do.
+    pub body_limits: BodyLimits,
 }
 
 /// A static directory at run time.
@@ -85,6 +90,7 @@ impl RouteTable {
             .map(|route| {
                 Handler::Proxy(Arc::new(build_route(
                     route,
+                    &config.limits,
                     old_routes.get(route.name.as_str()).copied(),
                     events,
                 )))
@@ -162,7 +168,12 @@ fn host_matches(wanted: &str, host: &str) -> bool {
     !wanted.contains(':') && without_port.eq_ignore_ascii_case(wanted)
 }
 
-fn build_route(config: &RouteConfig, previous: Option<&Arc<Route>>, events: &EventSink) -> Route {
+fn build_route(
+    config: &RouteConfig,
+    limits: &Limits,
+    previous: Option<&Arc<Route>>,
+    events: &EventSink,
+) -> Route {
     let name: Arc<str> = Arc::from(config.name.as_str());
     let targets = config
         .targets
@@ -204,6 +215,11 @@ fn build_route(config: &RouteConfig, previous: Option<&Arc<Route>>, events: &Eve
         name,
         targets,
         limiter,
+        body_limits: BodyLimits {
+            max_upload: config.max_body_bytes,
+            upload_stall: limits.body_read_timeout,
+            download_stall: limits.upstream_body_timeout,
+        },
     }
 }
 

@@ -3,7 +3,12 @@
 //! sends the request and reads the response head, [`body`] reads the response body, [`upload`]
 //! sends the request body), over plain TCP or TLS ([`transport`], [`tls`] for `https://`
 //! targets), and [`send`], which turns failures into [`ProxyError`]s: connect → 502, TLS → 502
-//! saying why, timeout → 504, a broken exchange → 502.
+//! saying why, timeout → 504, a broken exchange → 502, a request body over the route's bound →
+//! 413, one that stalled → 408.
+//!
+//! The route's timeout bounds the connect (beside [`CONNECT_TIMEOUT`]) and, once the request is
+//! sent, the wait for the response head; an upload takes as long as the client keeps sending
+//! (each stall bounded by `limits.body_read_timeout_ms`).
 //!
 //! Bodies stream both ways without conversion; protocol upgrades (WebSocket) go over a fresh
 //! connection that hands its socket over on `101 Switching Protocols`.
@@ -20,12 +25,11 @@ use super::error::ProxyError;
 use crate::server::proxy::body::RequestBody;
 use axum::http::{Request, Response};
 pub use body::UpstreamBody;
+pub use connection::Timeouts;
 pub use connection::UpstreamConnection;
 use connection::{Broken, Outgoing, SendError};
-use futures_util::FutureExt;
 pub use pool::{ConnectionPool, IDLE_TIMEOUT, MAX_IDLE_PER_TARGET};
 use std::sync::Arc;
-use std::time::Duration;
 pub use tls::{TargetTls, TlsFailure};
 pub use transport::{CONNECT_TIMEOUT, ConnectError, Transport};
 
@@ -41,26 +45,18 @@ pub struct Destination<'a> {
     pub upgrade: bool,
 }
 
-/// Sends `request` to `destination` and waits up to `timeout` for the response headers.
-///
-/// Not an `async fn`: the future returned is the exchange's own, under the timeout, without
-/// another state around it that would keep a second copy of the request.
-pub fn send(
+/// Sends `request` to `destination` and waits for the response headers, within `timeouts`.
+pub async fn send(
     destination: Destination<'_>,
     request: Request<RequestBody>,
-    timeout: Duration,
-) -> impl Future<Output = Result<Response<UpstreamBody>, ProxyError>> + '_ {
-    tokio::time::timeout(timeout, exchange(destination, request))
-        .map(|answered| answered.unwrap_or(Err(ProxyError::Timeout)))
-}
-
-async fn exchange(
-    destination: Destination<'_>,
-    request: Request<RequestBody>,
+    timeouts: Timeouts,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
     if destination.upgrade {
-        // Boxed, as opening below: rare paths whose state would widen every exchange.
-        return Box::pin(exchange_upgradable(destination, request)).await;
+        // Boxed, as opening below: rare paths whose state would widen every exchange. An
+        // upgrade has no body: its whole exchange is under the route's timeout.
+        let upgrade =
+            tokio::time::timeout(timeouts.answer, exchange_upgradable(destination, request));
+        return Box::pin(upgrade).await.unwrap_or(Err(ProxyError::Timeout));
     }
     let mut request = Outgoing::new(request);
     let mut pooled = destination.pool.take();
@@ -68,9 +64,14 @@ async fn exchange(
         let reused = pooled.is_some();
         let connection = match pooled.take() {
             Some(connection) => connection,
-            None => Box::pin(open(destination.authority, destination.tls)).await?,
+            None => Box::pin(tokio::time::timeout(
+                timeouts.answer,
+                open(destination.authority, destination.tls),
+            ))
+            .await
+            .unwrap_or(Err(ProxyError::Timeout))?,
         };
-        match connection.send(request, destination.pool).await {
+        match connection.send(request, destination.pool, timeouts).await {
             Ok(response) => return Ok(response),
             // A kept-alive connection the upstream had closed: send it again on a fresh one.
             Err(SendError {
@@ -113,6 +114,8 @@ fn broken(error: Broken) -> ProxyError {
     tracing::debug!(%error, "upstream failed before answering");
     match &error {
         Broken::Io(io) => TlsFailure::of_io(io).map_or(ProxyError::Upstream, ProxyError::Tls),
+        Broken::TimedOut => ProxyError::Timeout,
+        Broken::ClientBody(body) => body.proxy_error().unwrap_or(ProxyError::Upstream),
         _ => ProxyError::Upstream,
     }
 }

@@ -1,6 +1,8 @@
 //! An upstream response body: read straight from its connection by the task relaying it (by
 //! length, by chunks or until the close), driving the rest of the request's upload meanwhile; the
-//! connection goes back to its pool when the exchange has ended cleanly. A body arriving on a
+//! connection goes back to its pool when the exchange has ended cleanly. A body that stalls for
+//! `limits.upstream_body_timeout_ms` (while nothing waits on the client's upload), or whose
+//! upload breaks a limit, ends in an error and closes the connection. A body arriving on a
 //! connection hyper drives (an upgradable request's) is hyper's `Incoming`.
 
 use super::connection::{Broken, UpstreamConnection};
@@ -8,6 +10,7 @@ use super::pool::ConnectionPool;
 use super::upload::Upload;
 use super::wire::{self, ChunkedDecoder, Decoded, ResponseFraming, ResponseHead, WireError};
 use crate::server::proxy::body::BoxError;
+use crate::server::proxy::stall::StallTimer;
 use axum::http::Response;
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
@@ -15,6 +18,7 @@ use hyper::body::Incoming;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
 /// Where a response body stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +49,8 @@ struct WireBody {
     /// The request body still going up, if the upstream answered before it was all sent.
     upload: Option<Box<Upload>>,
     keep_alive: bool,
+    /// Times the waits for the upstream's next bytes.
+    stall: StallTimer,
 }
 
 impl UpstreamBody {
@@ -54,6 +60,7 @@ impl UpstreamBody {
         head: ResponseHead,
         upload: Upload,
         pool: &Arc<ConnectionPool>,
+        stall: Duration,
     ) -> Response<Self> {
         let state = match head.framing {
             ResponseFraming::Empty | ResponseFraming::Length(0) => BodyState::Ended,
@@ -67,6 +74,7 @@ impl UpstreamBody {
             state,
             upload: (!upload.is_done()).then(|| Box::new(upload)),
             keep_alive: head.keep_alive,
+            stall: StallTimer::new(stall),
         };
         if body.state == BodyState::Ended {
             body.end();
@@ -120,13 +128,20 @@ impl WireBody {
                 return Poll::Ready(None);
             };
             // Full duplex: the request body keeps going up while the answer comes down.
-            if let Some(upload) = &mut self.upload
-                && upload.poll(cx, &mut connection.stream).is_ready()
-            {
-                if upload.failed() {
-                    self.keep_alive = false;
+            if let Some(upload) = &mut self.upload {
+                if upload.poll(cx, &mut connection.stream).is_ready() {
+                    if upload.cut_by_limit() {
+                        let cause = upload.take_failure().unwrap_or(Broken::Closed);
+                        return self.fail(cause);
+                    }
+                    if upload.failed() {
+                        self.keep_alive = false;
+                    }
+                    self.upload = None;
+                    self.stall.progress();
+                } else if upload.take_progress() {
+                    self.stall.progress();
                 }
-                self.upload = None;
             }
             match take(&mut self.state, &mut connection.buffer) {
                 Err(error) => return self.fail(error),
@@ -142,15 +157,27 @@ impl WireBody {
                     self.end();
                     return Poll::Ready(None);
                 }
-                Ok(Decoded::NeedMore) => match ready!(connection.poll_fill(cx)) {
-                    Ok(0) if self.state == BodyState::UntilClose => {
+                Ok(Decoded::NeedMore) => match connection.poll_fill(cx) {
+                    Poll::Ready(Ok(0)) if self.state == BodyState::UntilClose => {
                         self.keep_alive = false;
                         self.end();
                         return Poll::Ready(None);
                     }
-                    Ok(0) => return self.fail(Broken::Truncated),
-                    Ok(_) => {}
-                    Err(error) => return self.fail(error),
+                    Poll::Ready(Ok(0)) => return self.fail(Broken::Truncated),
+                    Poll::Ready(Ok(_)) => self.stall.progress(),
+                    Poll::Ready(Err(error)) => return self.fail(error),
+                    Poll::Pending => {
+                        if self
+                            .upload
+                            .as_ref()
+                            .is_some_and(|upload| upload.awaits_client())
+                        {
+                            // The client keeps the upload waiting: its body's own timer runs.
+                            return Poll::Pending;
+                        }
+                        ready!(self.stall.poll_expired(cx));
+                        return self.fail(Broken::BodyStalled);
+                    }
                 },
             }
         }

@@ -16,17 +16,21 @@ use super::tls::TargetTls;
 use super::transport::{ConnectError, Transport};
 use super::upload::Upload;
 use super::wire::{self, RequestFraming, ResponseHead, WireError};
-use crate::server::proxy::body::RequestBody;
+use crate::server::proxy::body::{ClientBodyError, RequestBody};
+use crate::server::proxy::stall::StallClock;
 use axum::http::{Method, Request, Response, StatusCode, header};
 use bytes::{Bytes, BytesMut};
 use http_body::Body;
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
 use hyper_util::rt::TokioIo;
-use std::future::poll_fn;
+use std::future::{Future, poll_fn};
 use std::io;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
+use tokio::time::Sleep;
 
 /// Room made in the read buffer before each read: a 16 KiB body arrives in one.
 const READ_SIZE: usize = 16 * 1024 + 512;
@@ -52,7 +56,11 @@ pub enum Broken {
     #[error("the upstream switched protocols unasked")]
     UnaskedSwitch,
     #[error("the client's request body failed: {0}")]
-    ClientBody(hyper::Error),
+    ClientBody(ClientBodyError),
+    #[error("the upstream did not take the request or answer within the route's timeout")]
+    TimedOut,
+    #[error("the upstream's response body stalled for upstream_body_timeout_ms")]
+    BodyStalled,
     #[error("upgradable exchange: {0}")]
     Upgradable(#[from] hyper::Error),
 }
@@ -80,7 +88,7 @@ impl Outgoing {
                     RequestFraming::None
                 }
             }
-            RequestBody::Streaming { .. } => body
+            RequestBody::Streaming(_) => body
                 .size_hint()
                 .exact()
                 .map_or(RequestFraming::Chunked, RequestFraming::Length),
@@ -92,6 +100,26 @@ impl Outgoing {
             framing,
         }
     }
+}
+
+/// What bounds an exchange's waits on the upstream.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeouts {
+    /// The route's `timeout_ms`: from the request sent (its body uploaded) to the response head;
+    /// also how long the upstream may leave a part of the request untaken.
+    pub answer: Duration,
+    /// How long the response body may stall (`limits.upstream_body_timeout_ms`).
+    pub body_stall: Duration,
+}
+
+/// The state [`UpstreamConnection::poll_response_head`] works on.
+struct WaitingFor<'a> {
+    method: &'a Method,
+    upload: &'a mut Upload,
+    /// Some of an answer arrived (the request must not be sent again).
+    answered: &'a mut bool,
+    clock: &'a mut StallClock,
+    timer: Pin<&'a mut Option<Sleep>>,
 }
 
 /// A failed exchange.
@@ -132,18 +160,36 @@ impl UpstreamConnection {
     /// Sends `request` and reads until the response head has arrived; the body that follows
     /// is read through the returned response's [`UpstreamBody`], which gives the connection
     /// back to `pool` once the exchange has ended cleanly.
+    ///
+    /// The upstream has `timeouts.answer` to answer once the request is sent (its body uploaded),
+    /// and as long to take each part of it meanwhile; the upload's waits on the client are the
+    /// client's (its body's own timer), never counted here.
     pub async fn send(
         mut self,
         request: Outgoing,
         pool: &Arc<ConnectionPool>,
+        timeouts: Timeouts,
     ) -> Result<Response<UpstreamBody>, SendError> {
-        if let Err(error) = self.stream.write_all_flushed(&request.head).await {
-            let unanswered = request.body.is_empty().then_some(request);
+        let mut clock = StallClock::new(timeouts.answer);
+        let mut timer = pin!(None::<Sleep>);
+        let written = {
+            let mut write = pin!(self.stream.write_all_flushed(&request.head));
+            poll_fn(|cx| match write.as_mut().poll(cx) {
+                Poll::Ready(written) => Poll::Ready(written.map_err(Broken::from)),
+                Poll::Pending => clock
+                    .poll_expired(timer.as_mut(), cx)
+                    .map(|()| Err(Broken::TimedOut)),
+            })
+            .await
+        };
+        if let Err(cause) = written {
+            let resendable = request.body.is_empty() && !matches!(cause, Broken::TimedOut);
             return Err(SendError {
-                cause: error.into(),
-                unanswered,
+                cause,
+                unanswered: resendable.then_some(request),
             });
         }
+        clock.progress();
         let Outgoing {
             head,
             method,
@@ -153,33 +199,67 @@ impl UpstreamConnection {
         let resendable = body.is_empty() && method.is_idempotent();
         let mut upload = Upload::start(body, framing);
         let mut answered = false;
-        let answer =
-            poll_fn(|cx| self.poll_response_head(cx, &method, &mut upload, &mut answered)).await;
+        let answer = poll_fn(|cx| {
+            let waiting = WaitingFor {
+                method: &method,
+                upload: &mut upload,
+                answered: &mut answered,
+                clock: &mut clock,
+                timer: timer.as_mut(),
+            };
+            self.poll_response_head(cx, waiting)
+        })
+        .await;
         match answer {
-            Ok(answer) => Ok(UpstreamBody::respond(self, answer, upload, pool)),
-            Err(cause) => Err(SendError {
-                cause,
-                unanswered: (resendable && !answered).then(|| Outgoing {
-                    head,
-                    method,
-                    body: RequestBody::Empty,
-                    framing,
-                }),
-            }),
+            Ok(answer) => Ok(UpstreamBody::respond(
+                self,
+                answer,
+                upload,
+                pool,
+                timeouts.body_stall,
+            )),
+            Err(cause) => {
+                let resendable = resendable && !answered && !matches!(cause, Broken::TimedOut);
+                Err(SendError {
+                    cause,
+                    unanswered: resendable.then(|| Outgoing {
+                        head,
+                        method,
+                        body: RequestBody::Empty,
+                        framing,
+                    }),
+                })
+            }
         }
     }
 
     /// Uploads what it can and reads until a final response head is complete (informational
-    /// answers such as 100 or 103 are skipped).
+    /// answers such as 100 or 103 are skipped); the upstream's waits are timed by the clock.
     fn poll_response_head(
         &mut self,
         cx: &mut Context<'_>,
-        method: &Method,
-        upload: &mut Upload,
-        answered: &mut bool,
+        waiting: WaitingFor<'_>,
     ) -> Poll<Result<ResponseHead, Broken>> {
-        // A failed upload does not end the wait: the upstream may still answer (a 413, say).
-        let _ = upload.poll(cx, &mut self.stream);
+        let WaitingFor {
+            method,
+            upload,
+            answered,
+            clock,
+            timer,
+        } = waiting;
+        let uploading = !upload.is_done() && !upload.failed();
+        if uploading {
+            if upload.poll(cx, &mut self.stream).is_ready() {
+                if upload.cut_by_limit() {
+                    return Poll::Ready(Err(upload.take_failure().unwrap_or(Broken::Closed)));
+                }
+                // Sent (or the upload failed otherwise, and the upstream may still answer, a
+                // 413 say): the answer is due within the timeout from now.
+                clock.progress();
+            } else if upload.take_progress() {
+                clock.progress();
+            }
+        }
         loop {
             if !self.buffer.is_empty() {
                 *answered = true;
@@ -193,10 +273,21 @@ impl UpstreamConnection {
                     continue;
                 }
             }
-            if ready!(self.poll_fill(cx))? == 0 {
-                return Poll::Ready(Err(upload.take_failure().unwrap_or(Broken::Closed)));
+            match self.poll_fill(cx) {
+                Poll::Ready(Ok(0)) => {
+                    return Poll::Ready(Err(upload.take_failure().unwrap_or(Broken::Closed)));
+                }
+                Poll::Ready(Ok(_)) => {}
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error.into())),
+                Poll::Pending => break,
             }
         }
+        if upload.awaits_client() && !upload.is_done() && !upload.failed() {
+            // The client keeps the upload waiting: its body's own timer runs.
+            return Poll::Pending;
+        }
+        ready!(clock.poll_expired(timer, cx));
+        Poll::Ready(Err(Broken::TimedOut))
     }
 
     /// Reads what has arrived into the buffer; `Ready(Ok(0))` once the upstream has closed.

@@ -1,6 +1,8 @@
 //! A request body on its way to the upstream, frame by frame (chunk-encoded when its length is
 //! unknown), polled by whoever drives the connection: the request's task while it waits for the
-//! response head, the response body after.
+//! response head, the response body after. It says which side it waits for (the client's next
+//! bytes, or the upstream taking ours) and whether it moved, so that each side's timer runs only
+//! while that side keeps it waiting.
 
 use super::connection::Broken;
 use super::transport::Transport;
@@ -23,6 +25,10 @@ pub struct Upload {
     body_ended: bool,
     /// Why the upload stopped early.
     failure: Option<Broken>,
+    /// The last poll ended waiting for the client's body (not for the upstream to take bytes).
+    awaits_client: bool,
+    /// Bytes were taken from the client or written since [`Self::take_progress`] last looked.
+    progressed: bool,
 }
 
 impl Upload {
@@ -33,7 +39,25 @@ impl Upload {
             chunked: framing == RequestFraming::Chunked,
             pending: Bytes::new(),
             failure: None,
+            awaits_client: false,
+            progressed: false,
         }
+    }
+
+    /// Whether it is waiting for the client's next bytes (so the upstream is not to blame).
+    pub fn awaits_client(&self) -> bool {
+        self.awaits_client
+    }
+
+    /// Whether it moved since last asked.
+    pub fn take_progress(&mut self) -> bool {
+        std::mem::take(&mut self.progressed)
+    }
+
+    /// It stopped because the client's body broke a limit (too large, stalled): the request
+    /// must be cut, not left for the upstream to answer.
+    pub fn cut_by_limit(&self) -> bool {
+        matches!(&self.failure, Some(Broken::ClientBody(error)) if error.proxy_error().is_some())
     }
 
     /// Why the upload stopped early, taken.
@@ -56,6 +80,7 @@ impl Upload {
         if self.failure.is_some() {
             return Poll::Ready(());
         }
+        self.awaits_client = false;
         match self.poll_write_body(cx, stream) {
             Poll::Ready(Err(failure)) => {
                 self.failure = Some(failure);
@@ -78,13 +103,19 @@ impl Upload {
                     return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()));
                 }
                 self.pending.advance(written);
+                self.progressed = true;
             }
             // What a TLS stream holds back goes out before the body is waited for (a no-op on TCP).
             ready!(Pin::new(&mut *stream).poll_flush(cx))?;
             if self.body_ended {
                 return Poll::Ready(Ok(()));
             }
-            match ready!(Pin::new(&mut self.body).poll_frame(cx)) {
+            let Poll::Ready(frame) = Pin::new(&mut self.body).poll_frame(cx) else {
+                self.awaits_client = true;
+                return Poll::Pending;
+            };
+            self.progressed = true;
+            match frame {
                 Some(Ok(frame)) => {
                     if let Ok(data) = frame.into_data()
                         && !data.is_empty()
