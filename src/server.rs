@@ -13,12 +13,15 @@
 //! - [`config`]: `config.json` parsed and validated, and what changes between two configs;
 //! - [`demo`]: the built-in demo upstreams and traffic;
 //! - [`tls`]: TLS termination for the proxy's HTTPS listener and the dashboard — certificates,
-//!   SNI, the bounded handshake, certificate reloads.
+//!   SNI, the bounded handshake, certificate reloads;
+//! - [`client_conn`]: HTTP on one accepted connection for both listeners, within `limits`
+//!   (protocol detection, header size, header-read and idle deadlines).
 //!
 //! Requests flow one way: proxy → event → recorder → metrics / history / live subscribers.
 
 pub mod admin;
 pub mod cli;
+pub mod client_conn;
 pub mod config;
 pub mod demo;
 pub mod gateway;

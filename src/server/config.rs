@@ -241,7 +241,10 @@ impl ConfigError {
 
     /// The field errors as `path: reason` lines (what `gatewatch check` prints).
     pub fn field_lines(&self) -> Vec<String> {
-        self.field_errors().iter().map(ToString::to_string).collect()
+        self.field_errors()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
     }
 }
 

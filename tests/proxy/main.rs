@@ -7,6 +7,7 @@ mod compression;
 mod h2c;
 mod keepalive;
 mod lifecycle;
+mod limits;
 mod resilience;
 mod routing;
 mod tls;

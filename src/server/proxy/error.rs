@@ -28,6 +28,8 @@ pub enum ProxyError {
     Upstream,
     /// TLS with the target failed (its certificate, ours, or the handshake).
     Tls(TlsFailure),
+    /// A WebSocket upgrade while `limits.max_websockets` tunnels are open.
+    TooManyWebSockets,
 }
 
 impl ProxyError {
@@ -36,7 +38,9 @@ impl ProxyError {
         match self {
             Self::NoRoute => StatusCode::NOT_FOUND,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::NoHealthyTarget | Self::CircuitOpen => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NoHealthyTarget | Self::CircuitOpen | Self::TooManyWebSockets => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Connect | Self::Upstream | Self::Tls(_) => StatusCode::BAD_GATEWAY,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
         }
@@ -53,6 +57,7 @@ impl ProxyError {
             Self::Timeout => ErrorKind::Timeout,
             Self::Upstream => ErrorKind::UpstreamProtocol,
             Self::Tls(_) => ErrorKind::UpstreamTls,
+            Self::TooManyWebSockets => ErrorKind::WebSocketLimit,
         }
     }
 
@@ -74,6 +79,7 @@ impl ProxyError {
             Self::Timeout => "upstream did not answer in time",
             Self::Upstream => "upstream closed the connection without a valid response",
             Self::Tls(failure) => failure.reason(),
+            Self::TooManyWebSockets => "too many WebSocket connections open; try again later",
         }
     }
 

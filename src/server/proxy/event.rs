@@ -43,6 +43,8 @@ pub enum ErrorKind {
     Client4xx,
     /// The client went away before the response was sent.
     ClientAborted,
+    /// A WebSocket upgrade refused: `limits.max_websockets` tunnels were open.
+    WebSocketLimit,
 }
 
 impl ErrorKind {
@@ -60,6 +62,7 @@ impl ErrorKind {
             Self::Upstream5xx => "upstream_5xx",
             Self::Client4xx => "client_4xx",
             Self::ClientAborted => "client_aborted",
+            Self::WebSocketLimit => "websocket_limit",
         }
     }
 }
