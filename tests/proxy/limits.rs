@@ -301,3 +301,97 @@ async fn a_head_beyond_max_header_bytes_gets_431_on_http1_and_http2() {
         "neither big head reached the upstream"
     );
 }
+
+#[tokio::test]
+async fn websockets_beyond_max_websockets_get_503_and_idle_tunnels_are_closed() {
+    use futures_util::{SinkExt, StreamExt};
+    use gatewatch::server::proxy::event::{ErrorKind, ProxyEvent};
+    use tokio_tungstenite::tungstenite::{Error, Message};
+    let upstream = Upstream::start("ws").await;
+    let gateway = TestGateway::start(json!({
+        "limits": {"max_websockets": 1, "websocket_idle_timeout_ms": 300},
+        "routes": [{"name": "ws", "path": "/ws", "websocket": true, "targets": [upstream.url()]}],
+    }))
+    .await;
+    let mut events = gateway.events();
+    let url = format!("ws://{}/ws", gateway.running.proxy_addr);
+    let (mut open, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    open.send(Message::text("hi")).await.unwrap();
+    assert_eq!(open.next().await.unwrap().unwrap(), Message::text("hi"));
+
+    // A second upgrade is refused, with a reason, and never reaches the upstream.
+    let upstream_requests = upstream.requests();
+    match tokio_tungstenite::connect_async(&url).await {
+        Err(Error::Http(response)) => {
+            assert_eq!(response.status(), 503);
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                .into_owned();
+            assert!(body.contains("too many WebSocket connections"), "{body}");
+        }
+        other => panic!("expected a 503, got {other:?}"),
+    }
+    assert_eq!(upstream.requests(), upstream_requests);
+    let refused = next_matching(&mut events, WITHIN, |event| match &**event {
+        ProxyEvent::Request(request) if request.status == 503 => Some(request.clone()),
+        _ => None,
+    })
+    .await;
+    assert_eq!(refused.error, Some(ErrorKind::WebSocketLimit));
+
+    // With no frame either way, the open tunnel is closed at the idle timeout.
+    let idle_since = Instant::now();
+    tokio::time::timeout(WITHIN, async {
+        while let Some(Ok(_)) = open.next().await {}
+    })
+    .await
+    .expect("the idle tunnel is closed in time");
+    assert!(idle_since.elapsed() >= Duration::from_millis(250));
+    let session = next_matching(&mut events, WITHIN, |event| match &**event {
+        ProxyEvent::WebSocket(session) => Some(session.clone()),
+        _ => None,
+    })
+    .await;
+    assert!(
+        session
+            .error
+            .as_deref()
+            .unwrap_or("")
+            .contains("websocket_idle_timeout_ms"),
+        "{session:?}"
+    );
+
+    // Its place is free again.
+    let (mut again, _) = tokio_tungstenite::connect_async(&url).await.unwrap();
+    again.send(Message::text("back")).await.unwrap();
+    assert_eq!(again.next().await.unwrap().unwrap(), Message::text("back"));
+}
+
+#[tokio::test]
+async fn the_dashboard_closes_silent_and_idle_connections_too() {
+    let gateway = TestGateway::start(json!({
+        "limits": {"header_read_timeout_ms": 250, "keepalive_idle_timeout_ms": 300},
+    }))
+    .await;
+    let addr = gateway.running.dashboard_addr;
+    let started = Instant::now();
+    let mut silent = connect(addr).await;
+    assert_eq!(read_until_closed(&mut silent).await, b"");
+    assert!(started.elapsed() >= Duration::from_millis(200));
+
+    let mut stalled = connect(addr).await;
+    stalled
+        .write_all(b"GET /api/health HTTP/1.1\r\n")
+        .await
+        .unwrap();
+    let answer = String::from_utf8(read_until_closed(&mut stalled).await).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+
+    let mut kept = connect(addr).await;
+    let request = format!("GET /api/health HTTP/1.1\r\nhost: {addr}\r\n\r\n");
+    kept.write_all(request.as_bytes()).await.unwrap();
+    let answer = read_response(&mut kept).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let idle_since = Instant::now();
+    read_until_closed(&mut kept).await;
+    assert!(idle_since.elapsed() >= Duration::from_millis(250));
+}

@@ -77,6 +77,10 @@ impl ConfigDiff {
         if old.tls != new.tls {
             sections_changed.push("tls");
         }
+        // Applies at once to new connections and upgrades; open ones keep the limits they began with.
+        if old.limits != new.limits {
+            sections_changed.push("limits");
+        }
         let dashboard = |config: &Config| {
             (
                 config.dashboard.allow_unauthenticated,
