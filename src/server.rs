@@ -14,12 +14,15 @@
 //! - [`demo`]: the built-in demo upstreams and traffic;
 //! - [`fuzz`]: the parsers of outside bytes driven by arbitrary input, for the fuzz targets;
 //! - [`tls`]: TLS termination for the proxy's HTTPS listener and the dashboard — certificates,
-//!   SNI, the bounded handshake, certificate reloads.
+//!   SNI, the bounded handshake, certificate reloads;
+//! - [`client_conn`]: HTTP on one accepted connection for both listeners, within `limits`
+//!   (protocol detection, header size, header-read and idle deadlines).
 //!
 //! Requests flow one way: proxy → event → recorder → metrics / history / live subscribers.
 
 pub mod admin;
 pub mod cli;
+pub mod client_conn;
 pub mod config;
 pub mod demo;
 pub mod fuzz;

@@ -68,8 +68,11 @@ impl Proxy {
             table: arc_swap::ArcSwap::new(table),
             events,
             tunnels: TaskTracker::new(),
+            tunnel_slots: websocket::TunnelSlots::default(),
             close_tunnels: CancellationToken::new(),
             connections: AtomicU64::new(0),
+            connections_rejected: AtomicU64::new(0),
+            limits: arc_swap::ArcSwap::from_pointee(config.limits),
             https_port: AtomicU16::new(0),
         });
         tokio::spawn(sweep_idle_connections(core.clone(), shutdown.clone()));
@@ -91,6 +94,7 @@ impl Proxy {
         self.core
             .events
             .set_recording(config.metrics.enabled, config.metrics.capture_headers);
+        self.core.limits.store(Arc::new(config.limits));
         let checks = self.shutdown.child_token();
         health_probe::start(&table, &checks);
         self.core.table.store(table);

@@ -26,7 +26,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
+use tokio_util::either::Either;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How long a shutdown waits for in-flight requests before giving up on them.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -233,6 +235,7 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
     servers.spawn(serve_dashboard(
         dashboard_listener,
         admin::router(state),
+        gateway.clone(),
         shutdown.clone(),
     ));
     // Later reloads start, stop or restart it (see `demo::control`).
@@ -256,33 +259,91 @@ enum DashboardListener {
     Https(dashboard_listener::HttpsListener),
 }
 
-async fn serve_dashboard(listener: DashboardListener, router: Router, stop: CancellationToken) {
-    use axum::serve::ListenerExt;
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let served = match listener {
-        DashboardListener::Plain(listener) => {
+/// Serves the dashboard until `stop`, then lets open connections finish their requests. Each
+/// connection is served within `limits` as read when it arrives (the same header-read and idle
+/// deadlines, and head size, as the proxy's connections; `max_connections` is the proxy's own).
+async fn serve_dashboard(
+    listener: DashboardListener,
+    router: Router,
+    gateway: SharedGateway,
+    stop: CancellationToken,
+) {
+    use axum::serve::Listener;
+    let connections = TaskTracker::new();
+    let serve = |stream, peer| {
+        serve_dashboard_connection(&connections, stream, peer, &router, &gateway, &stop);
+    };
+    match listener {
+        DashboardListener::Plain(listener) => loop {
+            let (stream, peer) = tokio::select! {
+                () = stop.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(accepted) => accepted,
+                    Err(error) => {
+                        // Out of file descriptors or similar: back off instead of spinning.
+                        tracing::warn!(%error, "dashboard accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
             // Live events are small frames: without TCP_NODELAY, Nagle's algorithm holds each
             // one back until the browser's delayed ACK (~200 ms) arrives.
-            let listener = listener.tap_io(|stream| {
-                if let Err(error) = stream.set_nodelay(true) {
-                    tracing::debug!(%error, "cannot set TCP_NODELAY on a dashboard connection");
-                }
-            });
-            axum::serve(listener, service)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-        }
-        DashboardListener::Https(listener) => {
-            // TCP_NODELAY is set before the handshake; tapping gives the connection info.
-            let listener = listener.tap_io(|_| {});
-            axum::serve(listener, service)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await
-        }
-    };
-    if let Err(error) = served {
-        tracing::error!(%error, "dashboard listener failed");
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY on a dashboard connection");
+            }
+            serve(Either::Left(stream), peer);
+        },
+        // TCP_NODELAY is set before the handshake.
+        DashboardListener::Https(mut listener) => loop {
+            let (stream, peer) = tokio::select! {
+                () = stop.cancelled() => break,
+                accepted = listener.accept() => accepted,
+            };
+            serve(Either::Right(Box::new(stream)), peer);
+        },
     }
+    connections.close();
+    connections.wait().await;
+}
+
+/// A dashboard connection, plain or TLS.
+type DashboardStream =
+    Either<tokio::net::TcpStream, Box<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>>;
+
+fn serve_dashboard_connection(
+    connections: &TaskTracker,
+    stream: DashboardStream,
+    peer: SocketAddr,
+    router: &Router,
+    gateway: &SharedGateway,
+    stop: &CancellationToken,
+) {
+    use crate::server::client_conn::{
+        self,
+        activity::{Activity, TrackedBody},
+    };
+    use futures_util::FutureExt;
+    use tower::ServiceExt;
+    let limits = gateway.config().limits;
+    let activity = Arc::new(Activity::default());
+    let service = {
+        let (router, activity) = (router.clone(), activity.clone());
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            let request_guard = activity.start_request();
+            request
+                .extensions_mut()
+                .insert(axum::extract::ConnectInfo(peer));
+            router.clone().oneshot(request).map(move |response| {
+                response.map(|response| response.map(|body| TrackedBody::new(body, request_guard)))
+            })
+        })
+    };
+    let stop = stop.clone();
+    connections.spawn(async move {
+        let ready = tokio::time::Instant::now();
+        client_conn::serve(stream, ready, &limits, activity, service, &stop).await;
+    });
 }
 
 impl RunningGateway {

@@ -97,9 +97,8 @@ async fn tap(mut stream: TcpStream, report: mpsc::UnboundedSender<Vec<u8>>) {
             }
         }
         tokio::time::sleep(Duration::from_millis(ms.parse().unwrap())).await;
-        let answer = format!(
-            "HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\n{length:03}"
-        );
+        let answer =
+            format!("HTTP/1.1 200 OK\r\ncontent-length: 3\r\nconnection: close\r\n\r\n{length:03}");
         let _ = stream.write_all(answer.as_bytes()).await;
     }
     while read_more(&mut stream, &mut received).await > 0 {}
@@ -133,7 +132,7 @@ async fn send_head(gateway: &TestGateway, head: &str) -> TcpStream {
     let mut client = TcpStream::connect(gateway.running.proxy_addr)
         .await
         .unwrap();
-    raw.write_all(head.as_bytes()).await.unwrap();
+    client.write_all(head.as_bytes()).await.unwrap();
     client
 }
 

@@ -9,6 +9,7 @@ mod forwarding;
 mod h2c;
 mod keepalive;
 mod lifecycle;
+mod limits;
 mod normalise;
 mod resilience;
 mod routing;

@@ -83,6 +83,10 @@ impl ConfigDiff {
         if old.merge_slashes != new.merge_slashes {
             sections_changed.push("merge_slashes");
         }
+        // Applies at once to new connections and upgrades; open ones keep the limits they began with.
+        if old.limits != new.limits {
+            sections_changed.push("limits");
+        }
         let dashboard = |config: &Config| {
             (
                 config.dashboard.allow_unauthenticated,

@@ -39,8 +39,9 @@ pub struct FileLimits {
     #[schemars(range(min = 1, max = 1_000_000), extend("default" = DEFAULT_MAX_CONNECTIONS))]
     pub max_connections: Option<usize>,
     /// Time a client has to send a request's head, in ms, from connecting (covering the first
-    /// byte and the HTTP/2 preface) or from the end of its previous request; then the connection
-    /// is closed (HTTP/1.1 clients get 408). 100 to 86400000. Default 10000.
+    /// byte and the HTTP/2 preface; over TLS from the end of the handshake) or, on a kept-alive
+    /// HTTP/1.1 connection, from the next request's first byte; then the connection is closed
+    /// (HTTP/1.1 clients get 408). 100 to 86400000. Default 10000.
     #[schemars(
         range(min = 100, max = MAX_TIMEOUT_MS),
         extend("default" = DEFAULT_HEADER_READ_TIMEOUT.as_millis())

@@ -162,6 +162,11 @@ fn close_second(gateway: &Gateway, sampler: &mut SystemSampler) {
     metrics.prometheus().set_gauges(
         &GaugeValues {
             active_connections: activity.active_connections,
+            connections_rejected: gateway
+                .proxy()
+                .core()
+                .connections_rejected
+                .load(std::sync::atomic::Ordering::Relaxed),
             open_websockets: activity.open_websockets,
             uptime_secs: gateway.uptime_secs(),
             events_dropped: gateway.proxy().core().events.dropped(),

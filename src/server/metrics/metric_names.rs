@@ -53,6 +53,8 @@ families! {
         "Finished WebSocket sessions, by route.";
     ACTIVE_CONNECTIONS = "gatewatch_active_connections", Gauge,
         "Client connections open on the proxy listener.";
+    CONNECTIONS_REJECTED_TOTAL = "gatewatch_connections_rejected_total", Counter,
+        "Client connections the proxy listeners closed at once because limits.max_connections were open.";
     OPEN_WEBSOCKETS = "gatewatch_open_websockets", Gauge,
         "WebSocket tunnels open now.";
     UPTIME_SECONDS = "gatewatch_uptime_seconds", Gauge,

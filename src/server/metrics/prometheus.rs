@@ -26,6 +26,8 @@ const SECONDS_BUCKETS: [f64; 16] = [
 #[derive(Clone, Debug, Default)]
 pub struct GaugeValues {
     pub active_connections: u64,
+    /// Connections refused at `limits.max_connections`, since start.
+    pub connections_rejected: u64,
     pub open_websockets: u64,
     pub uptime_secs: u64,
     pub events_dropped: u64,
@@ -269,6 +271,8 @@ impl PrometheusMetrics {
         let seen = &mut series.seen;
         metrics::with_local_recorder(&self.recorder, || {
             metrics::gauge!(names::ACTIVE_CONNECTIONS).set(values.active_connections as f64);
+            metrics::counter!(names::CONNECTIONS_REJECTED_TOTAL)
+                .absolute(values.connections_rejected);
             metrics::gauge!(names::OPEN_WEBSOCKETS).set(values.open_websockets as f64);
             metrics::gauge!(names::UPTIME_SECONDS).set(values.uptime_secs as f64);
             metrics::gauge!(names::EVENTS_DROPPED).set(values.events_dropped as f64);

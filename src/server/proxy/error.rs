@@ -36,6 +36,8 @@ pub enum ProxyError {
     BodyTooLarge,
     /// The client's upload stalled for `limits.body_read_timeout_ms`.
     BodyTimeout,
+    /// A WebSocket upgrade while `limits.max_websockets` tunnels are open.
+    TooManyWebSockets,
 }
 
 impl ProxyError {
@@ -45,7 +47,9 @@ impl ProxyError {
             Self::BadPath(_) => StatusCode::BAD_REQUEST,
             Self::NoRoute => StatusCode::NOT_FOUND,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
-            Self::NoHealthyTarget | Self::CircuitOpen => StatusCode::SERVICE_UNAVAILABLE,
+            Self::NoHealthyTarget | Self::CircuitOpen | Self::TooManyWebSockets => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Connect | Self::Upstream | Self::Tls(_) => StatusCode::BAD_GATEWAY,
             Self::Timeout => StatusCode::GATEWAY_TIMEOUT,
             Self::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -67,6 +71,7 @@ impl ProxyError {
             Self::Tls(_) => ErrorKind::UpstreamTls,
             Self::BodyTooLarge => ErrorKind::BodyTooLarge,
             Self::BodyTimeout => ErrorKind::BodyTimeout,
+            Self::TooManyWebSockets => ErrorKind::WebSocketLimit,
         }
     }
 
@@ -97,6 +102,7 @@ impl ProxyError {
             Self::Tls(failure) => failure.reason(),
             Self::BodyTooLarge => "request body larger than this route accepts",
             Self::BodyTimeout => "request body not received in time",
+            Self::TooManyWebSockets => "too many WebSocket connections open; try again later",
         }
     }
 

@@ -51,6 +51,8 @@ pub enum ErrorKind {
     BodyTimeout,
     /// The upstream's response body stalled for `limits.upstream_body_timeout_ms` (cut).
     UpstreamBodyTimeout,
+    /// A WebSocket upgrade refused: `limits.max_websockets` tunnels were open.
+    WebSocketLimit,
 }
 
 /// Why a request ended before its response was complete, when nothing else said why: cut by
@@ -82,6 +84,7 @@ impl ErrorKind {
             Self::BodyTooLarge => "body_too_large",
             Self::BodyTimeout => "body_timeout",
             Self::UpstreamBodyTimeout => "upstream_body_timeout",
+            Self::WebSocketLimit => "websocket_limit",
         }
     }
 }

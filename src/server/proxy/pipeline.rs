@@ -36,7 +36,7 @@ use super::table::{Handler, Route, RouteTable, StaticService, StaticSite};
 use super::target::{InFlight, Outcome, Target};
 use super::upstream::{self, Destination, Timeouts, UpstreamBody};
 use super::websocket::{self, Session};
-use crate::server::config::Encoding;
+use crate::server::config::{Encoding, Limits};
 use crate::server::proxy::header_capture::CapturedHeaders;
 use crate::server::proxy::llm_tap::LlmTap;
 use axum::http::header::{self, HeaderValue};
@@ -66,11 +66,18 @@ pub struct ProxyCore {
     pub events: EventSink,
     /// Open WebSocket tunnels.
     pub tunnels: TaskTracker,
+    /// Places among `limits.max_websockets`, taken by upgrades on their way and open tunnels.
+    pub tunnel_slots: websocket::TunnelSlots,
     /// Cancelled at the end of a shutdown's drain period: every tunnel is closed and every
     /// request still in flight is cut.
     pub close_tunnels: CancellationToken,
     /// Client connections open now.
     pub connections: AtomicU64,
+    /// Client connections closed at once since start because `limits.max_connections` were
+    /// open.
+    pub connections_rejected: AtomicU64,
+    /// `limits` in force (swapped on reload; read per connection, and per WebSocket upgrade).
+    pub limits: arc_swap::ArcSwap<Limits>,
     /// The port of the HTTPS listener, where `tls.redirect_http` sends plain requests; 0 while
     /// there is none.
     pub https_port: AtomicU16,
@@ -139,6 +146,16 @@ impl ProxyCore {
             .compression
             .as_ref()
             .map(|_| RequestEncodingFacts::of(request.method(), request.headers()));
+        let mut tunnel_slot = None;
+        if websocket {
+            let limits = self.limits.load();
+            tunnel_slot = self
+                .tunnel_slots
+                .reserve(limits.max_websockets, limits.websocket_idle_timeout);
+            if tunnel_slot.is_none() {
+                return exchange.fail(ProxyError::TooManyWebSockets);
+            }
+        }
         let mut client_upgrade = websocket.then(|| hyper::upgrade::on(&mut request));
         let retries = route.config.retries;
         // The request to send next (scoped: its parts are not kept twice across the waits).
@@ -187,10 +204,15 @@ impl ProxyCore {
                 Ok(mut response) => {
                     exchange.event.upstream_latency = Some(sent.elapsed());
                     let upgraded = response.status() == StatusCode::SWITCHING_PROTOCOLS;
-                    match client_upgrade.take() {
-                        Some(client_upgrade) if upgraded => {
-                            let session =
-                                Session::new(&exchange.event, &exchange.request_id, route, &target);
+                    match (client_upgrade.take(), tunnel_slot.take()) {
+                        (Some(client_upgrade), Some(slot)) if upgraded => {
+                            let session = Session::new(
+                                &exchange.event,
+                                &exchange.request_id,
+                                route,
+                                &target,
+                                slot,
+                            );
                             websocket::open_tunnel(
                                 &self.tunnels,
                                 self.close_tunnels.clone(),

@@ -1,7 +1,7 @@
-//! The dashboard over HTTPS (`dashboard.tls`): a listener for `axum::serve` whose connections
+//! The dashboard over HTTPS (`dashboard.tls`): a listener (axum's `Listener`) whose connections
 //! arrive with their handshake done. One task accepts TCP connections and gives each its own
 //! handshake task (bounded by the [terminator](super::acceptor::Terminator)), so a stalled
-//! client never holds up the next; finished handshakes wait in a short queue for axum.
+//! client never holds up the next; finished handshakes wait in a short queue for the dashboard's accept loop.
 
 use super::acceptor::Terminator;
 use std::io;
@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 use tokio_rustls::server::TlsStream;
 use tokio_util::sync::CancellationToken;
 
-/// Connections with a finished handshake waiting for axum to take them.
+/// Connections with a finished handshake waiting to be taken.
 const READY_QUEUE: usize = 64;
 
 /// The dashboard's HTTPS listener.
