@@ -31,18 +31,18 @@ pub(crate) mod testing;
 pub use schema::SCHEMA_VERSION;
 
 use crate::request_filter::RequestQuery;
+use crate::server::config::DEFAULT_HISTORY_MAX_BYTES;
 use crate::server::records::record::SharedRecord;
 use crate::views::{HistoryStatus, PeriodStats, RequestRecord, StatsPeriod};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension};
+use size_bound::SizeBound;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
-use crate::server::config::DEFAULT_HISTORY_MAX_BYTES;
-use size_bound::SizeBound;
 use store_status::Health;
 use writer::{Command, Writer, WriterConfig};
 

@@ -52,7 +52,10 @@ impl Process {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
                 if let Some(addr) = line.trim().strip_prefix("proxy:") {
-                    let addr = addr.trim().trim_start_matches("http://").trim_end_matches('/');
+                    let addr = addr
+                        .trim()
+                        .trim_start_matches("http://")
+                        .trim_end_matches('/');
                     let _ = proxy_tx.send(addr.parse::<SocketAddr>().unwrap());
                 }
                 kept.lock().unwrap().push(line);

@@ -320,15 +320,15 @@ impl Writer {
     /// measures the file for [`Health`].
     fn keep_within_bound(&mut self) {
         let size = self.config.size;
-        let shrunk = size
-            .needs_shrinking(&self.conn, self.shrinking)
-            .and_then(|needed| match needed {
-                true => size.shrink(&self.conn, RETENTION_CHUNKS_PER_PASS),
-                false => Ok(size_bound::Shrunk {
-                    done: true,
-                    ..Default::default()
-                }),
-            });
+        let shrunk =
+            size.needs_shrinking(&self.conn, self.shrinking)
+                .and_then(|needed| match needed {
+                    true => size.shrink(&self.conn, RETENTION_CHUNKS_PER_PASS),
+                    false => Ok(size_bound::Shrunk {
+                        done: true,
+                        ..Default::default()
+                    }),
+                });
         match shrunk {
             Ok(shrunk) => {
                 if shrunk.deleted {

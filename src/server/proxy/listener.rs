@@ -71,9 +71,7 @@ pub async fn serve(
     }
     drop((listener, https));
     // At the end of the drain period, whatever is still in flight is cut.
-    workers
-        .finish_or_cut(core.close_tunnels.cancelled())
-        .await;
+    workers.finish_or_cut(core.close_tunnels.cancelled()).await;
 }
 
 /// Accepts on `listener` until `stop`, handing each connection to a worker.
