@@ -36,7 +36,8 @@ pub struct RequestRecord {
     pub user_agent: Option<CompactString>,
     /// Why it failed (`connect`, `timeout`, `upstream_5xx`, `client_4xx`, `rate_limited`,
     /// `circuit_open`, `no_healthy_target`, `no_route`, `upstream_protocol`, `upstream_tls`,
-    /// `client_aborted`, `shutdown`, `body_too_large`, `body_timeout`, `upstream_body_timeout`).
+    /// `client_aborted`, `shutdown`, `body_too_large`, `body_timeout`, `upstream_body_timeout`,
+    /// `websocket_limit`).
     pub error: Option<CompactString>,
     /// Upstream attempts (more than one after retries).
     pub attempts: u32,
