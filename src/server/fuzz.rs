@@ -10,6 +10,7 @@ use crate::server::admin::rest::{
 };
 use crate::server::config::{self, ConfigError};
 use crate::server::history::segment;
+use crate::server::proxy::request_path::normalise;
 use crate::server::proxy::upstream::wire::{
     ChunkedDecoder, Decoded, MAX_HEAD, ResponseFraming, WireError, parse_response_head,
 };
@@ -65,6 +66,45 @@ pub fn response_head(data: &[u8]) {
             assert!(wire.len() < MAX_HEAD, "an incomplete head over the bound");
         }
         Err(_) => assert_eq!(&buffer[..], wire, "a rejected head stays in the buffer"),
+    }
+}
+
+/// The client request-path normaliser on `data`: the first byte picks `merge_slashes` (odd:
+/// on), the rest is the request target (`/path?query`; not UTF-8: skipped, as no request target
+/// is).
+///
+/// Checks: normalising a normalised path changes nothing; a normalised path has no `.` or `..`
+/// segment (so nothing climbs above the root) and, when merging, no `//`; the query is kept as
+/// it is; a target not starting with `/` is left alone.
+pub fn request_path(data: &[u8]) {
+    let Some((&first, target)) = data.split_first() else {
+        return;
+    };
+    let Ok(target) = std::str::from_utf8(target) else {
+        return;
+    };
+    let merge_slashes = first & 1 == 1;
+    let Ok(normal) = normalise(target, merge_slashes) else {
+        return;
+    };
+    let again = normalise(&normal, merge_slashes).expect("a normal path normalises");
+    assert_eq!(again, normal, "normalising is not idempotent");
+    if !target.starts_with('/') {
+        assert_eq!(normal, target);
+        return;
+    }
+    let split = |text: &str| text.find('?').map_or(text.len(), |at| at);
+    let (path, query) = normal.split_at(split(&normal));
+    assert_eq!(query, &target[split(target)..], "the query changed");
+    assert!(path.starts_with('/'), "{path:?} lost its root");
+    for segment in path.split('/').skip(1) {
+        assert!(
+            segment != "." && segment != "..",
+            "{path:?} keeps a dot segment"
+        );
+    }
+    if merge_slashes {
+        assert!(!path.contains("//"), "{path:?} keeps an empty segment");
     }
 }
 
