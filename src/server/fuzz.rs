@@ -93,7 +93,7 @@ pub fn request_path(data: &[u8]) {
         assert_eq!(normal, target);
         return;
     }
-    let split = |text: &str| text.find('?').map_or(text.len(), |at| at);
+    let split = |text: &str| text.find('?').unwrap_or(text.len());
     let (path, query) = normal.split_at(split(&normal));
     assert_eq!(query, &target[split(target)..], "the query changed");
     assert!(path.starts_with('/'), "{path:?} lost its root");
