@@ -23,7 +23,7 @@ use std::path::Path;
 /// `HEAD`), the rest is what the upstream sent.
 ///
 /// Checks: a parsed head is taken off the front of the buffer and nothing else is; an incomplete
-/// or rejected head leaves the buffer as it was; an answer to `HEAD`, a 1xx, 204 or 304 has no
+/// head leaves the buffer as it was, a rejected one at most loses its head; an answer to `HEAD`, a 1xx, 204 or 304 has no
 /// body; a body delimited by the close never leaves the connection open for another exchange;
 /// an incomplete head is shorter than the bound.
 pub fn response_head(data: &[u8]) {
@@ -65,7 +65,8 @@ pub fn response_head(data: &[u8]) {
             assert_eq!(&buffer[..], wire, "an incomplete head stays in the buffer");
             assert!(wire.len() < MAX_HEAD, "an incomplete head over the bound");
         }
-        Err(_) => assert_eq!(&buffer[..], wire, "a rejected head stays in the buffer"),
+        // A head rejected for its fields may already be taken off: the connection is dropped.
+        Err(_) => assert!(wire.ends_with(&buffer[..]), "a rejected head left other bytes"),
     }
 }
 
