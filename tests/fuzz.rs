@@ -245,6 +245,15 @@ fn admin_query() {
 }
 
 #[test]
+fn request_path() {
+    let tokens: &[&[u8]] = &[
+        b"/", b"//", b"/.", b"/..", b"/../", b"/./", b"%2e", b"%2E", b"%2f", b"%2F", b"%7e", b"%",
+        b"%zz", b"?", b"?a=../b", b"#",
+    ];
+    run("request_path", fuzz::request_path, tokens);
+}
+
+#[test]
 fn segment() {
     run(
         "segment",

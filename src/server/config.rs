@@ -309,7 +309,8 @@ fn parse_file(text: &str) -> Result<FileConfig, FieldError> {
     let deserializer = &mut serde_json::Deserializer::from_str(text);
     let file: FileConfig = serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let path = match error.path().to_string() {
-            root if root == "." || root == "?" => "(root)".to_string(),
+            // `""`: an unknown field named "" at the top level.
+            root if root == "." || root == "?" || root.is_empty() => "(root)".to_string(),
             path => path,
         };
         FieldError {
