@@ -66,7 +66,10 @@ pub fn response_head(data: &[u8]) {
             assert!(wire.len() < MAX_HEAD, "an incomplete head over the bound");
         }
         // A head rejected for its fields may already be taken off: the connection is dropped.
-        Err(_) => assert!(wire.ends_with(&buffer[..]), "a rejected head left other bytes"),
+        Err(_) => assert!(
+            wire.ends_with(&buffer[..]),
+            "a rejected head left other bytes"
+        ),
     }
 }
 
