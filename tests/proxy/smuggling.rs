@@ -392,7 +392,18 @@ async fn assert_refused(attack: &[u8]) {
     let answer = scene.attack(attack).await;
     assert_eq!(answer.map(|answer| answer.status), Some(400));
     assert_closed(&mut scene.attacker).await;
-    assert_eq!(scene.follow_up().await, untouched());
+    // The upstream read nothing of the attack, so no connection of its can be out of step:
+    // which pooled connection the follow-up took does not matter here (it depends on which
+    // worker the new client connection went to).
+    let without_connections = |log: Vec<Seen>| {
+        log.into_iter()
+            .map(|seen| (seen.line, seen.body, seen.complete))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        without_connections(scene.follow_up().await),
+        without_connections(untouched())
+    );
 }
 
 /// Sends an attack carrying both framings whose chunked body is [`SMUGGLED`], and asserts the
