@@ -196,6 +196,7 @@ async fn run(config_path: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let termination = runtime::TerminationSignal::install();
     let running = match runtime::start(config, config_path).await {
         Ok(running) => running,
         Err(error) => {
@@ -215,7 +216,7 @@ async fn run(config_path: PathBuf) -> ExitCode {
     if let Some(https) = running.https_addr {
         println!("  https:     https://{https}/");
     }
-    runtime::termination_signal().await;
+    termination.received().await;
     tracing::info!("shutting down: draining in-flight requests");
     if !running.shutdown(DRAIN_TIMEOUT).await {
         tracing::warn!("drain timed out after {DRAIN_TIMEOUT:?}; remaining work was cancelled");

@@ -385,23 +385,37 @@ impl RunningGateway {
     }
 }
 
-/// Resolves when the process receives Ctrl-C or SIGTERM.
-pub async fn termination_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// Ctrl-C and SIGTERM, caught from the moment this is made: made before the gateway says it is
+/// running, so a signal sent as soon as it does asks for a graceful shutdown instead of the
+/// default disposition ending the process on the spot.
+pub struct TerminationSignal {
+    interrupt: Option<tokio::signal::unix::Signal>,
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl TerminationSignal {
+    /// Installs the handlers (a signal that cannot be caught is waited for never).
+    pub fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Self {
+            interrupt: signal(SignalKind::interrupt()).ok(),
+            terminate: signal(SignalKind::terminate()).ok(),
         }
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    }
+
+    /// Resolves when either signal arrives (or has arrived since `install`).
+    pub async fn received(mut self) {
+        async fn next(signal: Option<&mut tokio::signal::unix::Signal>) {
+            match signal {
+                Some(signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending().await,
             }
-            Err(_) => std::future::pending::<()>().await,
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = terminate => {}
+        tokio::select! {
+            _ = next(self.interrupt.as_mut()) => {}
+            _ = next(self.terminate.as_mut()) => {}
+        }
     }
 }

@@ -192,7 +192,6 @@ async fn a_length_over_max_body_bytes_is_refused_before_the_upstream_hears_of_it
     assert!(gateway.stop(WAIT).await);
 }
 
-#[ignore = "fails since the listener rewrite (client_conn): the connection is not closed within the bound after the 413; to fix"]
 #[tokio::test]
 async fn a_chunked_upload_growing_past_the_bound_is_cut_before_the_upstream_sees_it_whole() {
     let mut upstream = TapUpstream::start().await;

@@ -125,6 +125,12 @@ impl ProxyError {
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert(X_REQUEST_ID.clone(), request_id.clone());
+        if self.is_clients_fault() {
+            // The upload was refused or cut part-way: what is left of it on the connection is
+            // not read, so the connection ends with this answer (hyper drops the header on
+            // HTTP/2, where the stream alone is reset).
+            headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         if let Self::RateLimited(wait) = self {
             // Whole seconds, rounded up, at least 1.
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
