@@ -225,6 +225,73 @@ async fn a_chunked_upload_growing_past_the_bound_is_cut_before_the_upstream_sees
 }
 
 #[tokio::test]
+async fn a_chunked_upload_malformed_part_way_gets_400_and_the_upstream_a_cut_request() {
+    let mut upstream = TapUpstream::start().await;
+    let gateway = gateway(&upstream.url(), json!({}), json!({})).await;
+    let mut events = gateway.events();
+
+    let mut raw = send_head(
+        &gateway,
+        "POST /swallow HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked\r\n\r\n",
+    )
+    .await;
+    // A whole chunk, then a size line that is not hexadecimal.
+    let body = [chunk(20), "zz\r\nuuuu\r\n0\r\n\r\n".into()].concat();
+    let started = Instant::now();
+    raw.write_all(body.as_bytes()).await.unwrap();
+    let answer = read_to_close(&mut raw).await;
+    assert!(answer.starts_with("HTTP/1.1 400 "), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "answered at once, not at the route's timeout: {:?}",
+        started.elapsed()
+    );
+    let event = next_request(&mut events, WAIT).await;
+    assert_eq!(
+        (event.status.as_u16(), event.error),
+        (400, Some(ErrorKind::Client4xx))
+    );
+
+    let seen = upstream.next_closed().await;
+    assert!(seen.starts_with("POST /swallow "), "{seen}");
+    assert!(
+        !seen.ends_with("0\r\n\r\n"),
+        "the upstream got a complete request: {seen}"
+    );
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
+async fn a_client_gone_part_way_through_its_upload_is_recorded_as_aborted_at_once() {
+    let mut upstream = TapUpstream::start().await;
+    let gateway = gateway(&upstream.url(), json!({}), json!({})).await;
+    let mut events = gateway.events();
+
+    let mut raw = send_head(
+        &gateway,
+        "POST /swallow HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked\r\n\r\n",
+    )
+    .await;
+    raw.write_all(chunk(20).as_bytes()).await.unwrap();
+    eventually(WAIT, "the request reaches the upstream", || {
+        upstream.connections.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    drop(raw);
+
+    // Recorded when the client goes, not at the route's timeout with the upstream's silence.
+    let event = next_request(&mut events, WAIT).await;
+    assert_eq!(
+        (event.status.as_u16(), event.error),
+        (499, Some(ErrorKind::ClientAborted))
+    );
+    let seen = upstream.next_closed().await;
+    assert!(seen.starts_with("POST /swallow "), "{seen}");
+    assert!(!seen.ends_with("0\r\n\r\n"), "{seen}");
+    assert!(gateway.stop(WAIT).await);
+}
+
+#[tokio::test]
 async fn an_upload_past_the_bound_after_the_answer_began_cuts_the_response() {
     let mut upstream = TapUpstream::start().await;
     let gateway = gateway(&upstream.url(), json!({"max_body_bytes": 100}), json!({})).await;

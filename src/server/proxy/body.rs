@@ -150,8 +150,7 @@ impl MeteredBody {
 /// The error kind of a response body that broke off.
 fn cut_kind(error: &BoxError) -> ErrorKind {
     match error.downcast_ref::<Broken>() {
-        Some(Broken::ClientBody(ClientBodyError::TooLarge)) => ErrorKind::BodyTooLarge,
-        Some(Broken::ClientBody(ClientBodyError::Stalled)) => ErrorKind::BodyTimeout,
+        Some(Broken::ClientBody(client)) => client.proxy_error().kind(),
         Some(Broken::BodyStalled) => ErrorKind::UpstreamBodyTimeout,
         _ => ErrorKind::UpstreamProtocol,
     }
@@ -254,15 +253,29 @@ pub enum ClientBodyError {
 }
 
 impl ClientBodyError {
-    /// The answer owed to the client for a body cut by a limit (`None`: the client's read failed,
-    /// it is gone).
-    pub fn proxy_error(&self) -> Option<ProxyError> {
+    /// The answer owed to the client for a body that ended early: every such body cuts the
+    /// request, since the upstream would otherwise wait for the rest until the route's timeout.
+    pub fn proxy_error(&self) -> ProxyError {
         match self {
-            Self::TooLarge => Some(ProxyError::BodyTooLarge),
-            Self::Stalled => Some(ProxyError::BodyTimeout),
-            Self::Read(_) => None,
+            Self::TooLarge => ProxyError::BodyTooLarge,
+            Self::Stalled => ProxyError::BodyTimeout,
+            Self::Read(error) if is_malformed(error) => ProxyError::BadBody,
+            Self::Read(_) => ProxyError::ClientGone,
         }
     }
+}
+
+/// Whether hyper refused the body's framing (a bad chunk size or extension, an overflowing
+/// size), as opposed to the client's connection breaking.
+fn is_malformed(error: &hyper::Error) -> bool {
+    std::error::Error::source(error)
+        .and_then(|source| source.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| {
+            matches!(
+                io.kind(),
+                std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData
+            )
+        })
 }
 
 impl RequestBody {

@@ -36,6 +36,10 @@ pub enum ProxyError {
     BodyTooLarge,
     /// The client's upload stalled for `limits.body_read_timeout_ms`.
     BodyTimeout,
+    /// The request body's framing is malformed (a bad chunk size line, say).
+    BadBody,
+    /// The client's connection broke while its body was being read: nobody is left to answer.
+    ClientGone,
     /// A WebSocket upgrade while `limits.max_websockets` tunnels are open.
     TooManyWebSockets,
 }
@@ -44,7 +48,8 @@ impl ProxyError {
     /// The status the client gets.
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::BadPath(_) => StatusCode::BAD_REQUEST,
+            Self::BadPath(_) | Self::BadBody => StatusCode::BAD_REQUEST,
+            Self::ClientGone => super::event::aborted_status(super::event::aborted()),
             Self::NoRoute => StatusCode::NOT_FOUND,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::NoHealthyTarget | Self::CircuitOpen | Self::TooManyWebSockets => {
@@ -60,7 +65,8 @@ impl ProxyError {
     /// The kind recorded in the request's event.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::BadPath(_) => ErrorKind::Client4xx,
+            Self::BadPath(_) | Self::BadBody => ErrorKind::Client4xx,
+            Self::ClientGone => super::event::aborted(),
             Self::NoRoute => ErrorKind::NoRoute,
             Self::RateLimited(_) => ErrorKind::RateLimited,
             Self::NoHealthyTarget => ErrorKind::NoHealthyTarget,
@@ -84,7 +90,10 @@ impl ProxyError {
 
     /// Whether the client caused it (its body), so the target's breaker and health are not told.
     pub fn is_clients_fault(&self) -> bool {
-        matches!(self, Self::BodyTooLarge | Self::BodyTimeout)
+        matches!(
+            self,
+            Self::BodyTooLarge | Self::BodyTimeout | Self::BadBody | Self::ClientGone
+        )
     }
 
     /// One line for the client.
@@ -102,6 +111,8 @@ impl ProxyError {
             Self::Tls(failure) => failure.reason(),
             Self::BodyTooLarge => "request body larger than this route accepts",
             Self::BodyTimeout => "request body not received in time",
+            Self::BadBody => "malformed request body framing",
+            Self::ClientGone => "the client closed the connection during the upload",
             Self::TooManyWebSockets => "too many WebSocket connections open; try again later",
         }
     }

@@ -65,6 +65,15 @@ pub fn aborted() -> ErrorKind {
     }
 }
 
+/// The status recorded with an [`aborted`] kind: 503 for a request the gateway cut, else 499
+/// (nginx's "client closed request": no response was sent; the status says why there is none).
+pub fn aborted_status(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::Shutdown => StatusCode::SERVICE_UNAVAILABLE,
+        _ => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+    }
+}
+
 impl ErrorKind {
     /// The name used in the API and metrics.
     pub fn as_str(self) -> &'static str {

@@ -285,10 +285,7 @@ impl Drop for Unanswered {
         };
         let kind = super::event::aborted();
         exchange.event.error = Some(kind);
-        let status = match kind {
-            ErrorKind::Shutdown => StatusCode::SERVICE_UNAVAILABLE,
-            _ => StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
-        };
+        let status = super::event::aborted_status(kind);
         let mut response = Response::new(ResponseBody::Full(None));
         *response.status_mut() = status;
         // The body is already at its end: dropping it records the request.

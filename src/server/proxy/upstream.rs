@@ -115,7 +115,7 @@ fn broken(error: Broken) -> ProxyError {
     match &error {
         Broken::Io(io) => TlsFailure::of_io(io).map_or(ProxyError::Upstream, ProxyError::Tls),
         Broken::TimedOut => ProxyError::Timeout,
-        Broken::ClientBody(body) => body.proxy_error().unwrap_or(ProxyError::Upstream),
+        Broken::ClientBody(body) => body.proxy_error(),
         _ => ProxyError::Upstream,
     }
 }

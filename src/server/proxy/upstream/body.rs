@@ -130,7 +130,7 @@ impl WireBody {
             // Full duplex: the request body keeps going up while the answer comes down.
             if let Some(upload) = &mut self.upload {
                 if upload.poll(cx, &mut connection.stream).is_ready() {
-                    if upload.cut_by_limit() {
+                    if upload.cut_by_client() {
                         let cause = upload.take_failure().unwrap_or(Broken::Closed);
                         return self.fail(cause);
                     }

@@ -250,7 +250,7 @@ impl UpstreamConnection {
         let uploading = !upload.is_done() && !upload.failed();
         if uploading {
             if upload.poll(cx, &mut self.stream).is_ready() {
-                if upload.cut_by_limit() {
+                if upload.cut_by_client() {
                     return Poll::Ready(Err(upload.take_failure().unwrap_or(Broken::Closed)));
                 }
                 // Sent (or the upload failed otherwise, and the upstream may still answer, a

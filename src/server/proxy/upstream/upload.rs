@@ -54,10 +54,10 @@ impl Upload {
         std::mem::take(&mut self.progressed)
     }
 
-    /// It stopped because the client's body broke a limit (too large, stalled): the request
-    /// must be cut, not left for the upstream to answer.
-    pub fn cut_by_limit(&self) -> bool {
-        matches!(&self.failure, Some(Broken::ClientBody(error)) if error.proxy_error().is_some())
+    /// It stopped because of the client's body (too large, stalled, malformed, or the client
+    /// gone): the request must be cut, not left for the upstream to answer.
+    pub fn cut_by_client(&self) -> bool {
+        matches!(&self.failure, Some(Broken::ClientBody(_)))
     }
 
     /// Why the upload stopped early, taken.
