@@ -7,8 +7,10 @@
 //!
 //! Framing rules for an upstream response, strict where two readings of the same bytes could
 //! differ (each refusal is a [`WireError`]: the client gets a 502 and the connection is closed):
-//! - `Transfer-Encoding` decides when present: its final coding must be `chunked`, listed once
-//!   (`gzip` alone, or `chunked, gzip`, is refused: the body's end could only be guessed). With
+//! - `Transfer-Encoding` decides when present: it must be `chunked`, listed once and alone, as
+//!   nginx requires (`gzip` alone, or `chunked, gzip`, is refused: the body's end could only be
+//!   guessed; `gzip, chunked` too: the client would get gzip bytes with nothing saying so, since
+//!   transfer codings end at this hop and only `Content-Encoding` travels on). With
 //!   a `Content-Length` as well, the chunks frame the body, the `Content-Length` is dropped and
 //!   the connection is not reused (RFC 9112 §6.3: such a message may be an attempt at
 //!   smuggling), as it is not after a `Transfer-Encoding` in an HTTP/1.0 answer (§6.1).
@@ -49,7 +51,7 @@ pub enum WireError {
     Field,
     #[error("invalid or repeated content-length")]
     ContentLength,
-    #[error("transfer-encoding whose final coding is not chunked")]
+    #[error("transfer-encoding other than chunked alone")]
     TransferCoding,
     #[error("invalid chunk size line")]
     ChunkSize,
@@ -240,7 +242,7 @@ pub fn parse_response_head(
     {
         ResponseFraming::Empty
     } else if codings.seen {
-        if !codings.chunked_last_only() {
+        if !codings.chunked_only() {
             return Err(WireError::TransferCoding);
         }
         if content_length.is_some() {
@@ -283,6 +285,8 @@ struct Codings {
     chunked_last: bool,
     /// A coding followed `chunked` (chunked twice, or something applied after it).
     after_chunked: bool,
+    /// A coding other than `chunked` was applied (`gzip`, `deflate`, an unknown one).
+    other: bool,
 }
 
 impl Codings {
@@ -291,12 +295,13 @@ impl Codings {
         for coding in list_items(value).filter(|coding| !coding.is_empty()) {
             self.after_chunked |= self.chunked_last;
             self.chunked_last = coding.eq_ignore_ascii_case(b"chunked");
+            self.other |= !self.chunked_last;
         }
     }
 
-    /// Whether `chunked` is the final coding, and the only time it is applied.
-    fn chunked_last_only(self) -> bool {
-        self.chunked_last && !self.after_chunked
+    /// Whether `chunked` is the one coding, applied once.
+    fn chunked_only(self) -> bool {
+        self.chunked_last && !self.after_chunked && !self.other
     }
 }
 
@@ -505,17 +510,13 @@ mod tests {
     fn framing_follows_rfc_9112() {
         let framing = |text: &str| head(text).unwrap().unwrap().framing;
         assert_eq!(
-            framing(
-                "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\ncontent-length: 5\r\n\r\n"
-            ),
+            framing("HTTP/1.1 200 OK\r\ntransfer-encoding: Chunked\r\ncontent-length: 5\r\n\r\n"),
             ResponseFraming::Chunked
         );
         assert_eq!(
-            framing(
-                "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip\r\ntransfer-encoding: Chunked\r\n\r\n"
-            ),
+            framing("HTTP/1.1 200 OK\r\ntransfer-encoding:\r\ntransfer-encoding: chunked\r\n\r\n"),
             ResponseFraming::Chunked,
-            "codings over several fields read in order"
+            "codings over several fields, empty ones ignored"
         );
         assert_eq!(
             framing("HTTP/1.1 200 OK\r\n\r\n"),
@@ -577,9 +578,12 @@ mod tests {
     }
 
     #[test]
-    fn codings_not_ending_in_one_chunked_are_refused() {
+    fn codings_other_than_one_chunked_are_refused() {
         for codings in [
             "transfer-encoding: gzip",
+            "transfer-encoding: gzip, chunked",
+            "transfer-encoding: gzip\r\ntransfer-encoding: chunked",
+            "transfer-encoding: identity, chunked",
             "transfer-encoding: chunked, gzip",
             "transfer-encoding: chunked, identity",
             "transfer-encoding: chunked, chunked",
