@@ -225,6 +225,7 @@ impl Watchdog {
             activity.in_flight(),
             activity.started(),
             activity.take_bytes_read(),
+            activity.take_bytes_written(),
             Instant::now,
         );
         let Some(deadline) = self.deadlines.deadline() else {

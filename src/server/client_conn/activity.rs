@@ -1,5 +1,5 @@
 //! What one client connection is doing, shared between its service (requests start and end) and
-//! its deadlines: requests in flight, requests started, whether bytes arrived. A request is in
+//! its deadlines: requests in flight, requests started, whether bytes arrived or went out. A request is in
 //! flight from its head's arrival until its response body has been handed over whole (or
 //! dropped): the service wraps each response body in a [`TrackedBody`].
 
@@ -16,6 +16,7 @@ pub struct Activity {
     in_flight: AtomicUsize,
     started: AtomicU64,
     read: AtomicBool,
+    written: AtomicBool,
     /// Woken when the last request in flight ends (HTTP/2 serves streams on tasks of their own).
     idle: AtomicWaker,
 }
@@ -33,6 +34,11 @@ impl Activity {
         self.read.store(true, Ordering::Relaxed);
     }
 
+    /// Bytes went out to the client.
+    pub fn bytes_written(&self) {
+        self.written.store(true, Ordering::Relaxed);
+    }
+
     /// Whether requests are in flight.
     pub fn in_flight(&self) -> bool {
         self.in_flight.load(Ordering::Relaxed) > 0
@@ -47,6 +53,11 @@ impl Activity {
     pub fn take_bytes_read(&self) -> bool {
         // A load first: most looks find nothing new, and a store would dirty the line.
         self.read.load(Ordering::Relaxed) && self.read.swap(false, Ordering::Relaxed)
+    }
+
+    /// Whether bytes went out since the last call.
+    pub fn take_bytes_written(&self) -> bool {
+        self.written.load(Ordering::Relaxed) && self.written.swap(false, Ordering::Relaxed)
     }
 
     /// Wakes `waker`'s task when no request is in flight any more (at once if none is now).
@@ -145,5 +156,9 @@ mod tests {
         activity.bytes_read();
         assert!(activity.take_bytes_read());
         assert!(!activity.take_bytes_read());
+        assert!(!activity.take_bytes_written());
+        activity.bytes_written();
+        assert!(activity.take_bytes_written());
+        assert!(!activity.take_bytes_written());
     }
 }

@@ -1,6 +1,7 @@
 //! A client connection's byte stream as HTTP reads it: the bytes read to tell HTTP/2 from
 //! HTTP/1.1 are given back first, and every read that brings bytes is noted in the connection's
-//! [`Activity`] (an HTTP/1.1 head starting on an idle connection starts its deadline).
+//! [`Activity`] (an HTTP/1.1 head starting on an idle connection starts its deadline), as is
+//! every write that takes bytes (a response still going out keeps the connection from idling).
 
 use super::activity::Activity;
 use std::io;
@@ -72,7 +73,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ClientIo<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write(cx, buf)
+        let polled = Pin::new(&mut self.stream).poll_write(cx, buf);
+        if let Poll::Ready(Ok(1..)) = polled {
+            self.activity.bytes_written();
+        }
+        polled
     }
 
     #[inline]
@@ -81,7 +86,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ClientIo<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+        let polled = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(1..)) = polled {
+            self.activity.bytes_written();
+        }
+        polled
     }
 
     #[inline]
@@ -103,7 +112,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for ClientIo<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tokio::io::AsyncReadExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     #[tokio::test]
     async fn the_prefix_is_read_first_and_reads_are_noted() {
@@ -114,5 +123,10 @@ mod tests {
         io.read_to_end(&mut all).await.unwrap();
         assert_eq!(all, b"GET / HTTP/1.1\r\n");
         assert!(activity.take_bytes_read());
+        assert!(!activity.take_bytes_written());
+        let mut out = ClientIo::new(Vec::new(), b"", activity.clone());
+        out.write_all(b"HTTP/1.1 200 OK\r\n").await.unwrap();
+        assert!(activity.take_bytes_written());
+        assert_eq!(out.into_inner(), b"HTTP/1.1 200 OK\r\n");
     }
 }

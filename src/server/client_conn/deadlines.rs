@@ -2,8 +2,10 @@
 //! connection has `header_read_timeout` to complete its first request's head; while requests
 //! are in flight nothing is timed; an idle connection has `keepalive_idle_timeout` to start its
 //! next request and, on HTTP/1.1, once bytes of that request arrive, `header_read_timeout` to
-//! complete its head. On HTTP/2 bytes between requests do not start a head (they may be pings):
-//! only a new stream ends the idle time.
+//! complete its head; bytes still going out to it (a slow reader taking the end of a response
+//! hyper had already been handed) restart its idle time, so only a connection quiet both ways
+//! is idle. On HTTP/2 bytes between requests do not start a head (they may be pings), nor do
+//! writes restart the idle time (they may be ping acknowledgements): only a new stream ends it.
 
 use crate::server::config::Limits;
 use std::time::Duration;
@@ -37,7 +39,8 @@ pub enum Expired {
 pub struct Deadlines {
     header_read: Duration,
     keepalive_idle: Duration,
-    /// Whether bytes arriving while idle start a request head (HTTP/1.1).
+    /// Whether bytes arriving while idle start a request head, and bytes going out restart the
+    /// idle time (HTTP/1.1).
     heads_from_bytes: bool,
     phase: Phase,
     /// Requests started as of the last look.
@@ -57,12 +60,14 @@ impl Deadlines {
     }
 
     /// Takes in what the connection did since the last look: whether requests are in flight,
-    /// how many have started in all, whether bytes arrived. `now` is only asked on a change.
+    /// how many have started in all, whether bytes arrived, whether bytes went out. `now` is
+    /// only asked on a change.
     pub fn observe(
         &mut self,
         in_flight: bool,
         started: u64,
         bytes_read: bool,
+        bytes_written: bool,
         now: impl FnOnce() -> Instant,
     ) {
         let new_requests = started != self.requests_seen;
@@ -74,6 +79,9 @@ impl Deadlines {
             _ if new_requests => Phase::Idle { since: now() },
             Phase::Idle { .. } if bytes_read && self.heads_from_bytes => {
                 Phase::NextHead { since: now() }
+            }
+            Phase::Idle { .. } if bytes_written && self.heads_from_bytes => {
+                Phase::Idle { since: now() }
             }
             unchanged => unchanged,
         };
@@ -122,7 +130,7 @@ mod tests {
         let mut deadlines = Deadlines::new(&limits(), true, start);
         assert_eq!(deadlines.deadline(), Some(start + Duration::from_secs(10)));
         // Bytes of the first head change nothing: the clock runs from the start.
-        deadlines.observe(false, 0, true, || unreachable!("no change"));
+        deadlines.observe(false, 0, true, false, || unreachable!("no change"));
         assert_eq!(deadlines.deadline(), Some(start + Duration::from_secs(10)));
         assert_eq!(deadlines.expired(), Expired::Head);
     }
@@ -131,11 +139,11 @@ mod tests {
     fn requests_in_flight_are_never_timed_and_idle_time_starts_when_they_end() {
         let start = Instant::now();
         let mut deadlines = Deadlines::new(&limits(), true, start);
-        deadlines.observe(true, 1, true, || unreachable!());
+        deadlines.observe(true, 1, true, false, || unreachable!());
         assert_eq!(deadlines.phase(), Phase::Busy);
         assert_eq!(deadlines.deadline(), None);
         let done = start + Duration::from_secs(100);
-        deadlines.observe(false, 1, false, || done);
+        deadlines.observe(false, 1, false, false, || done);
         assert_eq!(deadlines.deadline(), Some(done + Duration::from_secs(60)));
         assert_eq!(deadlines.expired(), Expired::Idle);
     }
@@ -144,10 +152,10 @@ mod tests {
     fn on_http1_bytes_after_idle_start_the_next_head_clock() {
         let start = Instant::now();
         let mut deadlines = Deadlines::new(&limits(), true, start);
-        deadlines.observe(true, 1, true, || unreachable!());
-        deadlines.observe(false, 1, false, || start);
+        deadlines.observe(true, 1, true, false, || unreachable!());
+        deadlines.observe(false, 1, false, false, || start);
         let arrived = start + Duration::from_secs(30);
-        deadlines.observe(false, 1, true, || arrived);
+        deadlines.observe(false, 1, true, false, || arrived);
         assert_eq!(deadlines.phase(), Phase::NextHead { since: arrived });
         assert_eq!(
             deadlines.deadline(),
@@ -155,7 +163,7 @@ mod tests {
         );
         assert_eq!(deadlines.expired(), Expired::Head);
         // More bytes do not move it.
-        deadlines.observe(false, 1, true, || unreachable!());
+        deadlines.observe(false, 1, true, false, || unreachable!());
         assert_eq!(
             deadlines.deadline(),
             Some(arrived + Duration::from_secs(10))
@@ -166,9 +174,9 @@ mod tests {
     fn on_http2_bytes_while_idle_are_not_a_head() {
         let start = Instant::now();
         let mut deadlines = Deadlines::new(&limits(), false, start);
-        deadlines.observe(true, 1, true, || unreachable!());
-        deadlines.observe(false, 1, false, || start);
-        deadlines.observe(false, 1, true, || unreachable!());
+        deadlines.observe(true, 1, true, false, || unreachable!());
+        deadlines.observe(false, 1, false, false, || start);
+        deadlines.observe(false, 1, true, false, || unreachable!());
         assert_eq!(deadlines.phase(), Phase::Idle { since: start });
     }
 
@@ -178,10 +186,30 @@ mod tests {
         let mut deadlines = Deadlines::new(&limits(), true, start);
         let later = start + Duration::from_secs(5);
         // The first request came and went, its bytes with it: idle, not a new head.
-        deadlines.observe(false, 1, true, || later);
+        deadlines.observe(false, 1, true, false, || later);
         assert_eq!(deadlines.phase(), Phase::Idle { since: later });
         let again = later + Duration::from_secs(50);
-        deadlines.observe(false, 2, true, || again);
+        deadlines.observe(false, 2, true, false, || again);
         assert_eq!(deadlines.phase(), Phase::Idle { since: again });
+    }
+
+    #[test]
+    fn on_http1_a_response_still_going_out_restarts_the_idle_time() {
+        let start = Instant::now();
+        let mut deadlines = Deadlines::new(&limits(), true, start);
+        deadlines.observe(true, 1, true, false, || unreachable!());
+        deadlines.observe(false, 1, false, true, || start);
+        let later = start + Duration::from_secs(45);
+        deadlines.observe(false, 1, false, true, || later);
+        assert_eq!(deadlines.phase(), Phase::Idle { since: later });
+        assert_eq!(deadlines.deadline(), Some(later + Duration::from_secs(60)));
+
+        let mut http2 = Deadlines::new(&limits(), false, start);
+        http2.observe(true, 1, true, false, || unreachable!());
+        http2.observe(false, 1, false, false, || start);
+        http2.observe(false, 1, false, true, || {
+            unreachable!("writes change nothing")
+        });
+        assert_eq!(http2.phase(), Phase::Idle { since: start });
     }
 }
