@@ -8,7 +8,9 @@
 # Coverage-guided, without a sanitizer (`-s none`: Debian's rustc ships no ASan runtime), with
 # debug assertions and overflow checks on, so a panic, a broken invariant (server::fuzz) or an
 # overflow is the crash. New inputs go to a scratch corpus; FUZZ_MERGE=1 merges those that add
-# coverage into the committed one. FUZZ_TARGETS="chunked config" runs only those.
+# coverage into the committed one. FUZZ_TARGETS="chunked config" runs only those. FUZZ_BUILD=0
+# runs the instrumented binaries already built (the build is long: every dependency again),
+# whatever the sources have become since; the report names the commit they were built from.
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # The setup installs cargo-fuzz too (only this script needs it).
@@ -22,7 +24,14 @@ FUZZ_TARGET_DIR=${FUZZ_TARGET_DIR:-$CARGO_TARGET_DIR/fuzz}
 FUZZ_FLAGS=(-s none --debug-assertions --target-dir "$FUZZ_TARGET_DIR")
 read -r -a targets <<<"${FUZZ_TARGETS:-$(cargo fuzz list | tr '\n' ' ')}"
 
-cargo fuzz build "${FUZZ_FLAGS[@]}"
+TRIPLE=$(rustc -vV | sed -n 's/^host: //p')
+FUZZ_BIN="$FUZZ_TARGET_DIR/$TRIPLE/release"
+if [ "${FUZZ_BUILD:-1}" = 1 ]; then
+  cargo fuzz build "${FUZZ_FLAGS[@]}"
+  git -C "$ROOT" rev-parse --short HEAD >"$FUZZ_BIN/.built-from"
+  git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock fuzz || echo "+changes" >>"$FUZZ_BIN/.built-from"
+fi
+built_from=$(tr '\n' ' ' <"$FUZZ_BIN/.built-from" 2>/dev/null || echo "unknown")
 
 WORK=$(mktemp -d /tmp/gatewatch-fuzz.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -33,7 +42,8 @@ crashed=0
   echo "# Fuzzing: $FUZZ_SECONDS s per target ($stamp UTC)"
   echo
   echo "libFuzzer through cargo-fuzz, \`-s none\`, debug assertions on, from the committed corpus;"
-  echo "$(nproc) cores, shared. cov/ft: libFuzzer's coverage counters at the end of the run."
+  echo "binaries built from commit $built_from; $(nproc) cores, shared. cov/ft: libFuzzer's coverage"
+  echo "counters at the end of the run."
   echo
   echo "| target | seconds | runs | execs/s | cov | ft | corpus (start → end) | crashes |"
   echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -44,9 +54,10 @@ for target in "${targets[@]}"; do
   before=$(find "fuzz/artifacts/$target" -type f | wc -l)
   echo "fuzzing $target for $FUZZ_SECONDS s" >&2
   status=0
-  cargo fuzz run "${FUZZ_FLAGS[@]}" "$target" "$WORK/corpus-$target" "fuzz/corpus/$target" -- \
+  # The binary itself, as `cargo fuzz run` would start it (which would rebuild first).
+  "$FUZZ_BIN/$target" -artifact_prefix="fuzz/artifacts/$target/" \
     -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    >"$log" 2>&1 || status=$?
+    "$WORK/corpus-$target" "fuzz/corpus/$target" >"$log" 2>&1 || status=$?
   crashes=$(($(find "fuzz/artifacts/$target" -type f | wc -l) - before))
   if [ "$status" -ne 0 ] && [ "$crashes" -eq 0 ]; then crashes=1; fi
   if [ "$crashes" -ne 0 ]; then
@@ -61,8 +72,7 @@ for target in "${targets[@]}"; do
   echo "| $target | $FUZZ_SECONDS | $(stat number_of_executed_units) | $(stat average_exec_per_sec) | $(field cov) | $(field ft) | $start → ${end:-?} | $crashes |" \
     >>"$WORK/table.md"
   if [ "${FUZZ_MERGE:-0}" = 1 ] && [ "$crashes" -eq 0 ]; then
-    cargo fuzz run "${FUZZ_FLAGS[@]}" "$target" "fuzz/corpus/$target" "$WORK/corpus-$target" -- \
-      -merge=1 >>"$log" 2>&1
+    "$FUZZ_BIN/$target" -merge=1 "fuzz/corpus/$target" "$WORK/corpus-$target" >>"$log" 2>&1
   fi
 done
 mkdir -p "$ROOT/bench/results"
