@@ -26,6 +26,34 @@ pub struct ConfigDiff {
     pub sections_changed: Vec<&'static str>,
 }
 
+/// The top-level sections compared as wholes, by their name in `config.json`, each with how
+/// it is told apart. (`limits` applies at once to new connections and upgrades; open ones keep
+/// the limits they began with. The dashboard's addresses and TLS switch are reported apart.)
+const SECTIONS: &[(&str, fn(&Config, &Config) -> bool)] = &[
+    ("static", |a, b| a.static_dirs != b.static_dirs),
+    ("metrics", |a, b| a.metrics != b.metrics),
+    ("history", |a, b| a.history != b.history),
+    ("demo", |a, b| a.demo != b.demo),
+    ("auth", |a, b| a.auth != b.auth),
+    ("audit", |a, b| a.audit != b.audit),
+    ("tls", |a, b| a.tls != b.tls),
+    ("trusted_proxies", |a, b| {
+        a.trusted_proxies != b.trusted_proxies
+    }),
+    ("merge_slashes", |a, b| a.merge_slashes != b.merge_slashes),
+    ("limits", |a, b| a.limits != b.limits),
+    ("dashboard", |a, b| {
+        let settings = |c: &Config| {
+            (
+                c.dashboard.allow_unauthenticated,
+                c.dashboard.max_live_clients,
+                c.dashboard.tls.clone(),
+            )
+        };
+        settings(a) != settings(b)
+    }),
+];
+
 impl ConfigDiff {
     /// What changes when `new` replaces `old`.
     pub fn between(old: &Config, new: &Config) -> Self {
@@ -55,50 +83,13 @@ impl ConfigDiff {
             .map(|route| route.name.clone())
             .collect();
         let changed = |a: SocketAddr, b: SocketAddr| (a != b).then_some((a, b));
-        let mut sections_changed = Vec::new();
-        if old.static_dirs != new.static_dirs {
-            sections_changed.push("static");
-        }
-        if old.metrics != new.metrics {
-            sections_changed.push("metrics");
-        }
-        if old.history != new.history {
-            sections_changed.push("history");
-        }
-        if old.demo != new.demo {
-            sections_changed.push("demo");
-        }
-        if old.auth != new.auth {
-            sections_changed.push("auth");
-        }
-        if old.audit != new.audit {
-            sections_changed.push("audit");
-        }
-        if old.tls != new.tls {
-            sections_changed.push("tls");
-        }
-        if old.trusted_proxies != new.trusted_proxies {
-            sections_changed.push("trusted_proxies");
-        }
-        if old.merge_slashes != new.merge_slashes {
-            sections_changed.push("merge_slashes");
-        }
-        // Applies at once to new connections and upgrades; open ones keep the limits they began with.
-        if old.limits != new.limits {
-            sections_changed.push("limits");
-        }
-        let dashboard = |config: &Config| {
-            (
-                config.dashboard.allow_unauthenticated,
-                config.dashboard.max_live_clients,
-                config.dashboard.tls.clone(),
-            )
-        };
+        let sections_changed = SECTIONS
+            .iter()
+            .filter(|(_, differs)| differs(old, new))
+            .map(|&(name, _)| name)
+            .collect();
         let tls_listen = |config: &Config| config.tls.as_ref().map(|tls| tls.listen);
         let dashboard_tls = |config: &Config| config.dashboard.tls.is_some();
-        if dashboard(old) != dashboard(new) {
-            sections_changed.push("dashboard");
-        }
         Self {
             routes_added,
             routes_removed,
