@@ -4,13 +4,14 @@
 //! cut, never left hanging), and `timeout_ms`, which runs from the request sent — its upload
 //! finished — to the response head. A cut request never reaches the upstream looking whole.
 
+use crate::support::raw::{self, find, read_more};
 use crate::support::*;
 use gatewatch::server::proxy::event::ErrorKind;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -105,18 +106,6 @@ async fn tap(mut stream: TcpStream, report: mpsc::UnboundedSender<Vec<u8>>) {
     let _ = report.send(received);
 }
 
-/// Reads what arrives onto `into`; 0 at the end (or on an error).
-async fn read_more(stream: &mut TcpStream, into: &mut Vec<u8>) -> usize {
-    let mut chunk = [0u8; 4096];
-    let read = stream.read(&mut chunk).await.unwrap_or(0);
-    into.extend_from_slice(&chunk[..read]);
-    read
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 /// A gateway with one route `r` to `target`, with `route` fields and `limits` added.
 async fn gateway(target: &str, route: serde_json::Value, limits: serde_json::Value) -> TestGateway {
     let mut config = json!({"name": "r", "path": "*", "targets": [target], "retries": 0});
@@ -145,15 +134,9 @@ async fn read_until(client: &mut TcpStream, received: &mut Vec<u8>, until: &[u8]
     .expect("the gateway answers in time");
 }
 
-/// Reads until the gateway closes the connection; returns everything read.
+/// What arrived until the gateway closed the connection, as text.
 async fn read_to_close(client: &mut TcpStream) -> String {
-    let mut received = Vec::new();
-    tokio::time::timeout(WAIT, async {
-        while read_more(client, &mut received).await > 0 {}
-    })
-    .await
-    .expect("the gateway closes the connection in time");
-    String::from_utf8_lossy(&received).into_owned()
+    String::from_utf8_lossy(&raw::read_to_close(client, WAIT).await).into_owned()
 }
 
 fn chunk(size: usize) -> String {

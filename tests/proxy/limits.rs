@@ -19,24 +19,7 @@ const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// Reads until the peer closes the connection (EOF or reset), failing after [`WITHIN`]; returns
 /// what arrived.
 async fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
-    let mut received = Vec::new();
-    tokio::time::timeout(WITHIN, async {
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            match stream.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => received.extend_from_slice(&buf[..n]),
-            }
-        }
-    })
-    .await
-    .unwrap_or_else(|_| {
-        panic!(
-            "the connection is still open after {WITHIN:?}; received {:?}",
-            String::from_utf8_lossy(&received)
-        )
-    });
-    received
+    crate::support::raw::read_to_close(stream, WITHIN).await
 }
 
 /// Reads one whole HTTP/1.1 response (head and `Content-Length` body) from `stream`.

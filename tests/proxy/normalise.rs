@@ -4,52 +4,13 @@
 //! absolute-form requests routed by their authority. Sent on raw sockets: HTTP clients
 //! normalise URLs themselves.
 
+use crate::support::raw::raw_request;
 use crate::support::*;
 use gatewatch::server::gateway::config_reload::{self, Trigger};
 use gatewatch::server::proxy::event::ErrorKind;
-use std::net::SocketAddr;
 use std::time::Duration;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 
 const WAIT: Duration = Duration::from_secs(5);
-
-/// Sends `head` (a whole request head, asking to close) on a new connection; returns the
-/// status, the head as text and the body (de-chunked).
-pub async fn raw_request(addr: SocketAddr, head: &str) -> (u16, String, String) {
-    let mut socket = TcpStream::connect(addr).await.unwrap();
-    socket.write_all(head.as_bytes()).await.unwrap();
-    let mut answer = Vec::new();
-    tokio::time::timeout(WAIT, socket.read_to_end(&mut answer))
-        .await
-        .expect("answered and closed in time")
-        .unwrap();
-    let answer = String::from_utf8_lossy(&answer);
-    let (head, body) = answer.split_once("\r\n\r\n").expect("a whole head");
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    (status, head.to_string(), body)
-}
-
-fn dechunk(mut chunked: &str) -> String {
-    let mut body = String::new();
-    while let Some((size, rest)) = chunked.split_once("\r\n") {
-        let size = usize::from_str_radix(size.trim(), 16).unwrap();
-        if size == 0 {
-            break;
-        }
-        body.push_str(&rest[..size]);
-        chunked = &rest[size + 2..];
-    }
-    body
-}
 
 /// A GET of `target` for `host`, closing after the answer.
 pub fn get_head(target: &str, host: &str) -> String {

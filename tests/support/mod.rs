@@ -689,6 +689,7 @@ pub async fn h2c_get(
     (parts, String::from_utf8_lossy(&body).into_owned())
 }
 
+pub mod raw;
 pub mod tls;
 
 pub use reqwest;

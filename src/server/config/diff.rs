@@ -26,10 +26,13 @@ pub struct ConfigDiff {
     pub sections_changed: Vec<&'static str>,
 }
 
+/// Whether a section differs between two configs.
+type Differs = fn(&Config, &Config) -> bool;
+
 /// The top-level sections compared as wholes, by their name in `config.json`, each with how
 /// it is told apart. (`limits` applies at once to new connections and upgrades; open ones keep
 /// the limits they began with. The dashboard's addresses and TLS switch are reported apart.)
-const SECTIONS: &[(&str, fn(&Config, &Config) -> bool)] = &[
+const SECTIONS: &[(&str, Differs)] = &[
     ("static", |a, b| a.static_dirs != b.static_dirs),
     ("metrics", |a, b| a.metrics != b.metrics),
     ("history", |a, b| a.history != b.history),
