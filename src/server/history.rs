@@ -48,9 +48,11 @@ use writer::{Command, Writer, WriterConfig};
 
 /// How long requests and rollups are kept unless configured otherwise.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 86_400);
-/// Batches that may wait for the writer before `submit` drops new ones. The recorder submits a
-/// batch every 20 ms, so this is about five seconds of traffic.
-pub const DEFAULT_QUEUE_BATCHES: usize = 256;
+/// Batches that may wait for the writer before `submit` drops new ones (and counts them). The
+/// recorder hands over a batch every 250 ms, so this is about ten seconds of traffic: enough to
+/// ride out a slow checkpoint, and a bound on what a writer that cannot keep up holds in memory
+/// (at 15 000 requests/s about 150 000 records) and on what a crash then loses.
+pub const DEFAULT_QUEUE_BATCHES: usize = 40;
 /// How long a connection waits for a lock before its statement fails with "database is locked".
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(2);
 /// How often the writer deletes expired rows and rollups.
