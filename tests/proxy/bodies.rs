@@ -139,6 +139,24 @@ async fn read_to_close(client: &mut TcpStream) -> String {
     String::from_utf8_lossy(&raw::read_to_close(client, WAIT).await).into_owned()
 }
 
+/// A raw connection with the head of a chunked `POST /swallow` written, its body to follow.
+async fn start_chunked_upload(gateway: &TestGateway) -> TcpStream {
+    send_head(
+        gateway,
+        "POST /swallow HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked\r\n\r\n",
+    )
+    .await
+}
+
+/// `seen` (what the upstream's connection carried) is that chunked upload, cut: never ended.
+fn assert_cut_upload(seen: &str) {
+    assert!(seen.starts_with("POST /swallow "), "{seen}");
+    assert!(
+        !seen.ends_with("0\r\n\r\n"),
+        "the upstream got a complete request: {seen}"
+    );
+}
+
 fn chunk(size: usize) -> String {
     format!("{size:x}\r\n{}\r\n", "u".repeat(size))
 }
@@ -181,11 +199,7 @@ async fn a_chunked_upload_growing_past_the_bound_is_cut_before_the_upstream_sees
     let gateway = gateway(&upstream.url(), json!({"max_body_bytes": 100}), json!({})).await;
     let mut events = gateway.events();
 
-    let mut raw = send_head(
-        &gateway,
-        "POST /swallow HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked\r\n\r\n",
-    )
-    .await;
+    let mut raw = start_chunked_upload(&gateway).await;
     let body = [chunk(50), chunk(50), chunk(50), "0\r\n\r\n".into()].concat();
     raw.write_all(body.as_bytes()).await.unwrap();
     let answer = read_to_close(&mut raw).await;
@@ -197,11 +211,7 @@ async fn a_chunked_upload_growing_past_the_bound_is_cut_before_the_upstream_sees
     );
 
     let seen = upstream.next_closed().await;
-    assert!(seen.starts_with("POST /swallow "), "{seen}");
-    assert!(
-        !seen.ends_with("0\r\n\r\n"),
-        "the upstream got a complete request: {seen}"
-    );
+    assert_cut_upload(&seen);
     let (_, body) = seen.split_once("\r\n\r\n").unwrap();
     assert!(body.matches('u').count() <= 100, "{seen}");
     assert!(gateway.stop(WAIT).await);
@@ -213,11 +223,7 @@ async fn a_chunked_upload_malformed_part_way_gets_400_and_the_upstream_a_cut_req
     let gateway = gateway(&upstream.url(), json!({}), json!({})).await;
     let mut events = gateway.events();
 
-    let mut raw = send_head(
-        &gateway,
-        "POST /swallow HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked\r\n\r\n",
-    )
-    .await;
+    let mut raw = start_chunked_upload(&gateway).await;
     // A whole chunk, then a size line that is not hexadecimal.
     let body = [chunk(20), "zz\r\nuuuu\r\n0\r\n\r\n".into()].concat();
     let started = Instant::now();
@@ -236,11 +242,7 @@ async fn a_chunked_upload_malformed_part_way_gets_400_and_the_upstream_a_cut_req
     );
 
     let seen = upstream.next_closed().await;
-    assert!(seen.starts_with("POST /swallow "), "{seen}");
-    assert!(
-        !seen.ends_with("0\r\n\r\n"),
-        "the upstream got a complete request: {seen}"
-    );
+    assert_cut_upload(&seen);
     assert!(gateway.stop(WAIT).await);
 }
 
@@ -250,11 +252,7 @@ async fn a_client_gone_part_way_through_its_upload_is_recorded_as_aborted_at_onc
     let gateway = gateway(&upstream.url(), json!({}), json!({})).await;
     let mut events = gateway.events();
 
-    let mut raw = send_head(
-        &gateway,
-        "POST /swallow HTTP/1.1\r\nhost: gw\r\ntransfer-encoding: chunked\r\n\r\n",
-    )
-    .await;
+    let mut raw = start_chunked_upload(&gateway).await;
     raw.write_all(chunk(20).as_bytes()).await.unwrap();
     eventually(WAIT, "the request reaches the upstream", || {
         upstream.connections.load(Ordering::SeqCst) == 1
@@ -269,8 +267,7 @@ async fn a_client_gone_part_way_through_its_upload_is_recorded_as_aborted_at_onc
         (499, Some(ErrorKind::ClientAborted))
     );
     let seen = upstream.next_closed().await;
-    assert!(seen.starts_with("POST /swallow "), "{seen}");
-    assert!(!seen.ends_with("0\r\n\r\n"), "{seen}");
+    assert_cut_upload(&seen);
     assert!(gateway.stop(WAIT).await);
 }
 
