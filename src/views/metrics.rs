@@ -76,6 +76,9 @@ pub struct MetricsSnapshot {
     /// The per-second series, oldest first (up to 15 minutes); every point has its
     /// [`SecondSample`](super::SecondSample).
     pub series: Vec<SeriesPoint>,
+    /// The outcome of the last config reload (none before the first reload).
+    #[serde(default)]
+    pub last_reload: Option<super::ConfigReload>,
 }
 
 /// `/api/routes`: one route with its targets.
@@ -211,6 +214,9 @@ pub struct MetricsTick {
     pub uptime_secs: u64,
     pub requests_total: u64,
     pub errors_total: u64,
+    /// Errors so far by kind (`timeout`, `connect`, …), as in [`TrafficStats::errors_by_kind`].
+    #[serde(default)]
+    pub errors_by_kind: BTreeMap<String, u64>,
     pub in_flight_requests: u64,
 }
 

@@ -96,6 +96,7 @@ mod tests {
             uptime_secs: 1,
             requests_total: 1,
             errors_total: 0,
+            errors_by_kind: Default::default(),
             in_flight_requests: 0,
         });
         let text = serde_json::to_string(&event).unwrap();

@@ -149,6 +149,7 @@ fn close_second(gateway: &Gateway, sampler: &mut SystemSampler) {
         uptime_secs: gateway.uptime_secs(),
         requests_total,
         errors_total,
+        errors_by_kind: metrics.errors_by_kind(),
         in_flight_requests: activity.in_flight_requests,
     }));
     let history = gateway.history_status();

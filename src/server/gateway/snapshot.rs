@@ -56,6 +56,7 @@ pub fn metrics(gateway: &Gateway) -> MetricsSnapshot {
         system: engine.system,
         events_dropped: gateway.proxy().core().events.dropped(),
         series: engine.series,
+        last_reload: gateway.last_reload(),
     }
 }
 

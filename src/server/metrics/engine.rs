@@ -57,6 +57,7 @@ impl MetricsEngine {
         Self {
             state: Mutex::new(EngineState {
                 next_seq: first_seq,
+                system: super::system::host(),
                 ..EngineState::default()
             }),
             prometheus: PrometheusMetrics::default(),
@@ -140,6 +141,11 @@ impl MetricsEngine {
             state.aggregates.total.requests,
             state.aggregates.total.errors,
         )
+    }
+
+    /// Errors so far by kind.
+    pub fn errors_by_kind(&self) -> std::collections::BTreeMap<String, u64> {
+        self.state().aggregates.total.errors_by_kind.clone()
     }
 
     /// The traffic of route `name` so far.

@@ -18,6 +18,23 @@ impl Default for SystemSampler {
     }
 }
 
+/// The host's cores and memory, before the first sample (what a snapshot taken in the gateway's
+/// first second shows instead of zeros).
+pub fn host() -> SystemStats {
+    use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind};
+    let system = System::new_with_specifics(
+        RefreshKind::nothing()
+            .with_memory(MemoryRefreshKind::nothing().with_ram())
+            .with_cpu(CpuRefreshKind::nothing()),
+    );
+    SystemStats {
+        host_memory_used_bytes: system.used_memory(),
+        host_memory_total_bytes: system.total_memory(),
+        cpu_cores: system.cpus().len(),
+        ..SystemStats::default()
+    }
+}
+
 impl SystemSampler {
     /// Takes a sample (a few system calls and /proc reads: call it off the request path).
     pub fn sample(&mut self) -> SystemStats {
@@ -51,6 +68,9 @@ mod tests {
 
     #[test]
     fn reports_this_process_and_the_host() {
+        let host = host();
+        assert!(host.host_memory_total_bytes > 0);
+        assert!(host.cpu_cores >= 1);
         let mut sampler = SystemSampler::default();
         let stats = sampler.sample();
         assert!(stats.process_memory_bytes > 1_000_000, "{stats:?}");
