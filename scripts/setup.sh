@@ -10,7 +10,8 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CARGO_LEPTOS_VERSION=0.3.11
 CARGO_FUZZ_VERSION=0.13.2
-APT_PACKAGES=(rustc-web cargo-web rust-web-src rustfmt-web rust-web-clippy lld-22
+# tmux: the terminal dashboard's end-to-end tests run it in a real terminal.
+APT_PACKAGES=(rustc-web cargo-web rust-web-src rustfmt-web rust-web-clippy lld-22 tmux
   chromium curl openssl brotli pkg-config ca-certificates)
 BENCH_PACKAGES=(nginx wrk valgrind)
 # Playwright 1.65 needs Node.js 20 or later; Debian 12's own nodejs is 18.

@@ -16,7 +16,9 @@
 //! - [`tls`]: TLS termination for the proxy's HTTPS listener and the dashboard — certificates,
 //!   SNI, the bounded handshake, certificate reloads;
 //! - [`client_conn`]: HTTP on one accepted connection for both listeners, within `limits`
-//!   (protocol detection, header size, header-read and idle deadlines).
+//!   (protocol detection, header size, header-read and idle deadlines);
+//! - [`tui`]: the terminal dashboard, in process (`--dashboard`) or attached to a running
+//!   gateway over its admin API (`gatewatch top`).
 //!
 //! Requests flow one way: proxy → event → recorder → metrics / history / live subscribers.
 
@@ -33,3 +35,4 @@ pub mod proxy;
 pub mod records;
 pub mod runtime;
 pub mod tls;
+pub mod tui;

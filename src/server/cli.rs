@@ -1,5 +1,6 @@
-//! The command line: `gatewatch [--config PATH]` runs the gateway; `gatewatch check PATH`
-//! validates a config file; `gatewatch schema` prints the config's JSON Schema;
+//! The command line: `gatewatch [--config PATH] [--dashboard]` runs the gateway (with the
+//! terminal dashboard in front); `gatewatch top` attaches the terminal dashboard to a running
+//! gateway; `gatewatch check PATH` validates a config file; `gatewatch schema` prints the config's JSON Schema;
 //! `gatewatch hash-password` and `gatewatch new-token NAME` make the secrets `auth` keeps only as
 //! hashes.
 
@@ -17,6 +18,10 @@ pub struct Cli {
     /// The config file to run on.
     #[arg(long, short, value_name = "PATH", default_value = "config.json")]
     pub config: PathBuf,
+    /// Run with the terminal dashboard in front (the log goes to its log panel; `d` hides it,
+    /// `q` quits). Needs a terminal.
+    #[arg(long)]
+    pub dashboard: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -40,6 +45,26 @@ pub enum Command {
         /// The token's name (shown in the audit log).
         name: String,
     },
+    /// The terminal dashboard, attached to a running gateway's admin API (locally or over the
+    /// network); reconnects when the connection is lost.
+    Top {
+        /// The gateway's dashboard URL (http:// or https://).
+        #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:3000")]
+        url: String,
+        /// A bearer token (`gatewatch new-token`) for a dashboard with accounts; the
+        /// environment keeps it out of the process list.
+        #[arg(
+            long,
+            value_name = "TOKEN",
+            env = "GATEWATCH_TOKEN",
+            hide_env_values = true
+        )]
+        token: Option<String>,
+        /// PEM file of the CA that signs the dashboard's certificate, trusted instead of the
+        /// system's roots.
+        #[arg(long, value_name = "PATH")]
+        ca_file: Option<PathBuf>,
+    },
 }
 
 /// Runs the command line; the process exit code is the result.
@@ -50,7 +75,39 @@ pub async fn main() -> ExitCode {
         Some(Command::Schema) => schema(),
         Some(Command::HashPassword) => hash_password(),
         Some(Command::NewToken { name }) => new_token(&name),
-        None => run(cli.config).await,
+        Some(Command::Top {
+            url,
+            token,
+            ca_file,
+        }) => top(&url, token, ca_file.as_deref()).await,
+        None => run(cli.config, cli.dashboard).await,
+    }
+}
+
+/// The message and exit status for a terminal dashboard asked for without a terminal.
+fn needs_terminal(what: &str) -> Option<ExitCode> {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() {
+        return None;
+    }
+    eprintln!(
+        "gatewatch: {what} draws a terminal dashboard, and stdout is not a terminal; run it \
+         in a terminal (or without it: the gateway logs to stdout and serves its dashboard over \
+         HTTP)"
+    );
+    Some(ExitCode::from(2))
+}
+
+async fn top(url: &str, token: Option<String>, ca_file: Option<&Path>) -> ExitCode {
+    if let Some(code) = needs_terminal("gatewatch top") {
+        return code;
+    }
+    match crate::server::tui::attached::Attach::new(url, token, ca_file) {
+        Ok(attach) => crate::server::tui::attached::run(attach).await,
+        Err(error) => {
+            eprintln!("gatewatch top: {error}");
+            ExitCode::from(2)
+        }
     }
 }
 
@@ -184,7 +241,13 @@ fn new_token(name: &str) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-async fn run(config_path: PathBuf) -> ExitCode {
+async fn run(config_path: PathBuf, dashboard: bool) -> ExitCode {
+    if dashboard && let Some(code) = needs_terminal("--dashboard") {
+        return code;
+    }
+    if dashboard {
+        crate::server::tui::terminal::hold_log();
+    }
     init_tracing();
     let config = match config::load(&config_path) {
         Ok(config) => config,
@@ -204,14 +267,26 @@ async fn run(config_path: PathBuf) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    println!("Gatewatch {} is running", env!("CARGO_PKG_VERSION"));
-    println!(
-        "  dashboard: {}",
-        dashboard_url(
-            running.dashboard_addr,
-            running.gateway.listening().dashboard_tls
-        )
+    let dashboard_url = dashboard_url(
+        running.dashboard_addr,
+        running.gateway.listening().dashboard_tls,
     );
+    if dashboard {
+        tracing::info!(
+            dashboard = %dashboard_url,
+            proxy = %running.proxy_addr,
+            https = ?running.https_addr,
+            "Gatewatch {} is running",
+            env!("CARGO_PKG_VERSION")
+        );
+        return if crate::server::tui::in_process::run(running, termination).await {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
+    }
+    println!("Gatewatch {} is running", env!("CARGO_PKG_VERSION"));
+    println!("  dashboard: {dashboard_url}");
     println!("  proxy:     http://{}/", running.proxy_addr);
     if let Some(https) = running.https_addr {
         println!("  https:     https://{https}/");
@@ -236,7 +311,8 @@ fn dashboard_url(addr: std::net::SocketAddr, https: bool) -> String {
     format!("{scheme}://{host}:{}/", addr.port())
 }
 
-/// Logs to stdout (filtered by `GATEWATCH_LOG`, default `info`) and into the dashboard's log ring.
+/// Logs to stdout (filtered by `GATEWATCH_LOG`, default `info`; not while the terminal dashboard
+/// is shown) and into the dashboard's log ring.
 fn init_tracing() {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
@@ -247,6 +323,7 @@ fn init_tracing() {
         .with(
             tracing_subscriber::fmt::layer()
                 .with_target(false)
+                .with_writer(crate::server::tui::terminal::LogOutput)
                 .with_filter(filter),
         )
         .with(crate::server::gateway::log_capture::ring_layer())
@@ -276,6 +353,18 @@ mod tests {
         assert!(
             matches!(cli.command, Some(Command::Check { path }) if path == Path::new("other.json"))
         );
+    }
+
+    #[test]
+    fn top_has_defaults_and_dashboard_is_a_flag() {
+        let cli = Cli::try_parse_from(["gatewatch", "top"]).unwrap();
+        assert!(matches!(
+            cli.command,
+            Some(Command::Top { url, ca_file: None, .. }) if url == "http://127.0.0.1:3000"
+        ));
+        let cli = Cli::try_parse_from(["gatewatch", "--dashboard", "--config", "x.json"]).unwrap();
+        assert!(cli.dashboard);
+        assert_eq!(cli.config, PathBuf::from("x.json"));
     }
 
     #[test]

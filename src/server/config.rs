@@ -26,7 +26,9 @@ pub use route::*;
 pub use schema::{SCHEMA_ID, config_schema, config_schema_text};
 pub use static_dir::*;
 pub use tls::*;
-pub use upstream_tls::{FileUpstreamTls, UpstreamTlsConfig, crypto_provider, warn_unverified};
+pub use upstream_tls::{
+    FileUpstreamTls, UpstreamTlsConfig, crypto_provider, validate_upstream_tls, warn_unverified,
+};
 
 use schemars::JsonSchema;
 use serde::Deserialize;
@@ -212,6 +214,11 @@ impl FieldErrors {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Each error as `path: reason`.
+    pub fn messages(&self) -> Vec<String> {
+        self.0.iter().map(ToString::to_string).collect()
     }
 }
 
