@@ -159,8 +159,8 @@ pub fn latency(frame: &mut Frame, area: Rect, context: &Context) {
                 .bounds([0.0, top_ms])
                 .labels(vec![
                     Line::from("0"),
-                    Line::from(format!("{:.0}ms", top_ms / 2.0)),
-                    Line::from(format!("{:.0}ms", top_ms)),
+                    Line::from(format::latency((top_ms * 500.0) as u64)),
+                    Line::from(format::latency((top_ms * 1e3) as u64)),
                 ])
                 .style(palette.dim()),
         );
