@@ -6,7 +6,8 @@
 //!   back and the log streams to it; `d` again brings the dashboard back; `q` drains, flushes the
 //!   history and exits 0 with the terminal restored.
 //! - `gatewatch top`: attached to a separately started gateway, it shows its traffic, says so
-//!   when the gateway goes away, and is live again once the gateway is back.
+//!   when the gateway goes away, and is live again once the gateway is back; to a dashboard with
+//!   accounts over HTTPS, it needs a bearer token and says so without one.
 //! - Without a terminal, both refuse with exit status 2 and a message, starting nothing.
 
 #[path = "support/mod.rs"]
@@ -151,9 +152,26 @@ fn address_after(screen: &str, label: &str) -> Option<SocketAddr> {
 }
 
 fn write_config(path: &Path, routes: serde_json::Value, listen: &str, dashboard: &str) {
+    write_config_with(
+        path,
+        routes,
+        listen,
+        json!({"listen": dashboard}),
+        json!({}),
+    );
+}
+
+fn write_config_with(
+    path: &Path,
+    routes: serde_json::Value,
+    listen: &str,
+    dashboard: serde_json::Value,
+    auth: serde_json::Value,
+) {
     let config = json!({
         "listen": listen,
-        "dashboard": {"listen": dashboard},
+        "dashboard": dashboard,
+        "auth": auth,
         "history": {"path": path.with_file_name("history.db")},
         "routes": routes,
     });
@@ -284,6 +302,7 @@ impl Gateway {
                         .strip_prefix(label)?
                         .trim()
                         .trim_start_matches("http://")
+                        .trim_start_matches("https://")
                         .trim_end_matches('/')
                         .parse::<SocketAddr>()
                         .ok()
@@ -379,6 +398,69 @@ async fn top_follows_a_running_gateway_and_reconnects_after_a_restart() {
         .await;
     assert!(screen.contains("gatewatch exited with 0"), "{screen}");
     assert!(!tmux.alternate_screen(), "the terminal is restored");
+    gateway.stop();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn top_reads_a_dashboard_with_accounts_over_https_with_a_bearer_token() {
+    use gatewatch::server::admin::auth::credentials::{new_token, token_hash};
+    let upstream = Upstream::start("up").await;
+    let dir = tempfile::tempdir().unwrap();
+    let pki = support::tls::TestPki::new();
+    let (cert, key) = pki.write_server(dir.path(), "dashboard", &["localhost"]);
+    let ca = pki.write_ca(dir.path());
+    let token = new_token();
+    let config = dir.path().join("config.json");
+    write_config_with(
+        &config,
+        json!([{"name": "web", "path": "/*", "targets": [upstream.url()]}]),
+        "127.0.0.1:0",
+        json!({"listen": "127.0.0.1:0", "tls": {"certificates": [{"cert": cert, "key": key}]}}),
+        json!({"tokens": [{"name": "ops", "token_hash": token_hash(&token), "role": "viewer"}]}),
+    );
+    let gateway = Gateway::start(&config);
+    let url = format!("https://localhost:{}", gateway.dashboard.port());
+    let gatewatch = env!("CARGO_BIN_EXE_gatewatch");
+
+    // Without the token: refused, and top says why (and keeps trying).
+    let refused = Tmux::start(
+        dir.path(),
+        &format!("{gatewatch} top --url {url} --ca-file {}", ca.display()),
+        160,
+        45,
+    );
+    refused
+        .until(WAIT, "the refusal shown", |screen, _| {
+            screen.contains("connection lost") && screen.contains("401")
+        })
+        .await;
+    drop(refused);
+
+    // With it (from the environment, out of the process list), over TLS to the private CA.
+    let top_dir = tempfile::tempdir().unwrap();
+    let top = Tmux::start(
+        top_dir.path(),
+        &format!(
+            "GATEWATCH_TOKEN={token} {gatewatch} top --url {url} --ca-file {}",
+            ca.display()
+        ),
+        160,
+        45,
+    );
+    top.until(WAIT, "top attached over https", |screen, alternate| {
+        alternate && screen.contains("● live") && screen.contains("web")
+    })
+    .await;
+    send(gateway.proxy, "/tls", 4).await;
+    top.until(SHOWS_WITHIN, "4 requests shown", |screen, _| {
+        shows_figure(screen, "requests", 4)
+    })
+    .await;
+    top.key("q");
+    top.until(WAIT, "top exits 0", |screen, _| {
+        screen.contains("gatewatch exited with 0")
+    })
+    .await;
     gateway.stop();
 }
 

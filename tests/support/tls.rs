@@ -86,6 +86,20 @@ impl TestPki {
         path
     }
 
+    /// Writes a server certificate for `names` signed by the CA and its key to
+    /// `dir/{name}.crt` and `dir/{name}.key`.
+    pub fn write_server(&self, dir: &Path, name: &str, names: &[&str]) -> (PathBuf, PathBuf) {
+        let (_, _, pems) = self.issue(names);
+        let (certificate, key) = pems.split_once('|').unwrap();
+        let (cert_path, key_path) = (
+            dir.join(format!("{name}.crt")),
+            dir.join(format!("{name}.key")),
+        );
+        std::fs::write(&cert_path, certificate).unwrap();
+        std::fs::write(&key_path, key).unwrap();
+        (cert_path, key_path)
+    }
+
     /// Writes a client certificate signed by the CA and its key to `dir/{name}.crt` and
     /// `dir/{name}.key`.
     pub fn write_client(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
