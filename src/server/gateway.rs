@@ -229,17 +229,24 @@ impl Gateway {
         let current = self.config();
         let diff = ConfigDiff::between(&current, &config);
         let warnings = diff.restart_warnings((self.listening.proxy, self.listening.dashboard));
+        let changes = diff.summary();
+        // Logged before the switch: a new route's health probes start the moment the table is
+        // in force and log from other threads (a target refusing connections, at once), and the
+        // log reads in order only if the reload's line comes first.
+        tracing::info!(
+            trigger,
+            routes = config.routes.len(),
+            "config applied{}",
+            log_suffix(&changes)
+        );
         if diff.sections_changed.contains(&"demo") {
             let (demo, wanted) = (self.demo.clone(), config.demo.clone());
             tokio::spawn(async move { demo.switch(wanted).await });
         }
         self.proxy.apply(&config);
         self.tls.apply(&config);
-        let routes = config.routes.len();
         self.config.store(Arc::new(config));
         self.applied.send_modify(|count| *count += 1);
-        let changes = diff.summary();
-        tracing::info!(trigger, routes, "config applied{}", log_suffix(&changes));
         for warning in &warnings {
             tracing::warn!("{warning}");
         }
