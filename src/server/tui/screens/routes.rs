@@ -20,8 +20,9 @@ impl RouteColumns<'_> {
         self.routes.iter().map(cell).collect()
     }
 
+    /// A route's name narrows only when longer than most: it is what the row is about.
     fn name(&self) -> Column {
-        Column::name("route", self.cells(|r| r.name.clone()), 0, 6)
+        Column::name("route", self.cells(|r| r.name.clone()), 0, 16)
     }
 
     fn rate(&self) -> Column {
