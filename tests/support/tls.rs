@@ -86,8 +86,8 @@ impl TestPki {
         path
     }
 
-    /// Writes a server certificate for `names` signed by the CA and its key to
-    /// `dir/{name}.crt` and `dir/{name}.key`.
+    /// Writes a certificate for `names` signed by the CA and its key to `dir/{name}.crt` and
+    /// `dir/{name}.key` (a server's; [`write_client`](Self::write_client) names a client's).
     pub fn write_server(&self, dir: &Path, name: &str, names: &[&str]) -> (PathBuf, PathBuf) {
         let (_, _, pems) = self.issue(names);
         let (certificate, key) = pems.split_once('|').unwrap();
@@ -103,14 +103,6 @@ impl TestPki {
     /// Writes a client certificate signed by the CA and its key to `dir/{name}.crt` and
     /// `dir/{name}.key`.
     pub fn write_client(&self, dir: &Path, name: &str) -> (PathBuf, PathBuf) {
-        let (_, _, pems) = self.issue(&["gatewatch-client"]);
-        let (certificate, key) = pems.split_once('|').unwrap();
-        let (cert_path, key_path) = (
-            dir.join(format!("{name}.crt")),
-            dir.join(format!("{name}.key")),
-        );
-        std::fs::write(&cert_path, certificate).unwrap();
-        std::fs::write(&key_path, key).unwrap();
-        (cert_path, key_path)
+        self.write_server(dir, name, &["gatewatch-client"])
     }
 }
