@@ -5,6 +5,7 @@
 //! that take filters take the page's query string and parse it exactly as the JSON API does, so
 //! a dashboard URL and an `/api/…` URL with the same query show the same data.
 
+pub mod alerts;
 pub mod audit;
 pub mod config;
 pub mod logs;

@@ -23,6 +23,7 @@
 //! Requests flow one way: proxy → event → recorder → metrics / history / live subscribers.
 
 pub mod admin;
+pub mod alerts;
 pub mod cli;
 pub mod client_conn;
 pub mod config;
@@ -31,6 +32,7 @@ pub mod fuzz;
 pub mod gateway;
 pub mod history;
 pub mod metrics;
+pub mod outbound;
 pub mod proxy;
 pub mod records;
 pub mod runtime;

@@ -3,6 +3,7 @@
 //! Server internals (atomics, `Instant`s, channels) never appear here; the server converts its
 //! state into these types, and the client only ever sees these.
 
+mod alerts;
 mod auth;
 mod config;
 mod history;
@@ -14,6 +15,10 @@ mod stats;
 pub mod testing;
 mod tls;
 
+pub use alerts::{
+    AlertChange, AlertHistoryPage, AlertState, AlertView, AlertsSnapshot, NewSilence,
+    NotificationOutcome, NotifierView, SilenceView,
+};
 pub use auth::{AuditEntry, AuditPage, Role, SessionView};
 pub use config::{ConfigApplied, ConfigCheck, ConfigDocument, ConfigFieldError, ConfigVersion};
 pub use history::HistoryStatus;
@@ -108,6 +113,8 @@ pub enum LiveEvent {
     Routes(RoutesTick),
     /// Sent once a second while there is LLM traffic: every model's traffic.
     Models(ModelsTick),
+    /// An alert changed state (pending, firing, resolved, back to inactive).
+    Alert(AlertChange),
 }
 
 /// The payload of [`LiveEvent::Routes`] (a struct: an internally tagged enum cannot carry a bare

@@ -4,6 +4,7 @@
 //! Every error names the JSON path of the offending field and the reason, e.g.
 //! `dashboard.listen: not a socket address …`. Unknown fields are errors.
 
+mod alerts;
 mod auth;
 mod compression;
 mod demo;
@@ -16,6 +17,7 @@ mod static_dir;
 mod tls;
 mod upstream_tls;
 
+pub use alerts::*;
 pub use auth::*;
 pub use compression::*;
 pub use demo::*;
@@ -74,6 +76,8 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     /// Runs of `/` in request paths are merged into one before routing.
     pub merge_slashes: bool,
+    /// Alert rules and their notifiers.
+    pub alerts: AlertsConfig,
     /// The text this config was read from (the dashboard shows the running config from it).
     pub source: Arc<str>,
 }
@@ -154,6 +158,10 @@ pub struct FileConfig {
     /// kept encoded. Default true.
     #[schemars(extend("default" = true))]
     pub merge_slashes: Option<bool>,
+    /// Alerts: threshold rules over the live metrics (error rate, latency, targets down, …),
+    /// evaluated every second, with notifications when one fires and when it resolves.
+    /// Reloads apply changes; an alert whose rule is unchanged keeps its state.
+    pub alerts: Option<FileAlerts>,
 }
 
 /// `dashboard` as written.
@@ -422,6 +430,7 @@ pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>
     let audit = validate_audit(file.audit, &mut errors);
     let limits = validate_limits(file.limits, &mut errors);
     let trusted_proxies = validate_trusted_proxies(file.trusted_proxies, &mut errors);
+    let alerts = validate_alerts(file.alerts, &routes, &mut errors);
     let allow_unauthenticated = dashboard.allow_unauthenticated.unwrap_or(false);
     if let Some(addr) = dashboard_listen
         && !addr.ip().is_loopback()
@@ -466,6 +475,7 @@ pub fn validate(file: FileConfig, base: &Path) -> Result<Config, Vec<FieldError>
             limits,
             trusted_proxies,
             merge_slashes: file.merge_slashes.unwrap_or(true),
+            alerts,
             source: Arc::from(""),
         }),
         _ => Err(errors.0),

@@ -15,6 +15,7 @@ pub mod log_capture;
 pub mod recorder;
 pub mod snapshot;
 
+use crate::server::alerts::Alerts;
 use crate::server::config::{Config, ConfigDiff};
 use crate::server::demo::control::DemoControl;
 use crate::server::history::History;
@@ -75,6 +76,7 @@ pub struct Gateway {
     live_events: broadcast::Sender<LiveFrame>,
     proxy_events: broadcast::Sender<Arc<ProxyEvent>>,
     metrics: MetricsEngine,
+    alerts: Alerts,
     history: HistoryState,
     last_reload: Mutex<Option<ConfigReload>>,
     /// Counts applied configs, for those who act on every change (not a live subscriber).
@@ -106,6 +108,14 @@ impl Gateway {
         let (live_events, _) = broadcast::channel(LIVE_EVENT_BUFFER);
         let (proxy_events, _) = broadcast::channel(PROXY_EVENT_BUFFER);
         let demo = Arc::new(DemoControl::new(listening.proxy, shutdown.clone()));
+        let metrics = MetricsEngine::new(first_seq);
+        metrics.watch_alerts(&config.alerts);
+        // Alert history lives in the history's file, whether or not the request history is on.
+        let alerts = Alerts::new(
+            &config.alerts,
+            &config.history.path,
+            dashboard_url(&config, listening),
+        );
         Arc::new(Self {
             config: ArcSwap::from_pointee(config),
             proxy,
@@ -115,7 +125,8 @@ impl Gateway {
             started: Instant::now(),
             live_events,
             proxy_events,
-            metrics: MetricsEngine::new(first_seq),
+            metrics,
+            alerts,
             history,
             last_reload: Mutex::new(None),
             applied: tokio::sync::watch::Sender::new(0),
@@ -123,6 +134,11 @@ impl Gateway {
             tls,
             shutdown,
         })
+    }
+
+    /// Alert rules, their states and notifiers.
+    pub fn alerts(&self) -> &Alerts {
+        &self.alerts
     }
 
     /// The TLS listeners' certificates and handshake counts.
@@ -245,6 +261,10 @@ impl Gateway {
         }
         self.proxy.apply(&config);
         self.tls.apply(&config);
+        self.metrics.watch_alerts(&config.alerts);
+        for change in self.alerts.apply(&config.alerts) {
+            self.publish(LiveEvent::Alert(change));
+        }
         self.config.store(Arc::new(config));
         self.applied.send_modify(|count| *count += 1);
         for warning in &warnings {
@@ -342,5 +362,25 @@ fn log_suffix(changes: &[String]) -> String {
         String::new()
     } else {
         format!(": {}", changes.join("; "))
+    }
+}
+
+/// The dashboard's base URL as links in notifications give it: the first of
+/// `auth.allowed_hosts` if any (the name operators reach it by), else the bound address
+/// (`localhost` for an unspecified one).
+fn dashboard_url(config: &Config, listening: Listening) -> String {
+    let scheme = if listening.dashboard_tls {
+        "https"
+    } else {
+        "http"
+    };
+    if let Some(host) = config.auth.allowed_hosts.first() {
+        return format!("{scheme}://{host}");
+    }
+    let addr = listening.dashboard;
+    if addr.ip().is_unspecified() {
+        format!("{scheme}://localhost:{}", addr.port())
+    } else {
+        format!("{scheme}://{addr}")
     }
 }

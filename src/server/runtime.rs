@@ -183,6 +183,7 @@ pub async fn start(config: Config, config_path: PathBuf) -> Result<RunningGatewa
         history,
         shutdown.clone(),
     );
+    gateway.alerts().start(&gateway.config().alerts);
     let audit = Arc::new(AuditLog::new(&audit_path, audit_retention));
     let state = AppState {
         leptos_options: site::leptos_options(dashboard_addr),

@@ -2,6 +2,7 @@
 //! Handlers are thin: they parse parameters ([`params`]), ask the gateway, and serialise.
 //! Bad parameters are a 400 naming the parameter; nothing here touches the proxy's hot path.
 
+mod alerts;
 mod audit;
 mod error;
 mod logs;
@@ -9,6 +10,7 @@ mod params;
 mod requests;
 mod stats;
 
+pub use alerts::{alert_history, create_silence, end_silence};
 pub use audit::audit_page;
 pub use error::ApiError;
 pub use logs::log_page;
@@ -25,7 +27,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 
 /// The admin API's routes.
 pub fn router() -> Router<AppState> {
@@ -40,6 +42,11 @@ pub fn router() -> Router<AppState> {
         .route("/api/stats", get(stats::stats))
         .route("/api/logs", get(logs::logs))
         .route("/api/audit", get(audit::audit))
+        .route("/api/alerts", get(alerts::list))
+        .route("/api/alerts/history", get(alerts::history))
+        .route("/api/alerts/silences", post(alerts::silence))
+        .route("/api/alerts/silences/{id}", delete(alerts::unsilence))
+        .route("/api/alerts/test", post(alerts::test))
 }
 
 /// `GET /metrics`: Prometheus text exposition.

@@ -44,6 +44,7 @@ const SECTIONS: &[(&str, Differs)] = &[
         a.trusted_proxies != b.trusted_proxies
     }),
     ("merge_slashes", |a, b| a.merge_slashes != b.merge_slashes),
+    ("alerts", |a, b| a.alerts != b.alerts),
     ("limits", |a, b| a.limits != b.limits),
     ("dashboard", |a, b| {
         let settings = |c: &Config| {

@@ -6,6 +6,7 @@
 //! push then never has a waiting task to wake, so recording costs the hot path one non-blocking
 //! queue push and no cross-thread wake-up.
 
+use crate::server::alerts;
 use crate::server::gateway::snapshot;
 use crate::server::gateway::{Gateway, SharedGateway};
 use crate::server::metrics::prometheus::GaugeValues;
@@ -159,6 +160,23 @@ fn close_second(gateway: &Gateway, sampler: &mut SystemSampler) {
             gateway.publish(event);
         }
     }
+    let certificates = gateway.tls().certificates(now);
+    let alert_changes = gateway.alerts().evaluate(
+        now,
+        metrics,
+        &alerts::Gauges {
+            routes: &routes,
+            system: &system,
+            history_rows_dropped: history.as_ref().map_or(0, |h| h.rows_dropped),
+            certificate_days: certificates
+                .iter()
+                .map(|certificate| (certificate.not_after - now).num_seconds() as f64 / 86_400.0)
+                .reduce(f64::min),
+        },
+    );
+    for change in alert_changes {
+        gateway.publish(LiveEvent::Alert(change));
+    }
     let targets: Vec<_> = routes.into_iter().flat_map(|route| route.targets).collect();
     metrics.prometheus().set_gauges(
         &GaugeValues {
@@ -182,9 +200,9 @@ fn close_second(gateway: &Gateway, sampler: &mut SystemSampler) {
             } else {
                 Vec::new()
             },
-            certificate_expiry: gateway
-                .tls()
-                .certificates(chrono::Utc::now())
+            alerts_firing: gateway.alerts().firing_by_rule(),
+            alert_evaluation: gateway.alerts().evaluation_time(),
+            certificate_expiry: certificates
                 .into_iter()
                 .map(|certificate| {
                     let name = certificate.names.first().cloned().unwrap_or_default();

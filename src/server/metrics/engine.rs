@@ -8,6 +8,8 @@ use super::prometheus::PrometheusMetrics;
 use super::recent::RecentRequests;
 use super::series::{Gauges, Series};
 use crate::request_filter::RequestQuery;
+use crate::server::alerts::window::RequestWindows;
+use crate::server::config::AlertsConfig;
 use crate::server::proxy::event::{RequestEvent, WebSocketEvent};
 use crate::server::records::record::{SharedRecord, request_record};
 use crate::views::{
@@ -32,6 +34,8 @@ struct EngineState {
     transitions: VecDeque<TargetTransition>,
     websocket_sessions: u64,
     system: SystemStats,
+    /// The recent seconds of the scopes alert rules watch.
+    alert_windows: RequestWindows,
 }
 
 /// See the module docs.
@@ -85,6 +89,7 @@ impl MetricsEngine {
                 records.push(record);
             }
             state.aggregates.add_all(&records);
+            state.alert_windows.add_all(&records);
             records
         };
         self.prometheus.record_requests(&records);
@@ -116,8 +121,26 @@ impl MetricsEngine {
         let mut state = self.state();
         let point = state.series.close_second(at, gauges, &system);
         state.aggregates.close_second();
+        state.alert_windows.close_second();
         state.system = system;
         point
+    }
+
+    /// Keeps the recent seconds of the scopes `alerts`' rules take from requests, each for its
+    /// longest window.
+    pub fn watch_alerts(&self, alerts: &AlertsConfig) {
+        let scopes: Vec<_> = alerts
+            .rules
+            .iter()
+            .filter(|rule| rule.metric.from_requests())
+            .map(|rule| (rule.scope.clone(), rule.window_s))
+            .collect();
+        self.state().alert_windows.watch(&scopes);
+    }
+
+    /// Runs `read` over the alert windows (the engine's lock held meanwhile: keep it short).
+    pub fn with_alert_windows<T>(&self, read: impl FnOnce(&RequestWindows) -> T) -> T {
+        read(&self.state().alert_windows)
     }
 
     /// Totals, recent rates and the per-second series.

@@ -85,6 +85,10 @@ families! {
         "Failed TLS handshakes on the HTTPS listeners, by kind.";
     TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS = "gatewatch_tls_certificate_expiry_timestamp_seconds", Gauge,
         "When each served certificate expires (Unix seconds), by its first name.";
+    ALERTS_FIRING = "gatewatch_alerts_firing", Gauge,
+        "1 while an alert rule fires, else 0; by rule and severity.";
+    ALERT_EVALUATION_SECONDS = "gatewatch_alert_evaluation_seconds", Gauge,
+        "How long the newest evaluation of every alert rule took.";
 }
 
 #[cfg(test)]

@@ -40,6 +40,10 @@ pub struct GaugeValues {
     pub tls_handshake_errors: Vec<(&'static str, u64)>,
     /// Each served certificate's first name and expiry (Unix seconds).
     pub certificate_expiry: Vec<(String, i64)>,
+    /// Each alert rule's name and severity, and whether it fires.
+    pub alerts_firing: Vec<(String, String, bool)>,
+    /// How long the newest evaluation of the alert rules took.
+    pub alert_evaluation: std::time::Duration,
 }
 
 /// The gateway's Prometheus registry.
@@ -296,6 +300,13 @@ impl PrometheusMetrics {
                 metrics::gauge!(names::TLS_CERTIFICATE_EXPIRY_TIMESTAMP_SECONDS,
                     "name" => name.clone())
                 .set(*expiry as f64);
+            }
+            metrics::gauge!(names::ALERT_EVALUATION_SECONDS)
+                .set(values.alert_evaluation.as_secs_f64());
+            for (rule, severity, firing) in &values.alerts_firing {
+                metrics::gauge!(names::ALERTS_FIRING,
+                    "rule" => rule.clone(), "severity" => severity.clone())
+                .set(f64::from(u8::from(*firing)));
             }
             for target in targets {
                 let labels = [

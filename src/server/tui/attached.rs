@@ -15,7 +15,8 @@ use super::feed::{Feed, Update};
 use super::model::{Link, Model, Snapshot};
 use super::palette::Palette;
 use super::terminal::Screen;
-use crate::server::config::{FieldErrors, FileUpstreamTls, crypto_provider, validate_upstream_tls};
+use crate::server::config::{FieldErrors, FileUpstreamTls, validate_upstream_tls};
+use crate::server::outbound::{Endpoint, Stream, connect};
 use crate::views::{LiveEvent, LogPage, MetricsSnapshot, ModelView, RouteView};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -23,14 +24,10 @@ use http_body_util::{BodyExt, Empty, Limited};
 use hyper::Uri;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use rustls::ClientConfig;
-use rustls::pki_types::ServerName;
 use serde::de::DeserializeOwned;
 use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -50,13 +47,10 @@ const SNAPSHOT_LOG_LINES: usize = 500;
 pub struct Attach {
     /// The dashboard's base URL (`http://127.0.0.1:3000`).
     pub url: Uri,
-    /// Over TLS (`https://`).
-    pub tls: bool,
-    /// `host:port` (also the `Host` header).
-    pub authority: String,
+    /// Where to connect, with the client TLS config for `https://` (the system's roots, or the
+    /// CA file given).
+    pub endpoint: Endpoint,
     pub token: Option<String>,
-    /// The client TLS config for `https://` (the system's roots, or the CA file given).
-    pub tls_config: Arc<ClientConfig>,
 }
 
 impl Attach {
@@ -73,8 +67,7 @@ impl Attach {
             Some("https") => true,
             _ => return Err(needed()),
         };
-        let authority = uri.authority().ok_or_else(needed)?.as_str().to_string();
-        if authority.contains('@') {
+        if uri.authority().ok_or_else(needed)?.as_str().contains('@') {
             return Err(format!(
                 "--url {url}: credentials go in --token, not the URL"
             ));
@@ -84,42 +77,27 @@ impl Attach {
         {
             return Err("--token: empty, or has spaces or control characters".to_string());
         }
-        let tls_config = if tls || ca_file.is_some() {
+        let mut endpoint =
+            Endpoint::from_uri(&uri).map_err(|error| format!("--url {url}: {error}"))?;
+        // Plain HTTP checks no certificate (and the machine may have no roots), but a --ca-file
+        // given is still checked.
+        if tls || ca_file.is_some() {
             let mut errors = FieldErrors::default();
             let file = FileUpstreamTls {
                 ca_file: ca_file.map(|path| path.display().to_string()),
                 ..FileUpstreamTls::default()
             };
-            validate_upstream_tls(Some(file), true, "--ca-file", Path::new("."), &mut errors)
-                .ok_or_else(|| errors.messages().join("; "))?
-                .client
-        } else {
-            // Plain HTTP: no certificate is ever checked (and the machine may have no roots).
-            Arc::new(
-                ClientConfig::builder_with_provider(crypto_provider())
-                    .with_safe_default_protocol_versions()
-                    .map_err(|error| format!("TLS: {error}"))?
-                    .with_root_certificates(rustls::RootCertStore::empty())
-                    .with_no_client_auth(),
-            )
-        };
+            let config =
+                validate_upstream_tls(Some(file), true, "--ca-file", Path::new("."), &mut errors)
+                    .ok_or_else(|| errors.messages().join("; "))?
+                    .client;
+            endpoint = endpoint.with_client_config(config);
+        }
         Ok(Self {
             url: uri,
-            tls,
-            authority,
+            endpoint,
             token,
-            tls_config,
         })
-    }
-
-    /// The host to connect to (without IPv6 brackets) and the port.
-    fn host_and_port(&self) -> (String, u16) {
-        let host = self.url.host().unwrap_or_default();
-        let port = self
-            .url
-            .port_u16()
-            .unwrap_or(if self.tls { 443 } else { 80 });
-        (host.trim_matches(['[', ']']).to_string(), port)
     }
 }
 
@@ -204,6 +182,10 @@ async fn session(attach: &Attach, updates: &mpsc::Sender<Update>, attempt: &mut 
             routes: api.get::<Vec<RouteView>>("/api/routes").await?,
             models: api.get::<Vec<ModelView>>("/api/models").await?,
             logs: api.get::<LogPage>(&logs).await?.lines,
+            alerts: api
+                .get::<crate::views::AlertsSnapshot>("/api/alerts")
+                .await?
+                .alerts,
         })
     };
     let snapshot = async {
@@ -257,30 +239,6 @@ async fn session(attach: &Attach, updates: &mpsc::Sender<Update>, attempt: &mut 
     }
 }
 
-/// A byte stream to the gateway, plain or TLS.
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-
-/// Connects to the gateway's dashboard listener (TCP, then TLS for `https://`).
-async fn connect(attach: &Attach) -> Result<Box<dyn Stream>, String> {
-    let (host, port) = attach.host_and_port();
-    let tcp = tokio::net::TcpStream::connect((host.as_str(), port))
-        .await
-        .map_err(|error| format!("cannot connect to {}: {error}", attach.authority))?;
-    let _ = tcp.set_nodelay(true);
-    if !attach.tls {
-        return Ok(Box::new(tcp));
-    }
-    let name = ServerName::try_from(host.clone())
-        .map_err(|error| format!("{host}: not a server name ({error})"))?;
-    let connector = tokio_rustls::TlsConnector::from(attach.tls_config.clone());
-    let stream = connector
-        .connect(name, tcp)
-        .await
-        .map_err(|error| format!("TLS with {}: {error}", attach.authority))?;
-    Ok(Box::new(stream))
-}
-
 /// One HTTP/1.1 connection to the admin API, for the snapshot's requests one after the other.
 struct Api<'a> {
     attach: &'a Attach,
@@ -289,10 +247,10 @@ struct Api<'a> {
 
 impl<'a> Api<'a> {
     async fn open(attach: &'a Attach) -> Result<Self, String> {
-        let stream = connect(attach).await?;
+        let stream = connect(&attach.endpoint).await?;
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
-            .map_err(|error| format!("HTTP with {}: {error}", attach.authority))?;
+            .map_err(|error| format!("HTTP with {}: {error}", attach.endpoint.authority()))?;
         // Ends when the sender is dropped (or the gateway closes the connection).
         tokio::spawn(connection);
         Ok(Self { attach, sender })
@@ -301,7 +259,7 @@ impl<'a> Api<'a> {
     /// GETs `path` and reads its JSON body.
     async fn get<T: DeserializeOwned>(&mut self, path: &str) -> Result<T, String> {
         let mut request = hyper::Request::get(path)
-            .header(hyper::header::HOST, &self.attach.authority)
+            .header(hyper::header::HOST, self.attach.endpoint.authority())
             .header(hyper::header::ACCEPT, "application/json");
         if let Some(token) = &self.attach.token {
             request = request.header(hyper::header::AUTHORIZATION, format!("Bearer {token}"));
@@ -339,10 +297,14 @@ type LiveSocket = tokio_tungstenite::WebSocketStream<Box<dyn Stream>>;
 /// Opens `/api/live`.
 async fn connect_live(attach: &Attach) -> Result<LiveSocket, String> {
     let path = crate::live_feed::LIVE_SOCKET_PATH;
-    let scheme = if attach.tls { "wss" } else { "ws" };
-    let url = format!("{scheme}://{}{path}", attach.authority);
+    let scheme = if attach.endpoint.is_tls() {
+        "wss"
+    } else {
+        "ws"
+    };
+    let url = format!("{scheme}://{}{path}", attach.endpoint.authority());
     let connecting = async {
-        let stream = connect(attach).await?;
+        let stream = connect(&attach.endpoint).await?;
         let mut request = url
             .as_str()
             .into_client_request()
@@ -388,10 +350,15 @@ mod tests {
         let error =
             Attach::new("https://gw", None, Some(Path::new("/nonexistent/ca.pem"))).unwrap_err();
         assert!(error.contains("--ca-file"), "{error}");
+        let error = Attach::new("http://user:pw@127.0.0.1:3000", None, None).unwrap_err();
+        assert!(error.contains("credentials go in --token"), "{error}");
         let attach = Attach::new("http://[::1]:3000", None, None).unwrap();
-        assert_eq!(attach.host_and_port(), ("::1".to_string(), 3000));
-        assert_eq!(attach.authority, "[::1]:3000");
+        let endpoint = &attach.endpoint;
+        assert_eq!((endpoint.host(), endpoint.port()), ("::1", 3000));
+        assert_eq!(endpoint.authority(), "[::1]:3000");
         let attach = Attach::new("https://gw.example.com", None, None).unwrap();
-        assert_eq!(attach.host_and_port(), ("gw.example.com".to_string(), 443));
+        let endpoint = &attach.endpoint;
+        assert_eq!((endpoint.host(), endpoint.port()), ("gw.example.com", 443));
+        assert!(endpoint.is_tls());
     }
 }

@@ -26,6 +26,7 @@ pub fn snapshot(gateway: &Gateway) -> Snapshot {
         routes: snapshot::routes(gateway),
         models: gateway.metrics().models(),
         logs: LogRing::global().query(tracing::Level::INFO, None, None, LOG_LINES),
+        alerts: gateway.alerts().snapshot().alerts,
     }
 }
 

@@ -3,8 +3,8 @@
 //! [`LiveEvent`]. Pure state: no I/O, no clock but the events' own.
 
 use crate::views::{
-    ConfigReload, LiveEvent, LogLine, MetricsSnapshot, ModelView, RequestRecord, RouteView,
-    SeriesPoint, SystemStats,
+    AlertState, AlertView, ConfigReload, LiveEvent, LogLine, MetricsSnapshot, ModelView,
+    RequestRecord, RouteView, SeriesPoint, SystemStats,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, VecDeque};
@@ -29,6 +29,8 @@ pub struct Snapshot {
     pub models: Vec<ModelView>,
     /// `/api/logs`: the newest lines, newest first.
     pub logs: Vec<LogLine>,
+    /// `/api/alerts`: every rule and its state.
+    pub alerts: Vec<AlertView>,
 }
 
 /// Whether the figures are live.
@@ -117,6 +119,8 @@ pub struct Model {
     pub requests: VecDeque<RequestRecord>,
     /// Requests left out of the live batches (the gateway sends the newest of each batch).
     pub requests_omitted: u64,
+    /// Alerts firing now, by rule name.
+    pub firing_alerts: std::collections::BTreeSet<String>,
     /// Whether anything was loaded yet.
     pub loaded: bool,
 }
@@ -143,6 +147,7 @@ impl Model {
             logs: VecDeque::with_capacity(LOG_LINES),
             requests: VecDeque::with_capacity(TAIL_REQUESTS),
             requests_omitted: 0,
+            firing_alerts: Default::default(),
             loaded: false,
         }
     }
@@ -155,7 +160,13 @@ impl Model {
             routes,
             models,
             logs,
+            alerts,
         } = snapshot;
+        self.firing_alerts = alerts
+            .into_iter()
+            .filter(|alert| alert.state == AlertState::Firing)
+            .map(|alert| alert.rule)
+            .collect();
         self.started_at = Some(metrics.started_at);
         self.uptime_secs = metrics.uptime_secs;
         self.last_reload = metrics.last_reload;
@@ -225,6 +236,15 @@ impl Model {
             }
             // The next routes tick carries the new state.
             LiveEvent::Transition(_) => {}
+            LiveEvent::Alert(change) => match change.state {
+                AlertState::Firing => {
+                    self.firing_alerts.insert(change.rule);
+                }
+                AlertState::Resolved | AlertState::Inactive => {
+                    self.firing_alerts.remove(&change.rule);
+                }
+                AlertState::Pending => {}
+            },
             LiveEvent::Log(line) => self.push_log(line),
             LiveEvent::Routes(tick) => self.routes = tick.routes,
             LiveEvent::Models(tick) => {
@@ -537,6 +557,7 @@ pub mod testing {
                 target: "gatewatch".to_string(),
                 message: "config applied routes=3".to_string(),
             }],
+            alerts: Vec::new(),
         });
         busy.apply(tick(
             point(60, 1_234, 12),

@@ -36,6 +36,8 @@ use std::time::Instant;
 /// Server functions that only read (POST is how server functions are called): a viewer may call
 /// them. Every other server function is admin-only.
 pub const READ_SERVER_FNS: &[&str] = &[
+    "alerts",
+    "alerts/history",
     "config",
     "config/version",
     "logs",

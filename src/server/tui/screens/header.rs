@@ -101,9 +101,30 @@ pub fn lines(context: &Context, width: u16) -> Vec<Line<'static>> {
             format::count(model.requests_total),
             palette.text(),
         ),
+        alerts(model, palette),
     ];
     lines.extend(pack(pairs, width, palette));
     lines
+}
+
+/// The firing alerts: how many, and the first rules' names.
+fn alerts(
+    model: &crate::server::tui::model::Model,
+    palette: crate::server::tui::palette::Palette,
+) -> (String, String, ratatui::style::Style) {
+    let firing = &model.firing_alerts;
+    if firing.is_empty() {
+        return ("alerts".to_string(), "none".to_string(), palette.good());
+    }
+    let mut names: Vec<&str> = firing.iter().map(String::as_str).take(3).collect();
+    if firing.len() > names.len() {
+        names.push("…");
+    }
+    (
+        "alerts".to_string(),
+        format!("{} FIRING {}", firing.len(), names.join(", ")),
+        palette.bad(),
+    )
 }
 
 /// Draws the header's `lines` and the CPU and memory gauges under them.
