@@ -6,12 +6,14 @@
 # measure of each 1 Hz evaluation (`evaluation_us` in /api/alerts) is sampled every second:
 # median and maximum, under load.
 #
-# Usage: bench/alerts.sh   (ROUNDS=5 DURATION=10; BUILD=0 uses the binary built)
+# Usage: bench/alerts.sh   (ROUNDS=5 DURATION=10; BUILD=0 uses the binary built; BENCH_BIN=path
+#        runs another build, e.g. the tests' quick-release binary, with BUILD=0)
 # Output: Markdown on stdout and in bench/results/alerts-<UTC date and time>.md
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" alerts
 ROUNDS=${ROUNDS:-5}
 DURATION=${DURATION:-10}
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+GATEWATCH_BIN=${BENCH_BIN:-$GATEWATCH_BIN}
 
 exec 9>/tmp/gatewatch-bench.lock
 flock -n 9 || { echo "waiting for /tmp/gatewatch-bench.lock (another benchmark is running)…" >&2; flock 9; }

@@ -267,6 +267,34 @@ mod tests {
     }
 
     #[test]
+    fn the_header_shows_the_firing_alerts_as_they_change() {
+        use crate::views::{AlertChange, AlertState, LiveEvent};
+        let mut model = busy(&["api"], &[]);
+        let change = |rule: &str, state| {
+            LiveEvent::Alert(AlertChange {
+                rule: rule.into(),
+                state,
+                ..AlertChange::default()
+            })
+        };
+        let text = render(&model, &view(Tab::Overview), 100, 30).join("\n");
+        assert!(text.contains("alerts none"), "{text}");
+        model.apply(change("api-errors", AlertState::Pending));
+        model.apply(change("api-errors", AlertState::Firing));
+        model.apply(change("backend-down", AlertState::Firing));
+        for (width, height) in SIZES {
+            let text = render(&model, &view(Tab::Overview), width, height).join("\n");
+            assert!(
+                text.contains("2 FIRING api-errors, backend-down"),
+                "{width}x{height}:\n{text}"
+            );
+        }
+        model.apply(change("api-errors", AlertState::Resolved));
+        let text = render(&model, &view(Tab::Overview), 100, 30).join("\n");
+        assert!(text.contains("1 FIRING backend-down"), "{text}");
+    }
+
+    #[test]
     fn the_routes_tab_shows_every_route_and_the_selected_routes_targets() {
         let model = busy(&["api", "checkout", "search"], &[]);
         for (width, height) in SIZES {
