@@ -1,11 +1,12 @@
-//! Notifications: each notifier of `alerts.notifiers` has a bounded queue ([`QUEUE_CAPACITY`])
-//! and a task of its own that delivers what is queued, one at a time, with a timeout per attempt
-//! and retries with backoff ([`delivery`]). The alert engine only ever queues ([`Notifications::send`]
-//! never waits): a notifier that hangs or fails delays nothing but its own queue, and when that
-//! queue is full a notification is dropped and counted.
+//! Notifications: each notifier of `alerts.notifiers` has a bounded queue
+//! ([`QUEUE_CAPACITY`]) and a task of its own that delivers what is queued, one at a time, with
+//! a timeout per attempt and retries with backoff. The alert engine only ever queues
+//! ([`Notifications::send`] never waits): a notifier that hangs or fails delays nothing but its
+//! own queue, and when that queue is full a notification is dropped and counted.
 //!
-//! - [`payload`]: the body each kind is sent (`webhook`, `slack`, `alertmanager`), documented there;
-//! - [`delivery`]: attempts, retries, backoff, counts and logs of one notifier.
+//! - [`payload`]: the body each kind is sent (`webhook`, `slack`, `alertmanager`), documented
+//!   there;
+//! - `delivery`: attempts, retries, backoff, counts and logs of one notifier.
 //!
 //! On a config reload ([`Notifications::configure`]) a new notifier starts its task; a removed
 //! one stops at once, whatever it had queued or was sending dropped; an unchanged one keeps its
@@ -17,7 +18,7 @@
 //! after its attempts), dropped (queue full), the newest failure's reason and the last delivery.
 //! Test notifications ([`Notifications::test`]) are counted like the others.
 
-pub mod delivery;
+mod delivery;
 pub mod payload;
 
 use crate::server::config::{NotifierConfig, NotifierKind};
@@ -111,7 +112,10 @@ impl Notifications {
             current.push(notifier);
         }
         for removed in old {
-            tracing::debug!(notifier = %removed.channel.name(), "notifier removed: its queue is dropped");
+            tracing::debug!(
+                notifier = %removed.channel.name(),
+                "notifier removed: its queue is dropped"
+            );
             removed.stop.cancel();
         }
     }
