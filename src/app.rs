@@ -1,5 +1,6 @@
 //! The dashboard application: the HTML shell, the router, and the page frame around every page.
 
+pub mod alerts;
 pub mod chart;
 pub mod config;
 pub mod config_form;
@@ -29,10 +30,11 @@ use leptos_router::{
     path,
 };
 use pages::{
-    ConfigRoute, LogsRoute, ModelsRoute, OverviewRoute, RequestDetailRoute, RequestsRoute,
-    RoutesRoute,
+    AlertsRoute, ConfigRoute, LogsRoute, ModelsRoute, OverviewRoute, RequestDetailRoute,
+    RequestsRoute, RoutesRoute,
 };
 
+pub use alerts::AlertsPage;
 pub use config::ConfigPage;
 pub use logs::LogsPage;
 pub use models::ModelsPage;
@@ -77,6 +79,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     LiveFeed::provide();
     session::provide_session();
+    alerts::nav_badge::provide_firing_count();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/gatewatch.css" />
@@ -84,30 +87,7 @@ pub fn App() -> impl IntoView {
         <Router>
             // target=_self: the browser, not the router, follows it, so the focus moves too.
             <a class="skip-link" href="#main" target="_self">"Skip to content"</a>
-            <header class="topbar">
-                <a class="brand" href="/">
-                    <span class="brand-mark" aria-hidden="true"></span>
-                    "Gatewatch"
-                </a>
-                <nav class="nav" aria-label="Main">
-                    <A href="/" exact=true>"Overview"</A>
-                    <A href="/requests">"Requests"</A>
-                    <A href="/routes">"Routes & backends"</A>
-                    <A href="/models">"Models"</A>
-                    <A href="/logs">"Logs"</A>
-                    <A href="/config">"Config"</A>
-                </nav>
-                <div class="topbar-end">
-                    <LiveIndicator />
-                    <noscript>
-                        <span class="badge" data-testid="static-notice">
-                            "JavaScript off · refreshing every 5 s"
-                        </span>
-                    </noscript>
-                    <session::SessionBadge />
-                    <ThemeToggle />
-                </div>
-            </header>
+            <TopBar />
             <main class="content" id="main" tabindex="-1">
                 <session::ExposureBanner />
                 <Routes fallback=NotFound>
@@ -121,10 +101,56 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/routes") view={Lazy::<RoutesRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/models") view={Lazy::<ModelsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/logs") view={Lazy::<LogsRoute>::new()} ssr=SsrMode::Async />
+                    <Route path=path!("/alerts") view={Lazy::<AlertsRoute>::new()} ssr=SsrMode::Async />
                     <Route path=path!("/config") view={Lazy::<ConfigRoute>::new()} ssr=SsrMode::Async />
                 </Routes>
             </main>
         </Router>
+    }
+}
+
+/// The top bar: brand, navigation (with the count of firing alerts), live state, who is signed
+/// in, theme. Drawn once both reads it shows are in (they are made with the page, so the server
+/// renders it whole); one boundary for the two, as each boundary costs the main module code.
+#[component]
+fn TopBar() -> impl IntoView {
+    let session = session::use_session();
+    let firing = alerts::nav_badge::use_firing_count();
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let session = session.await.ok();
+                // Not read (alerts unavailable): shown as none firing until a change is pushed.
+                let firing = firing.await.unwrap_or(0);
+                view! {
+                    <header class="topbar">
+                        <a class="brand" href="/">
+                            <span class="brand-mark" aria-hidden="true"></span>
+                            "Gatewatch"
+                        </a>
+                        <nav class="nav" aria-label="Main">
+                            <A href="/" exact=true>"Overview"</A>
+                            <A href="/requests">"Requests"</A>
+                            <A href="/routes">"Routes & backends"</A>
+                            <A href="/models">"Models"</A>
+                            <A href="/logs">"Logs"</A>
+                            <alerts::nav_badge::AlertsNavLink rendered=firing />
+                            <A href="/config">"Config"</A>
+                        </nav>
+                        <div class="topbar-end">
+                            <LiveIndicator />
+                            <noscript>
+                                <span class="badge" data-testid="static-notice">
+                                    "JavaScript off · refreshing every 5 s"
+                                </span>
+                            </noscript>
+                            <session::SessionBadge session />
+                            <ThemeToggle />
+                        </div>
+                    </header>
+                }
+            })}
+        </Suspense>
     }
 }
 

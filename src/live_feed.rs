@@ -13,13 +13,16 @@
 //!   missing from the live log.
 //! - When the socket closes it reconnects with exponential backoff ([`reconnect_delay`]); while it
 //!   is down, [`LiveFeed::poll`] ticks every [`POLL_INTERVAL`] and pages re-read their data.
+//! - Alert state changes are kept newest first ([`LIVE_ALERT_CHANGES`]), and the number of alerts
+//!   firing after the newest one ([`LiveFeed::alerts_firing`]) feeds the navigation's badge.
 
 pub mod window;
 
 use crate::views::{
-    ConfigReload, LiveEvent, LogLine, MetricsTick, ModelView, RequestRecord, RouteView,
-    SeriesPoint, TargetTransition, UptimeTick,
+    AlertChange, ConfigReload, LiveEvent, LogLine, MetricsTick, ModelView, RequestRecord,
+    RouteView, SeriesPoint, TargetTransition, UptimeTick,
 };
+use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -41,6 +44,8 @@ pub const LIVE_REQUESTS: usize = 200;
 pub const LIVE_LOG_LINES: usize = 500;
 /// Target transitions kept, newest first.
 pub const LIVE_TRANSITIONS: usize = 100;
+/// Alert state changes kept, newest first.
+pub const LIVE_ALERT_CHANGES: usize = 100;
 
 /// State of the browser's connection to the live socket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,8 +95,39 @@ pub struct LiveFeed {
     pub routes: RwSignal<Option<Vec<RouteView>>>,
     /// Models as last pushed; `None` like [`LiveFeed::routes`].
     pub models: RwSignal<Option<Vec<ModelView>>>,
+    /// Alert state changes (at most [`LIVE_ALERT_CHANGES`]).
+    pub alerts: RwSignal<VecDeque<AlertChange>>,
+    /// How many alerts fire, as of the newest change pushed or count read
+    /// ([`LiveFeed::note_firing`]); `None` until one is.
+    pub alerts_firing: RwSignal<Option<FiringCount>>,
     /// Ticks every [`POLL_INTERVAL`] while the socket is down: pages depending on it re-read.
     pub poll: RwSignal<u64>,
+}
+
+/// How many alerts were firing, as of when: the newer of two counts (one read with a page, one
+/// pushed with a change) is the one to show.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FiringCount {
+    pub at: DateTime<Utc>,
+    pub count: usize,
+}
+
+impl FiringCount {
+    /// The count after `changes` (oldest first): the newest change's `firing_now`.
+    pub fn after(changes: &[AlertChange]) -> Option<Self> {
+        changes.last().map(|change| Self {
+            at: change.at,
+            count: change.firing_now,
+        })
+    }
+
+    /// The newer of `a` and `b` (`b` when they are as old: a push describes the state after it).
+    pub fn newest(a: Option<Self>, b: Option<Self>) -> Option<Self> {
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if a.at > b.at { a } else { b }),
+            (a, b) => b.or(a),
+        }
+    }
 }
 
 impl LiveFeed {
@@ -109,6 +145,8 @@ impl LiveFeed {
             last_reload: RwSignal::new(None),
             routes: RwSignal::new(None),
             models: RwSignal::new(None),
+            alerts: RwSignal::new(VecDeque::new()),
+            alerts_firing: RwSignal::new(None),
             poll: RwSignal::new(0),
         };
         provide_context(feed);
@@ -125,6 +163,14 @@ impl LiveFeed {
     pub fn catch_up(&self, requests: Vec<RequestRecord>) {
         self.requests
             .update(|list| merge_newest(list, requests, LIVE_REQUESTS, |r| r.seq));
+    }
+
+    /// Notes a count of firing alerts read by a page; kept if newer than the one known.
+    pub fn note_firing(&self, read: FiringCount) {
+        let newest = FiringCount::newest(self.alerts_firing.get_untracked(), Some(read));
+        if newest != self.alerts_firing.get_untracked() {
+            self.alerts_firing.set(newest);
+        }
     }
 
     /// Applies a batch of events, touching each signal at most once.
@@ -155,6 +201,7 @@ impl LiveFeed {
                 LiveEvent::ConfigReload(reload) => batch.reload = Some(reload),
                 LiveEvent::Routes(tick) => batch.routes = Some(Some(tick.routes)),
                 LiveEvent::Models(tick) => batch.models = Some(tick.models),
+                LiveEvent::Alert(change) => batch.alerts.push(change),
             }
         }
         if let Some(routes) = batch.routes {
@@ -189,6 +236,13 @@ impl LiveFeed {
         if let Some(reload) = batch.reload {
             self.last_reload.set(Some(reload));
         }
+        if !batch.alerts.is_empty() {
+            let firing = FiringCount::after(&batch.alerts);
+            self.alerts_firing
+                .update(|current| *current = FiringCount::newest(*current, firing));
+            self.alerts
+                .update(|list| push_newest(list, batch.alerts, LIVE_ALERT_CHANGES));
+        }
     }
 }
 
@@ -206,6 +260,7 @@ struct Batch {
     /// The routes to show after this batch, if it changes them.
     routes: Option<Option<Vec<RouteView>>>,
     models: Option<Vec<ModelView>>,
+    alerts: Vec<AlertChange>,
 }
 
 /// Applies a health or breaker transition to the target it names, and recomputes whether its
@@ -299,6 +354,43 @@ mod tests {
             to: to.into(),
             reason: None,
         }
+    }
+
+    fn change(second: i64, firing_now: usize) -> AlertChange {
+        AlertChange {
+            rule: "errors".into(),
+            at: DateTime::from_timestamp(1_700_000_000 + second, 0).unwrap(),
+            firing_now,
+            ..AlertChange::default()
+        }
+    }
+
+    #[test]
+    fn the_firing_count_is_the_newest_changes_and_a_newer_read_wins() {
+        assert_eq!(FiringCount::after(&[]), None);
+        let pushed = FiringCount::after(&[change(1, 1), change(2, 3)]).unwrap();
+        assert_eq!(pushed.count, 3, "the newest change's count");
+        let read = |second, count| FiringCount {
+            at: change(second, 0).at,
+            count,
+        };
+        // A page read after the push describes a later state; one read before it, an earlier.
+        assert_eq!(
+            FiringCount::newest(Some(pushed), Some(read(5, 0))),
+            Some(read(5, 0))
+        );
+        assert_eq!(
+            FiringCount::newest(Some(read(1, 0)), Some(pushed)),
+            Some(pushed)
+        );
+        assert_eq!(
+            FiringCount::newest(Some(read(2, 0)), Some(pushed)),
+            Some(pushed),
+            "a tie: the push"
+        );
+        assert_eq!(FiringCount::newest(None, Some(pushed)), Some(pushed));
+        assert_eq!(FiringCount::newest(Some(pushed), None), Some(pushed));
+        assert_eq!(FiringCount::newest(None, None), None);
     }
 
     #[test]

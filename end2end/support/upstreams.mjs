@@ -2,7 +2,8 @@
 //   3990, 3991  answer every request with a small JSON body (and /health with 200), with the
 //               status a `status=NNN` query parameter asks for (200 otherwise);
 //   3992        the same, and can be stopped and started (its listener really closes);
-//   3993        control: POST /stop/3992 and POST /start/3992.
+//   3993        control: POST /stop/3992 and POST /start/3992;
+//   3994        like 3990, for the route only the alert tests send to (its errors fire a rule).
 import http from "node:http";
 
 const servers = new Map();
@@ -32,7 +33,7 @@ function stop(port) {
   return true;
 }
 
-for (const port of [3990, 3991, 3992]) serve(port);
+for (const port of [3990, 3991, 3992, 3994]) serve(port);
 
 http
   .createServer((req, res) => {

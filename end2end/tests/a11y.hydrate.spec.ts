@@ -3,7 +3,7 @@
 import AxeBuilder from "@axe-core/playwright";
 import { test, expect } from "./fixtures/test";
 
-const PAGES = ["/", "/requests", "/routes", "/models", "/logs", "/config"];
+const PAGES = ["/", "/requests", "/routes", "/models", "/logs", "/alerts", "/config"];
 
 for (const theme of ["light", "dark"] as const) {
   test(`no WCAG A/AA violations, ${theme} theme`, async ({ page, request }) => {

@@ -17,6 +17,7 @@ test.describe("the dashboard, hydrated", () => {
     ["/routes", "Routes & backends"],
     ["/models", "Models"],
     ["/logs", "Logs"],
+    ["/alerts", "Alerts"],
   ]) {
     test(`${url} hydrates without console errors`, async ({ page }) => {
       await page.goto(url);

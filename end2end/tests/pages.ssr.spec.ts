@@ -42,11 +42,16 @@ test.describe("every page, server-rendered (JavaScript off)", () => {
 
     await page.goto("/routes");
     await expect(page.locator('[data-route="e2e-api"]')).toBeVisible();
-    await expect(page.getByTestId("target-row")).toHaveCount(3);
+    // e2e-api's two targets, e2e-stoppable's and e2e-alerting's.
+    await expect(page.getByTestId("target-row")).toHaveCount(4);
 
     await page.goto("/models");
     await expect(page.getByRole("heading", { name: "Models" })).toBeVisible();
     await expect(page.getByText("No LLM traffic yet")).toBeVisible();
+
+    await page.goto("/alerts");
+    await expect(page.getByRole("heading", { name: "Alerts", exact: true })).toBeVisible();
+    await expect(page.getByTestId("alert-rule")).not.toHaveCount(0);
 
     await page.goto("/logs");
     await expect(page.getByRole("heading", { name: "Logs" })).toBeVisible();

@@ -2,7 +2,7 @@
 // at (`SCREENSHOTS=1 npx playwright test screenshots`); written to test-results/screenshots/.
 import { test, expect } from "./fixtures/test";
 
-const PAGES = ["/", "/requests", "/routes", "/models", "/logs", "/config"];
+const PAGES = ["/", "/requests", "/routes", "/models", "/logs", "/alerts", "/config"];
 const WIDTHS = [390, 1024, 1600];
 
 test.skip(!process.env.SCREENSHOTS, "set SCREENSHOTS=1 to take screenshots");

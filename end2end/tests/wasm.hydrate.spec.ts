@@ -20,6 +20,7 @@ const CHUNK_OF_PAGE: Record<string, RegExp> = {
   routes: /\/split___routes_route_view_\d+\.wasm$/,
   models: /\/split___models_route_view_\d+\.wasm$/,
   logs: /\/split___logs_route_view_\d+\.wasm$/,
+  alerts: /\/split___alerts_route_view_\d+\.wasm$/,
   config: /\/split___config_route_view_\d+\.wasm$/,
 };
 
@@ -59,6 +60,7 @@ test("each page's first load fetches its own code only, at most 400 KB of WASM (
     ["/routes", "routes"],
     ["/models", "models"],
     ["/logs", "logs"],
+    ["/alerts", "alerts"],
     ["/config", "config"],
   ];
   const sizes: Record<string, number> = {};

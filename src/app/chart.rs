@@ -1,5 +1,8 @@
-//! Small SVG charts of our own: lines over time, with the value range and time range labelled
-//! and optional click-through columns (each opens the requests of its time slice).
+//! Small SVG charts of our own: lines over time, with the value range and time range labelled,
+//! optional click-through columns (each opens the requests of its time slice) and optional
+//! markers at moments in time (when an alert began firing): vertical lines drawn as one more
+//! polyline, with a legend entry counting them — the same elements as the lines, so marking
+//! costs the WASM client next to nothing.
 
 use crate::app::format;
 use chrono::{DateTime, Utc};
@@ -43,6 +46,9 @@ pub fn LineChart(
     #[prop(into)] data: Signal<ChartData>,
     /// Formats a value for the axis label.
     unit: fn(f64) -> String,
+    /// Moments to mark, oldest first; those outside the chart's time range are left out.
+    #[prop(optional, into)]
+    markers: Option<Signal<Vec<DateTime<Utc>>>>,
 ) -> impl IntoView {
     let max = Memo::new(move |_| {
         data.with(|d| {
@@ -52,15 +58,30 @@ pub fn LineChart(
                 .fold(0.0_f64, f64::max)
         })
     });
+    // The markers in range: the points of their polyline, and how many.
+    let marked = Memo::new(move |_| {
+        let markers = markers?;
+        data.with(|d| {
+            let (first, last) = (d.times.first()?, d.times.last()?);
+            markers.with(|times| marker_points(times, *first, *last))
+        })
+    });
     let polylines = move || {
         data.with(|d| {
             let n = d.times.len();
             let top = nice_ceiling(max.get());
-            d.lines
-                .iter()
-                .map(|line| {
-                    let points = points(&line.values, n, top);
-                    let class = format!("chart-line {}", line.class);
+            let lines = d.lines.iter().map(|line| {
+                (
+                    format!("chart-line {}", line.class),
+                    points(&line.values, n, top),
+                )
+            });
+            let marks = marked
+                .get()
+                .map(|(points, _)| ("chart-markers".to_string(), points));
+            lines
+                .chain(marks)
+                .map(|(class, points)| {
                     view! {
                         <polyline class=class points=points vector-effect="non-scaling-stroke" />
                     }
@@ -104,14 +125,24 @@ pub fn LineChart(
     };
     let legend = move || {
         data.with(|d| {
-            d.lines
-                .iter()
-                .map(|line| {
-                    let last = line.values.last().copied().unwrap_or(0.0);
+            let lines = d.lines.iter().map(|line| {
+                let last = line.values.last().copied().unwrap_or(0.0);
+                (format!("legend-item {}", line.class), line.name, unit(last))
+            });
+            let marks = marked.get().map(|(_, n)| {
+                (
+                    "legend-item line-markers".to_string(),
+                    "alerts fired",
+                    n.to_string(),
+                )
+            });
+            lines
+                .chain(marks)
+                .map(|(class, name, value)| {
                     view! {
-                        <li class=format!("legend-item {}", line.class)>
+                        <li class=class>
                             <span class="legend-swatch" aria-hidden="true"></span>
-                            {line.name} " " <strong>{unit(last)}</strong>
+                            {name} " " <strong>{value}</strong>
                         </li>
                     }
                 })
@@ -155,6 +186,33 @@ pub fn LineChart(
     }
 }
 
+/// The polyline of vertical lines at the `times` within `first`..=`last`, and their number
+/// (`None` without any): each line is drawn from below the chart to its top and back, so the
+/// stretches between them run outside the drawing, where the SVG clips them.
+fn marker_points(
+    times: &[DateTime<Utc>],
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+) -> Option<(String, usize)> {
+    let span = (last - first).num_milliseconds().max(1) as f64;
+    let below = HEIGHT + 10.0;
+    let mut xs: Vec<f64> = times
+        .iter()
+        .filter(|t| **t >= first && **t <= last)
+        .map(|t| ((*t - first).num_milliseconds() as f64 / span * WIDTH).clamp(0.0, WIDTH))
+        .collect();
+    if xs.is_empty() {
+        return None;
+    }
+    xs.sort_by(f64::total_cmp);
+    let points = xs
+        .iter()
+        .map(|x| format!("{x:.1},{below} {x:.1},0 {x:.1},{below}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some((points, xs.len()))
+}
+
 /// The SVG `points` of `values` spread over `n` slots, scaled to `top`.
 fn points(values: &[f64], n: usize, top: f64) -> String {
     let step = if n > 1 { WIDTH / (n - 1) as f64 } else { 0.0 };
@@ -190,6 +248,26 @@ mod tests {
         assert_eq!(nice_ceiling(1.5), 2.0);
         assert_eq!(nice_ceiling(37.0), 50.0);
         assert_eq!(nice_ceiling(501.0), 1000.0);
+    }
+
+    #[test]
+    fn markers_outside_the_time_range_are_left_out() {
+        use crate::views::testing::at;
+        let times = [at(90), at(-1), at(0), at(101), at(25)];
+        assert_eq!(
+            marker_points(&times, at(0), at(100)),
+            Some((
+                "0.0,160 0.0,0 0.0,160 150.0,160 150.0,0 150.0,160 540.0,160 540.0,0 540.0,160"
+                    .to_string(),
+                3
+            ))
+        );
+        assert_eq!(marker_points(&times, at(200), at(300)), None);
+        assert_eq!(
+            marker_points(&[at(5)], at(5), at(5)).map(|m| m.1),
+            Some(1),
+            "a single point"
+        );
     }
 
     #[test]

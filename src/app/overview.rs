@@ -5,8 +5,10 @@
 //! Its parts: [`range_picker`] in the header; [`notices`], [`cards`], [`charts`] (drawing
 //! [`chart_data`]), the health grid, the [`gateway_panel`] and (with TLS) the
 //! [`certificates_panel`] below, in that order. The cards
-//! and the live charts share the per-second series of [`live_series`].
+//! and the live charts share the per-second series of [`live_series`]; the request-rate chart
+//! marks the alerts that began firing ([`alert_markers`]).
 
+mod alert_markers;
 mod cards;
 mod certificates_panel;
 mod chart_data;
@@ -22,7 +24,7 @@ use crate::app::live_routes::live_routes;
 use crate::app::page_data::PageData;
 use crate::app::resource::page_resource;
 use crate::live_feed::use_live_feed;
-use crate::views::OverviewData;
+use crate::views::{AlertChange, OverviewData};
 use cards::Cards;
 use certificates_panel::CertificatesPanel;
 use charts::{Charts, PeriodReading};
@@ -31,12 +33,27 @@ use leptos::prelude::*;
 use live_series::live_series;
 use notices::{DemoBanner, ProblemsBanner};
 use range_picker::RangePicker;
+use serde::{Deserialize, Serialize};
+/// The page's read: the gateway's state, and the alert starts its request-rate chart marks
+/// (one read, so the page waits on one boundary).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct OverviewReading {
+    overview: OverviewData,
+    alert_starts: Vec<AlertChange>,
+}
+
+async fn read_overview() -> Result<OverviewReading, ServerFnError> {
+    Ok(OverviewReading {
+        overview: get_overview().await?,
+        alert_starts: alert_markers::read_alert_starts().await,
+    })
+}
 
 /// The landing page of the dashboard.
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let live = use_live_feed();
-    let data = page_resource(move || live.poll.get(), |_| get_overview());
+    let data = page_resource(move || live.poll.get(), |_| read_overview());
     let reading = PeriodReading::for_page();
 
     view! {
@@ -62,13 +79,17 @@ pub fn OverviewPage() -> impl IntoView {
 
 /// Everything below the header, from the page's read.
 #[component]
-fn OverviewBody(data: OverviewData, reading: PeriodReading) -> impl IntoView {
+fn OverviewBody(data: OverviewReading, reading: PeriodReading) -> impl IntoView {
+    let OverviewReading {
+        overview,
+        alert_starts,
+    } = data;
     let OverviewData {
         status,
         metrics,
         routes,
         health,
-    } = data;
+    } = overview;
     let series = live_series(metrics.series.clone());
     let live_routes = live_routes(routes.clone());
     let demo = status
@@ -79,7 +100,7 @@ fn OverviewBody(data: OverviewData, reading: PeriodReading) -> impl IntoView {
         <ProblemsBanner routes=live_routes read=health.problems />
         {demo}
         <Cards metrics series uptime_secs started_at />
-        <Charts series reading />
+        <Charts series reading alert_starts />
         <section class="panel" aria-labelledby="health-heading">
             <header class="panel-header">
                 <h2 id="health-heading">"Targets"</h2>

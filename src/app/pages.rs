@@ -7,7 +7,8 @@
 //! so `data()` is empty.
 
 use super::{
-    ConfigPage, LogsPage, ModelsPage, OverviewPage, RequestDetailPage, RequestsPage, RoutesPage,
+    AlertsPage, ConfigPage, LogsPage, ModelsPage, OverviewPage, RequestDetailPage, RequestsPage,
+    RoutesPage,
 };
 use leptos::prelude::*;
 use leptos_router::{LazyRoute, lazy_route};
@@ -38,4 +39,5 @@ lazy_page!(RequestDetailRoute, RequestDetailPage, "`/requests/:id`");
 lazy_page!(RoutesRoute, RoutesPage, "`/routes`");
 lazy_page!(ModelsRoute, ModelsPage, "`/models`");
 lazy_page!(LogsRoute, LogsPage, "`/logs`");
+lazy_page!(AlertsRoute, AlertsPage, "`/alerts`");
 lazy_page!(ConfigRoute, ConfigPage, "`/config`");

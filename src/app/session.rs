@@ -20,29 +20,23 @@ pub fn use_session() -> SessionResource {
     expect_context::<SessionResource>()
 }
 
-/// The signed-in user and role, with a sign-out button (nothing without accounts). Signing out is
-/// a form POST, so it works with JavaScript off too.
+/// The signed-in user and role, with a sign-out button (nothing without accounts, or when the
+/// caller could not be read). Signing out is a form POST, so it works with JavaScript off too.
+/// The top bar (in `app.rs`) reads the session and passes it in.
 #[component]
-pub fn SessionBadge() -> impl IntoView {
-    let session = use_session();
-    view! {
-        <Suspense fallback=|| ()>
-            {move || Suspend::new(async move {
-                let session = session.await.ok()?;
-                let name = session.name?;
-                Some(view! {
-                    <span class="session">
-                        <span class="badge" data-testid="session-user" title="Signed in">
-                            {format!("{name} · {}", session.role.as_str())}
-                        </span>
-                        <form method="post" action="/logout">
-                            <button type="submit" class="button small" data-testid="logout">"Sign out"</button>
-                        </form>
-                    </span>
-                })
-            })}
-        </Suspense>
-    }
+pub fn SessionBadge(session: Option<SessionView>) -> impl IntoView {
+    let name = session.as_ref().and_then(|s| s.name.clone())?;
+    let role = session.map_or("viewer", |s| s.role.as_str());
+    Some(view! {
+        <span class="session">
+            <span class="badge" data-testid="session-user" title="Signed in">
+                {format!("{name} · {role}")}
+            </span>
+            <form method="post" action="/logout">
+                <button type="submit" class="button small" data-testid="logout">"Sign out"</button>
+            </form>
+        </span>
+    })
 }
 
 /// A warning on every page while `dashboard.allow_unauthenticated` exposes the dashboard.
