@@ -521,8 +521,14 @@ mod tests {
     #[test]
     fn every_server_function_is_a_read_or_admin_only_on_purpose() {
         // Admin-only; a new server function must be added to one list or the other.
-        const ADMIN_SERVER_FNS: &[&str] =
-            &["config/check", "config/apply", "config/rollback", "audit"];
+        const ADMIN_SERVER_FNS: &[&str] = &[
+            "config/check",
+            "config/apply",
+            "config/rollback",
+            "audit",
+            "alerts/silence",
+            "alerts/unsilence",
+        ];
         for (path, _) in leptos::server_fn::axum::server_fn_paths() {
             let name = path
                 .strip_prefix(SERVER_FN_PREFIX)
