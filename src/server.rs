@@ -36,5 +36,6 @@ pub mod outbound;
 pub mod proxy;
 pub mod records;
 pub mod runtime;
+pub mod sqlite_file;
 pub mod tls;
 pub mod tui;

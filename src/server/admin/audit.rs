@@ -7,12 +7,12 @@
 //! change goes unaudited. Reads and writes block: call them from `spawn_blocking`.
 
 use crate::diff::DiffLine;
+use crate::server::sqlite_file::SqliteFile;
 use crate::views::{AuditEntry, AuditPage, Role};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::path::Path;
 use std::time::Duration;
 
 /// Most entries one page returns.
@@ -67,8 +67,7 @@ pub struct AuditQuery {
 /// The audit log's store.
 #[derive(Debug)]
 pub struct AuditLog {
-    path: PathBuf,
-    conn: Mutex<Option<Connection>>,
+    file: SqliteFile,
     retention: Duration,
 }
 
@@ -77,8 +76,7 @@ impl AuditLog {
     /// `retention`. Opening is retried on every use while it fails (a full disk may clear).
     pub fn new(path: &Path, retention: Duration) -> Self {
         let log = Self {
-            path: path.to_path_buf(),
-            conn: Mutex::new(None),
+            file: SqliteFile::new(path, SCHEMA, "audit log"),
             retention,
         };
         if let Err(error) = log.with_conn(|_| Ok(())) {
@@ -89,7 +87,7 @@ impl AuditLog {
 
     /// Where it is stored.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.path()
     }
 
     /// Stores `entry` now.
@@ -222,38 +220,13 @@ impl AuditLog {
             .map_err(|e| e.to_string())
         })
     }
-
+    /// Runs `use_conn` on the file's connection ([`SqliteFile::with`]).
     fn with_conn<T>(
         &self,
-        use_conn: impl FnOnce(&mut Connection) -> Result<T, String>,
+        use_conn: impl FnOnce(&mut rusqlite::Connection) -> Result<T, String>,
     ) -> Result<T, String> {
-        let mut slot = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none() {
-            *slot = Some(open(&self.path).map_err(|error| {
-                format!(
-                    "cannot open the audit log in {}: {error}",
-                    self.path.display()
-                )
-            })?);
-        }
-        let conn = slot.as_mut().expect("opened above");
-        let result = use_conn(conn);
-        if result.is_err() {
-            // Open afresh next time (the file may have been fixed, or replaced).
-            *slot = None;
-        }
-        result.map_err(|error| format!("audit log: {error}"))
+        self.file.with(use_conn)
     }
-}
-
-fn open(path: &Path) -> rusqlite::Result<Connection> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        let _ = std::fs::create_dir_all(parent);
-    }
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(2))?;
-    conn.execute_batch(SCHEMA)?;
-    Ok(conn)
 }
 
 fn read_entry(row: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {

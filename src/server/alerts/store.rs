@@ -3,11 +3,11 @@
 //! Every call blocks: the engine writes from a task of its own through `spawn_blocking`, and the
 //! API reads the same way.
 
+use crate::server::sqlite_file::SqliteFile;
 use crate::views::{AlertChange, AlertHistoryPage, AlertState, SilenceView};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, params};
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use rusqlite::params;
+use std::path::Path;
 use std::time::Duration;
 
 /// Most entries one page returns.
@@ -61,8 +61,7 @@ pub struct HistoryQuery {
 /// See the module docs.
 #[derive(Debug)]
 pub struct AlertStore {
-    path: PathBuf,
-    conn: Mutex<Option<Connection>>,
+    file: SqliteFile,
 }
 
 fn state_from(text: &str) -> AlertState {
@@ -82,8 +81,7 @@ impl AlertStore {
     /// The store in the SQLite file at `path` (opened on first use, and again after a failure).
     pub fn new(path: &Path) -> Self {
         Self {
-            path: path.to_path_buf(),
-            conn: Mutex::new(None),
+            file: SqliteFile::new(path, SCHEMA, "alert history"),
         }
     }
 
@@ -242,36 +240,13 @@ impl AlertStore {
             Ok(events + silences)
         })
     }
-
+    /// Runs `use_conn` on the file's connection ([`SqliteFile::with`]).
     fn with_conn<T>(
         &self,
-        use_conn: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+        use_conn: impl FnOnce(&mut rusqlite::Connection) -> rusqlite::Result<T>,
     ) -> Result<T, String> {
-        let mut slot = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none() {
-            *slot =
-                Some(open(&self.path).map_err(|error| {
-                    format!("alert history in {}: {error}", self.path.display())
-                })?);
-        }
-        let conn = slot.as_mut().expect("opened above");
-        let result = use_conn(conn);
-        if result.is_err() {
-            // Open afresh next time (the file may have been fixed, or replaced).
-            *slot = None;
-        }
-        result.map_err(|error| format!("alert history: {error}"))
+        self.file.with(use_conn)
     }
-}
-
-fn open(path: &Path) -> rusqlite::Result<Connection> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        let _ = std::fs::create_dir_all(parent);
-    }
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(Duration::from_secs(2))?;
-    conn.execute_batch(SCHEMA)?;
-    Ok(conn)
 }
 
 fn read_change(row: &rusqlite::Row<'_>) -> rusqlite::Result<AlertChange> {
