@@ -213,6 +213,7 @@ fn test_change() -> AlertChange {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::views::testing::firing_change;
     use bytes::Bytes;
     use http_body_util::{BodyExt, Full};
     use hyper::body::Incoming;
@@ -307,20 +308,7 @@ mod tests {
     }
 
     fn firing() -> AlertChange {
-        AlertChange {
-            rule: "api-errors".into(),
-            metric: "error_rate".into(),
-            scope: "route api".into(),
-            route: Some("api".into()),
-            severity: "critical".into(),
-            state: AlertState::Firing,
-            comparison: "above".into(),
-            threshold: 0.05,
-            value: Some(0.12),
-            at: Utc::now(),
-            started_at: Some(Utc::now()),
-            ..AlertChange::default()
-        }
+        firing_change(Utc::now())
     }
 
     /// Waits until `done` holds for notifier `name`'s view, woken by each count change.

@@ -395,6 +395,27 @@ fn plain_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
+/// Checks the `name` of the rule or notifier (`what`) at `at`: plain and not taken in `names`.
+fn check_name(
+    name: &str,
+    what: &str,
+    at: &str,
+    names: &mut HashSet<String>,
+    errors: &mut FieldErrors,
+) {
+    if !plain_name(name) {
+        errors.push(
+            format!("{at}.name"),
+            format!("{name:?}: 1 to 128 letters, digits, '-', '_' or '.'"),
+        );
+    } else if !names.insert(name.to_string()) {
+        errors.push(
+            format!("{at}.name"),
+            format!("duplicate {what} name {name:?}"),
+        );
+    }
+}
+
 fn validate_notifier(
     file: FileNotifier,
     at: &str,
@@ -402,17 +423,7 @@ fn validate_notifier(
     errors: &mut FieldErrors,
 ) -> Option<NotifierConfig> {
     let before = errors.len();
-    if !plain_name(&file.name) {
-        errors.push(
-            format!("{at}.name"),
-            format!("{:?}: 1 to 128 letters, digits, '-', '_' or '.'", file.name),
-        );
-    } else if !names.insert(file.name.clone()) {
-        errors.push(
-            format!("{at}.name"),
-            format!("duplicate notifier name {:?}", file.name),
-        );
-    }
+    check_name(&file.name, "notifier", at, names, errors);
     match file.url.parse::<hyper::Uri>() {
         Ok(url)
             if matches!(url.scheme_str(), Some("http" | "https"))
@@ -506,17 +517,7 @@ fn validate_rule(
     errors: &mut FieldErrors,
 ) -> Option<AlertRule> {
     let before = errors.len();
-    if !plain_name(&file.name) {
-        errors.push(
-            format!("{at}.name"),
-            format!("{:?}: 1 to 128 letters, digits, '-', '_' or '.'", file.name),
-        );
-    } else if !names.insert(file.name.clone()) {
-        errors.push(
-            format!("{at}.name"),
-            format!("duplicate rule name {:?}", file.name),
-        );
-    }
+    check_name(&file.name, "rule", at, names, errors);
     let route = file.route.as_deref().map(|name| {
         let found = routes.iter().find(|route| route.name == name);
         if found.is_none() {

@@ -312,6 +312,7 @@ fn link_target(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::views::testing::firing_change;
     use chrono::TimeZone;
 
     fn time(hour: u32, minute: u32, second: u32) -> DateTime<Utc> {
@@ -320,22 +321,7 @@ mod tests {
     }
 
     fn firing() -> AlertChange {
-        AlertChange {
-            id: 7,
-            rule: "api-errors".into(),
-            metric: "error_rate".into(),
-            scope: "route api".into(),
-            route: Some("api".into()),
-            severity: "critical".into(),
-            state: AlertState::Firing,
-            comparison: "above".into(),
-            threshold: 0.05,
-            value: Some(0.12),
-            at: time(12, 3, 4),
-            started_at: Some(time(12, 3, 4)),
-            silenced: false,
-            firing_now: 1,
-        }
+        firing_change(time(12, 3, 4))
     }
 
     fn resolved() -> AlertChange {
