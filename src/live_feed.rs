@@ -14,7 +14,8 @@
 //! - When the socket closes it reconnects with exponential backoff ([`reconnect_delay`]); while it
 //!   is down, [`LiveFeed::poll`] ticks every [`POLL_INTERVAL`] and pages re-read their data.
 //! - Alert state changes are kept newest first ([`LIVE_ALERT_CHANGES`]), and the number of alerts
-//!   firing after the newest one ([`LiveFeed::alerts_firing`]) feeds the navigation's badge.
+//!   firing after the newest change or tick ([`LiveFeed::alerts_firing`]) feeds the navigation's
+//!   badge.
 
 pub mod window;
 
@@ -211,6 +212,10 @@ impl LiveFeed {
             self.models.set(Some(models));
         }
         if let Some(tick) = batch.tick {
+            self.note_firing(FiringCount {
+                at: tick.at,
+                count: tick.alerts_firing,
+            });
             self.last_tick.set(Some(tick));
         }
         if let Some(metrics) = batch.metrics {
@@ -391,6 +396,28 @@ mod tests {
         assert_eq!(FiringCount::newest(None, Some(pushed)), Some(pushed));
         assert_eq!(FiringCount::newest(Some(pushed), None), Some(pushed));
         assert_eq!(FiringCount::newest(None, None), None);
+    }
+
+    #[test]
+    fn each_tick_carries_the_firing_count_so_a_reconnected_page_catches_up() {
+        let owner = Owner::new();
+        owner.set();
+        let feed = LiveFeed::provide();
+        let tick = |second, alerts_firing| {
+            LiveEvent::Tick(UptimeTick {
+                uptime_secs: 0,
+                at: change(second, 0).at,
+                alerts_firing,
+            })
+        };
+        feed.apply(vec![LiveEvent::Alert(change(1, 2))]);
+        assert_eq!(feed.alerts_firing.get_untracked().unwrap().count, 2);
+        // The socket was down while both resolved: the next tick says so.
+        feed.apply(vec![tick(9, 0)]);
+        assert_eq!(feed.alerts_firing.get_untracked().unwrap().count, 0);
+        // A change newer than the tick in the same batch wins.
+        feed.apply(vec![tick(10, 0), LiveEvent::Alert(change(11, 1))]);
+        assert_eq!(feed.alerts_firing.get_untracked().unwrap().count, 1);
     }
 
     #[test]

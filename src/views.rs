@@ -139,6 +139,10 @@ pub struct UptimeTick {
     pub uptime_secs: u64,
     /// Server time of the tick.
     pub at: DateTime<Utc>,
+    /// Alerts firing at `at` (the navigation's badge: a page whose socket was down catches up
+    /// within a second).
+    #[serde(default)]
+    pub alerts_firing: usize,
 }
 
 /// Formats a duration in seconds the way operators read it: `3d 4h`, `2h 5m`, `4m 09s`, `12s`.
@@ -176,6 +180,7 @@ mod tests {
         let event = LiveEvent::Tick(UptimeTick {
             uptime_secs: 5,
             at: DateTime::from_timestamp(0, 0).unwrap(),
+            alerts_firing: 0,
         });
         let json = serde_json::to_value(&event).unwrap();
         assert_eq!(json["type"], "tick");

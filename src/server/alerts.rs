@@ -407,6 +407,15 @@ impl Alerts {
         }
     }
 
+    /// How many alerts fire now.
+    pub fn firing_count(&self) -> usize {
+        self.state()
+            .tracked
+            .iter()
+            .filter(|tracked| matches!(tracked.phase, Phase::Firing { .. }))
+            .count()
+    }
+
     /// Firing alerts by rule and severity (all rules, firing or not), for `/metrics`.
     pub fn firing_by_rule(&self) -> Vec<(String, String, bool)> {
         self.state()

@@ -1,8 +1,8 @@
 //! The navigation's link to the Alerts page with the number of alerts firing: read with every
 //! page on the server (so it is rendered, and a page without JavaScript shows it), then in the
-//! browser the newest of that read, the count pushed with each alert change and the Alerts
-//! page's own reads ([`LiveFeed::alerts_firing`](crate::live_feed::LiveFeed)). Hidden while
-//! nothing fires.
+//! browser the newest of that read, the count pushed with each alert change and each second's
+//! tick, and the Alerts page's own reads
+//! ([`LiveFeed::alerts_firing`](crate::live_feed::LiveFeed)). Hidden while nothing fires.
 
 use crate::app::resource::{BytesJson, page_resource};
 use crate::live_feed::{mounted, use_live_feed};
@@ -18,7 +18,7 @@ type FiringResource = Resource<Result<usize, ServerFnError>, BytesJson>;
 /// there (each is newer than this read: the socket subscribes after the page was rendered).
 /// A read from the browser would put the decoder of the whole alerts snapshot into the main
 /// module, which every page loads first. Changes the browser missed while its socket was down
-/// show at the next change, or when the Alerts page is read.
+/// show with the first tick after it reconnects.
 pub fn provide_firing_count() {
     provide_context::<FiringResource>(page_resource(|| (), |_| read_firing_count()));
 }

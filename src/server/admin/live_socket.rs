@@ -27,6 +27,7 @@ pub async fn run_ticker(gateway: SharedGateway) {
             _ = interval.tick() => gateway.publish(LiveEvent::Tick(UptimeTick {
                 uptime_secs: gateway.uptime_secs(),
                 at: Utc::now(),
+                alerts_firing: gateway.alerts().firing_count(),
             })),
         }
     }
@@ -169,6 +170,7 @@ mod tests {
         LiveEvent::Tick(UptimeTick {
             uptime_secs: secs,
             at: Utc::now(),
+            alerts_firing: 0,
         })
     }
 
@@ -201,6 +203,7 @@ mod tests {
         LiveEvent::Tick(UptimeTick {
             uptime_secs: secs,
             at: sent.at,
+            alerts_firing: 0,
         })
     }
 

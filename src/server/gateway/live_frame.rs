@@ -71,6 +71,7 @@ mod tests {
         let frame = LiveFrame::new(LiveEvent::Tick(UptimeTick {
             uptime_secs: 3,
             at: Utc::now(),
+            alerts_firing: 0,
         }));
         let other = frame.clone();
         let first = frame.json().unwrap();
