@@ -16,7 +16,7 @@ pub mod testing;
 mod tls;
 
 pub use alerts::{
-    AlertChange, AlertHistoryPage, AlertState, AlertView, AlertsSnapshot, NewSilence,
+    AlertChange, AlertHistoryPage, AlertStart, AlertState, AlertView, AlertsSnapshot, NewSilence,
     NotificationOutcome, NotifierView, SilenceView,
 };
 pub use auth::{AuditEntry, AuditPage, Role, SessionView};
@@ -72,6 +72,9 @@ pub struct OverviewData {
     pub metrics: MetricsSnapshot,
     pub routes: Vec<RouteView>,
     pub health: GatewayHealth,
+    /// Where alerts began firing, from the alert history's newest firing changes (the
+    /// request-rate chart marks them); empty when the history cannot be read.
+    pub alert_starts: Vec<AlertStart>,
 }
 
 /// The outcome of one attempt to reload `config.json`.

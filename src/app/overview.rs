@@ -24,7 +24,7 @@ use crate::app::live_routes::live_routes;
 use crate::app::page_data::PageData;
 use crate::app::resource::page_resource;
 use crate::live_feed::use_live_feed;
-use crate::views::{AlertChange, OverviewData};
+use crate::views::OverviewData;
 use cards::Cards;
 use certificates_panel::CertificatesPanel;
 use charts::{Charts, PeriodReading};
@@ -33,20 +33,9 @@ use leptos::prelude::*;
 use live_series::live_series;
 use notices::{DemoBanner, ProblemsBanner};
 use range_picker::RangePicker;
-use serde::{Deserialize, Serialize};
-/// The page's read: the gateway's state, and the alert starts its request-rate chart marks
-/// (one read, so the page waits on one boundary).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-struct OverviewReading {
-    overview: OverviewData,
-    alert_starts: Vec<AlertChange>,
-}
-
-async fn read_overview() -> Result<OverviewReading, ServerFnError> {
-    Ok(OverviewReading {
-        overview: get_overview().await?,
-        alert_starts: alert_markers::read_alert_starts().await,
-    })
+/// The page's read.
+async fn read_overview() -> Result<OverviewData, ServerFnError> {
+    get_overview().await
 }
 
 /// The landing page of the dashboard.
@@ -79,17 +68,14 @@ pub fn OverviewPage() -> impl IntoView {
 
 /// Everything below the header, from the page's read.
 #[component]
-fn OverviewBody(data: OverviewReading, reading: PeriodReading) -> impl IntoView {
-    let OverviewReading {
-        overview,
-        alert_starts,
-    } = data;
+fn OverviewBody(data: OverviewData, reading: PeriodReading) -> impl IntoView {
     let OverviewData {
         status,
         metrics,
         routes,
         health,
-    } = overview;
+        alert_starts,
+    } = data;
     let series = live_series(metrics.series.clone());
     let live_routes = live_routes(routes.clone());
     let demo = status

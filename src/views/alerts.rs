@@ -135,6 +135,23 @@ impl AlertsSnapshot {
     }
 }
 
+/// Where an alert began firing: what the overview's request-rate chart marks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AlertStart {
+    pub rule: String,
+    pub at: DateTime<Utc>,
+}
+
+impl AlertStart {
+    /// The start a firing change reports; none for any other change.
+    pub fn of(change: &AlertChange) -> Option<Self> {
+        (change.state == AlertState::Firing).then(|| Self {
+            rule: change.rule.clone(),
+            at: change.started_at.unwrap_or(change.at),
+        })
+    }
+}
+
 /// One state change of an alert: pushed live as it happens (`type: "alert"`), stored in the
 /// history, and the substance of every notification.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

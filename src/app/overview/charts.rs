@@ -12,7 +12,7 @@ use crate::app::query_string::use_query_value;
 use crate::app::resource::{BytesJson, page_resource};
 use crate::app::widgets::loading;
 use crate::live_feed::use_live_feed;
-use crate::views::{AlertChange, PeriodStats, SeriesPoint, StatsPeriod};
+use crate::views::{AlertStart, PeriodStats, SeriesPoint, StatsPeriod};
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
@@ -51,7 +51,7 @@ impl PeriodReading {
 pub fn Charts(
     series: Memo<Vec<SeriesPoint>>,
     reading: PeriodReading,
-    alert_starts: Vec<AlertChange>,
+    alert_starts: Vec<AlertStart>,
 ) -> impl IntoView {
     let PeriodReading { period, stats } = reading;
     let compare = use_query_value("compare");

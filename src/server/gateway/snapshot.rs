@@ -1,11 +1,12 @@
 //! The API's views of the running gateway, assembled from the route table's live target state
 //! and the metrics engine. Shared by the admin API, the dashboard and the recorder's 1 Hz tick.
 
+use crate::server::alerts::store::HistoryQuery;
 use crate::server::gateway::Gateway;
 use crate::server::proxy::table::Route;
 use crate::views::{
-    GatewayHealth, LiveEvent, MetricsSnapshot, ModelsTick, RouteHealth, RouteView, RoutesTick,
-    TargetView,
+    AlertStart, AlertState, GatewayHealth, LiveEvent, MetricsSnapshot, ModelsTick, RouteHealth,
+    RouteView, RoutesTick, TargetView,
 };
 use chrono::Utc;
 use std::sync::atomic::Ordering;
@@ -148,6 +149,27 @@ pub fn live_state(gateway: &Gateway, routes: &[RouteView]) -> Vec<LiveEvent> {
         events.push(LiveEvent::Models(ModelsTick { models }));
     }
     events
+}
+
+/// Firing changes the overview's request-rate chart marks: enough for its longest range on a
+/// gateway with a few busy rules (the chart leaves out those outside its time range).
+const ALERT_STARTS_READ: usize = 500;
+
+/// Where alerts began firing, from the newest firing changes of the alert history; none when
+/// the history cannot be read (the charts show without markers then).
+pub async fn alert_starts(gateway: &Gateway) -> Vec<AlertStart> {
+    let store = gateway.alerts().store().clone();
+    let query = HistoryQuery {
+        state: Some(AlertState::Firing),
+        limit: ALERT_STARTS_READ,
+        ..HistoryQuery::default()
+    };
+    tokio::task::spawn_blocking(move || store.history(&query))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .map(|page| page.entries.iter().filter_map(AlertStart::of).collect())
+        .unwrap_or_default()
 }
 
 /// `/api/health`.
