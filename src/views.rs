@@ -120,6 +120,51 @@ pub enum LiveEvent {
     Alert(AlertChange),
 }
 
+impl LiveEvent {
+    /// Reads one pushed message: its `type`, then the message again as that type's payload
+    /// (which ignores the `type` field). The same as the derived decoder, but each payload is
+    /// read by the decoder the pages' own reads of that type use, so the WASM client carries
+    /// one decoder per type instead of two (the derived one buffers the message first).
+    pub fn from_json(json: &[u8]) -> serde_json::Result<Self> {
+        #[derive(Deserialize)]
+        struct Tag {
+            #[serde(rename = "type")]
+            kind: String,
+        }
+        fn payload<'a, T: Deserialize<'a>>(json: &'a [u8]) -> serde_json::Result<T> {
+            serde_json::from_slice(json)
+        }
+        let Tag { kind } = serde_json::from_slice(json)?;
+        Ok(match kind.as_str() {
+            "tick" => Self::Tick(payload(json)?),
+            "config_reload" => Self::ConfigReload(payload(json)?),
+            "metrics" => Self::Metrics(payload(json)?),
+            "requests" => Self::Requests(payload(json)?),
+            "transition" => Self::Transition(payload(json)?),
+            "log" => Self::Log(payload(json)?),
+            "routes" => Self::Routes(payload(json)?),
+            "models" => Self::Models(payload(json)?),
+            "alert" => Self::Alert(payload(json)?),
+            other => {
+                return Err(serde::de::Error::unknown_variant(
+                    other,
+                    &[
+                        "tick",
+                        "config_reload",
+                        "metrics",
+                        "requests",
+                        "transition",
+                        "log",
+                        "routes",
+                        "models",
+                        "alert",
+                    ],
+                ));
+            }
+        })
+    }
+}
+
 /// The payload of [`LiveEvent::Routes`] (a struct: an internally tagged enum cannot carry a bare
 /// list).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -190,6 +235,76 @@ mod tests {
         assert_eq!(json["uptime_secs"], 5);
         let back: LiveEvent = serde_json::from_value(json).unwrap();
         assert_eq!(back, event);
+    }
+
+    #[test]
+    fn the_clients_decoder_reads_what_the_derived_one_reads() {
+        let at = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let events = [
+            LiveEvent::Tick(UptimeTick {
+                uptime_secs: 5,
+                at,
+                alerts_firing: 2,
+            }),
+            LiveEvent::ConfigReload(ConfigReload {
+                at,
+                trigger: "SIGHUP".into(),
+                applied: false,
+                errors: vec!["routes[0].path: must start with /".into()],
+                warnings: Vec::new(),
+                changes: Vec::new(),
+            }),
+            LiveEvent::Metrics(MetricsTick {
+                point: SeriesPoint::default(),
+                uptime_secs: 9,
+                requests_total: 40,
+                errors_total: 1,
+                errors_by_kind: [("timeout".to_string(), 1)].into(),
+                in_flight_requests: 3,
+            }),
+            LiveEvent::Requests(RequestBatch {
+                requests: Vec::new(),
+                omitted: 4,
+            }),
+            LiveEvent::Transition(TargetTransition {
+                at,
+                route: "api".into(),
+                target: "http://127.0.0.1:9001".into(),
+                kind: "health".into(),
+                from: "healthy".into(),
+                to: "unhealthy".into(),
+                reason: Some("connection refused".into()),
+            }),
+            LiveEvent::Log(LogLine {
+                seq: 7,
+                at,
+                level: "WARN".into(),
+                target: "gatewatch".into(),
+                message: "a \"quoted\" type".into(),
+            }),
+            LiveEvent::Routes(RoutesTick { routes: Vec::new() }),
+            LiveEvent::Models(ModelsTick { models: Vec::new() }),
+            LiveEvent::Alert(AlertChange {
+                rule: "errors".into(),
+                state: AlertState::Firing,
+                at,
+                started_at: Some(at),
+                firing_now: 1,
+                ..AlertChange::default()
+            }),
+        ];
+        for event in events {
+            let text = serde_json::to_string(&event).unwrap();
+            let derived: LiveEvent = serde_json::from_str(&text).unwrap();
+            assert_eq!(LiveEvent::from_json(text.as_bytes()).unwrap(), derived);
+            assert_eq!(derived, event);
+        }
+        let unknown = LiveEvent::from_json(br#"{"type":"weather","sunny":true}"#).unwrap_err();
+        assert!(
+            unknown.to_string().contains("unknown variant `weather`"),
+            "{unknown}"
+        );
+        assert!(LiveEvent::from_json(br#"{"uptime_secs":1}"#).is_err());
     }
 
     #[test]

@@ -149,7 +149,7 @@ fn connect(feed: LiveFeed, attempt: u32) {
         let Some(text) = message.data().as_string() else {
             return;
         };
-        match serde_json::from_slice::<LiveEvent>(text.as_bytes()) {
+        match LiveEvent::from_json(text.as_bytes()) {
             Ok(event) => {
                 PENDING.with(|pending| {
                     let mut pending = pending.borrow_mut();
