@@ -118,7 +118,8 @@ fn clock(rendered: DateTime<Utc>) -> Memo<DateTime<Utc>> {
 /// In the browser, once the page is on screen: gives the page's count of firing alerts to the
 /// navigation's badge (the newer count wins there), and bumps `stale` whenever an alert change
 /// newer than the page's read (of `read_at`) is pushed — pushed before the page was hydrated
-/// too.
+/// too — or a newer uptime tick counts another number firing (a change made between the page's
+/// read and the socket's subscription, which no push carries).
 fn follow_the_feed(read_at: DateTime<Utc>, firing: usize, stale: RwSignal<u64>) {
     let live = use_live_feed();
     Effect::new(move |_| {
@@ -132,6 +133,15 @@ fn follow_the_feed(read_at: DateTime<Utc>, firing: usize, stale: RwSignal<u64>) 
             .alerts
             .with(|list| list.front().is_some_and(|change| change.at > read_at));
         if pushed_since {
+            stale.update(|n| *n += 1);
+        }
+    });
+    Effect::new(move |_| {
+        let counted_otherwise = live.last_tick.with(|tick| {
+            tick.as_ref()
+                .is_some_and(|tick| tick.at > read_at && tick.alerts_firing != firing)
+        });
+        if counted_otherwise {
             stale.update(|n| *n += 1);
         }
     });
